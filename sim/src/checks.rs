@@ -1,0 +1,291 @@
+//! The checks framework: `always` (safety, checked after every event), `sometimes` (must be
+//! reached, so a pass is not vacuous), `eventually` (must hold within a bound after the quiet
+//! period starts) and `history` (the client history as a whole).
+
+use crate::time::{format_duration, Time, TraceTime};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    Always,
+    Sometimes,
+    Eventually,
+    History,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Unknown,
+    Skipped,
+}
+
+/// A check a protocol (or the engine) can report.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckDecl {
+    pub name: &'static str,
+    pub kind: CheckKind,
+    pub description: &'static str,
+}
+
+impl CheckDecl {
+    pub const fn always(name: &'static str, description: &'static str) -> Self {
+        CheckDecl {
+            name,
+            kind: CheckKind::Always,
+            description,
+        }
+    }
+    pub const fn sometimes(name: &'static str, description: &'static str) -> Self {
+        CheckDecl {
+            name,
+            kind: CheckKind::Sometimes,
+            description,
+        }
+    }
+    pub const fn eventually(name: &'static str, description: &'static str) -> Self {
+        CheckDecl {
+            name,
+            kind: CheckKind::Eventually,
+            description,
+        }
+    }
+    pub const fn history(name: &'static str, description: &'static str) -> Self {
+        CheckDecl {
+            name,
+            kind: CheckKind::History,
+            description,
+        }
+    }
+}
+
+/// One check's verdict, as reported in `result.json` (`checks[{name,kind,status,detail}]`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CheckResult {
+    pub name: String,
+    pub kind: CheckKind,
+    pub status: CheckStatus,
+    pub detail: String,
+    /// Index of the event after which a violation first held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<u64>,
+    /// Simulated time (ns) of that event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_ns: Option<Time>,
+}
+
+struct Entry {
+    decl: CheckDecl,
+    failed: Option<(u64, Time, String)>,
+    reached: u64,
+    /// First time (≥ quiet start) at which an eventually-predicate held.
+    held_at: Option<Time>,
+    required: bool,
+    bound: Time,
+}
+
+/// Live state of every check during a run.
+pub struct CheckBoard {
+    entries: Vec<Entry>,
+    pub(crate) event: u64,
+    pub(crate) now: Time,
+    /// Start of the quiet period, if the scenario has one.
+    quiet_from: Option<Time>,
+    /// Checks named in `fail`/`reached`/`holds` that were never declared: a protocol bug.
+    undeclared: Vec<&'static str>,
+}
+
+impl CheckBoard {
+    pub fn new(decls: Vec<CheckDecl>, quiet_from: Option<Time>, default_bound: Time) -> Self {
+        CheckBoard {
+            entries: decls
+                .into_iter()
+                .map(|decl| Entry {
+                    decl,
+                    failed: None,
+                    reached: 0,
+                    held_at: None,
+                    required: false,
+                    bound: default_bound,
+                })
+                .collect(),
+            event: 0,
+            now: 0,
+            quiet_from,
+            undeclared: Vec::new(),
+        }
+    }
+
+    pub fn decls(&self) -> impl Iterator<Item = &CheckDecl> {
+        self.entries.iter().map(|e| &e.decl)
+    }
+
+    pub fn set_required(&mut self, name: &str) -> bool {
+        match self.entries.iter_mut().find(|e| e.decl.name == name) {
+            Some(e) if e.decl.kind == CheckKind::Sometimes => {
+                e.required = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn set_bound(&mut self, name: &str, bound: Time) -> bool {
+        match self.entries.iter_mut().find(|e| e.decl.name == name) {
+            Some(e) if e.decl.kind == CheckKind::Eventually => {
+                e.bound = bound;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn entry(&mut self, name: &'static str) -> Option<&mut Entry> {
+        let found = self.entries.iter().position(|e| e.decl.name == name);
+        match found {
+            Some(i) => Some(&mut self.entries[i]),
+            None => {
+                if !self.undeclared.contains(&name) {
+                    self.undeclared.push(name);
+                }
+                None
+            }
+        }
+    }
+
+    pub fn fail(&mut self, name: &'static str, detail: impl FnOnce() -> String) {
+        let (event, now) = (self.event, self.now);
+        if let Some(e) = self.entry(name) {
+            if e.failed.is_none() {
+                e.failed = Some((event, now, detail()));
+            }
+        }
+    }
+
+    pub fn reached(&mut self, name: &'static str) {
+        if let Some(e) = self.entry(name) {
+            e.reached += 1;
+        }
+    }
+
+    pub fn holds(&mut self, name: &'static str) {
+        let (now, quiet) = (self.now, self.quiet_from);
+        if let Some(e) = self.entry(name) {
+            if e.held_at.is_none() && quiet.is_some_and(|q| now >= q) {
+                e.held_at = Some(now);
+            }
+        }
+    }
+
+    /// True once any check has failed.
+    pub fn any_failed(&self) -> bool {
+        self.entries.iter().any(|e| e.failed.is_some())
+    }
+
+    /// Final verdicts. `end` is the time the run stopped; `cut_short` says a bound (events)
+    /// stopped it early.
+    pub fn finish(&self, end: Time, cut_short: Option<&str>) -> Vec<CheckResult> {
+        let mut out: Vec<CheckResult> = self
+            .entries
+            .iter()
+            .map(|e| self.verdict(e, end, cut_short))
+            .collect();
+        for name in &self.undeclared {
+            out.push(CheckResult {
+                name: name.to_string(),
+                kind: CheckKind::Always,
+                status: CheckStatus::Fail,
+                detail: "reported by the protocol's invariants but never declared in checks()".into(),
+                event: None,
+                time_ns: None,
+            });
+        }
+        out
+    }
+
+    fn verdict(&self, e: &Entry, end: Time, cut_short: Option<&str>) -> CheckResult {
+        let mut r = CheckResult {
+            name: e.decl.name.to_string(),
+            kind: e.decl.kind,
+            status: CheckStatus::Pass,
+            detail: String::new(),
+            event: None,
+            time_ns: None,
+        };
+        if let Some((event, t, detail)) = &e.failed {
+            r.status = CheckStatus::Fail;
+            r.detail = format!("event {event} at {}: {detail}", TraceTime(*t));
+            r.event = Some(*event);
+            r.time_ns = Some(*t);
+            return r;
+        }
+        match e.decl.kind {
+            CheckKind::Always | CheckKind::History => {
+                r.detail = format!("held after every event ({})", e.decl.description);
+            }
+            CheckKind::Sometimes => {
+                if e.reached > 0 {
+                    r.detail = format!("reached {} time(s)", e.reached);
+                } else if e.required {
+                    r.status = CheckStatus::Fail;
+                    r.detail = format!(
+                        "never reached, but the scenario requires it: {}",
+                        e.decl.description
+                    );
+                } else {
+                    r.status = CheckStatus::Skipped;
+                    r.detail = "not reached in this run".into();
+                }
+            }
+            CheckKind::Eventually => match self.quiet_from {
+                None => {
+                    r.status = CheckStatus::Skipped;
+                    r.detail = "no quiet period in this scenario".into();
+                }
+                Some(q) => {
+                    let deadline = q.saturating_add(e.bound);
+                    match e.held_at {
+                        Some(t) if t <= deadline => {
+                            r.detail =
+                                format!("held {} after the quiet period began", format_duration(t - q));
+                        }
+                        _ if end < deadline => {
+                            r.status = CheckStatus::Skipped;
+                            r.detail = match cut_short {
+                                Some(why) => format!("run stopped early ({why}) before the deadline"),
+                                None => format!(
+                                    "the run ends before the deadline (quiet from {} + {})",
+                                    format_duration(q),
+                                    format_duration(e.bound)
+                                ),
+                            };
+                        }
+                        Some(t) => {
+                            r.status = CheckStatus::Fail;
+                            r.detail = format!(
+                                "held only {} after the quiet period began; the bound is {}",
+                                format_duration(t - q),
+                                format_duration(e.bound)
+                            );
+                            r.time_ns = Some(deadline);
+                        }
+                        None => {
+                            r.status = CheckStatus::Fail;
+                            r.detail = format!(
+                                "did not hold within {} after the quiet period began at {}: {}",
+                                format_duration(e.bound),
+                                format_duration(q),
+                                e.decl.description
+                            );
+                            r.time_ns = Some(deadline);
+                        }
+                    }
+                }
+            },
+        }
+        r
+    }
+}

@@ -1,0 +1,282 @@
+//! A run's configuration, already validated: the engine trusts it. The scenario crate builds it
+//! from a file (and reports errors there, with file:line:col).
+
+use crate::dist::Dist;
+use crate::faults::FaultAction;
+use crate::ids::{ClientId, Endpoint, Key, NodeId, Value};
+use crate::protocol::{BugSet, LinkKind};
+use crate::time::{Time, NANOS_PER_MILLI, NANOS_PER_SEC};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub nodes: usize,
+    /// Simulated time limit: nothing after it runs.
+    pub duration: Time,
+    pub limits: Limits,
+    pub network: NetworkConfig,
+    pub clocks: ClockConfig,
+    pub storage: StorageConfig,
+    pub clients: ClientConfig,
+    pub workload: Option<WorkloadConfig>,
+    pub scheduled_ops: Vec<ScheduledOp>,
+    pub faults: Vec<ScheduledFault>,
+    pub nemesis: Option<NemesisConfig>,
+    /// From here on no faults: the nemesis stops, everything heals, eventually-checks run.
+    pub quiet_from: Option<Time>,
+    pub checks: ChecksConfig,
+    pub bugs: BugSet,
+}
+
+impl SimConfig {
+    /// A small default configuration (used by tests and benchmarks).
+    pub fn new(nodes: usize, duration: Time, seed: u64) -> Self {
+        SimConfig {
+            seed,
+            nodes,
+            duration,
+            limits: Limits::default(),
+            network: NetworkConfig::default(),
+            clocks: ClockConfig::default(),
+            storage: StorageConfig::default(),
+            clients: ClientConfig::default(),
+            workload: None,
+            scheduled_ops: Vec::new(),
+            faults: Vec::new(),
+            nemesis: None,
+            quiet_from: None,
+            checks: ChecksConfig::default(),
+            bugs: BugSet::default(),
+        }
+    }
+}
+
+/// Bounds on everything (architecture invariant 6). Hitting one is reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct Limits {
+    pub max_events: u64,
+    /// Messages in flight at once; more are dropped and counted.
+    pub max_in_flight: usize,
+    /// Messages buffered for one paused node; more are dropped and counted.
+    pub max_pause_buffer: usize,
+    /// Client operations recorded; the workload stops invoking past it.
+    pub max_history_ops: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_events: 50_000_000,
+            max_in_flight: 1_000_000,
+            max_pause_buffer: 10_000,
+            max_history_ops: 5_000_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LinkParams {
+    pub latency: Dist,
+    pub drop: f64,
+    pub duplicate: f64,
+    pub reorder: f64,
+    /// A reordered message is held back by up to this much extra.
+    pub reorder_delay: Time,
+}
+
+impl Default for LinkParams {
+    fn default() -> Self {
+        LinkParams {
+            latency: Dist::uniform(NANOS_PER_MILLI, 3 * NANOS_PER_MILLI),
+            drop: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_delay: 10 * NANOS_PER_MILLI,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkOverride {
+    pub from: Endpoint,
+    pub to: Endpoint,
+    pub params: LinkParams,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NetworkConfig {
+    /// `None`: the protocol's own choice.
+    pub kind: Option<LinkKind>,
+    pub default: LinkParams,
+    pub links: Vec<LinkOverride>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClockConfig {
+    /// Each node's monotonic clock starts at a uniform offset in `0..=max_offset`.
+    pub max_offset: Time,
+    /// Each node drifts by a uniform amount in `-max_drift_ppm..=max_drift_ppm`. This is also
+    /// the bound protocols are told (`Ctx::drift_bound_ppm`), unless `assumed_drift_ppm` says
+    /// otherwise.
+    pub max_drift_ppm: u64,
+    pub assumed_drift_ppm: Option<u64>,
+    /// Per-node fixed settings that override the random draw.
+    pub nodes: Vec<ClockOverride>,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        ClockConfig {
+            max_offset: 10 * NANOS_PER_MILLI,
+            max_drift_ppm: 100,
+            assumed_drift_ppm: None,
+            nodes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClockOverride {
+    pub node: NodeId,
+    pub offset: Option<Time>,
+    pub drift_ppm: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StorageConfig {
+    pub sync_latency: Dist,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            sync_latency: Dist::uniform(NANOS_PER_MILLI / 2, 2 * NANOS_PER_MILLI),
+        }
+    }
+}
+
+/// How clients behave (DESIGN.md "Clients").
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientConfig {
+    pub clients: usize,
+    /// How long a client waits for a reply before retrying elsewhere.
+    pub timeout: Time,
+    /// Retries after the first attempt before the client gives up (`info`).
+    pub retries: u32,
+    /// Pause before retrying after "no leader known" or "not applied".
+    pub backoff: Time,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            clients: 0,
+            timeout: NANOS_PER_SEC / 2,
+            retries: 3,
+            backoff: 20 * NANOS_PER_MILLI,
+        }
+    }
+}
+
+/// The random client workload.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkloadConfig {
+    /// Mean gap between operations of the whole workload (the inverse of the rate).
+    pub interval: Time,
+    /// Stop after this many operations in total.
+    pub count: Option<u64>,
+    pub keys: u32,
+    pub mix: Mix,
+    pub start: Time,
+    pub stop: Time,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Mix {
+    pub read: f64,
+    pub write: f64,
+    pub cas: f64,
+    pub append: f64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            read: 0.5,
+            write: 0.3,
+            cas: 0.1,
+            append: 0.1,
+        }
+    }
+}
+
+/// An explicitly scheduled client operation. Values left out are assigned fresh unique ones.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScheduledOp {
+    pub at: Time,
+    pub client: ClientId,
+    pub op: OpTemplate,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum OpTemplate {
+    Read {
+        key: Key,
+    },
+    Write {
+        key: Key,
+        value: Option<Value>,
+    },
+    Cas {
+        key: Key,
+        from: Value,
+        to: Option<Value>,
+    },
+    Append {
+        key: Key,
+        value: Option<Value>,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScheduledFault {
+    pub at: Time,
+    pub action: FaultAction,
+}
+
+/// The random nemesis: each enabled fault kind strikes as a Poisson process with the given mean
+/// interval, until the quiet period.
+#[derive(Clone, Debug, Serialize)]
+pub struct NemesisConfig {
+    pub kinds: Vec<(crate::faults::FaultKind, Time)>,
+    /// How long a fault lasts before it heals (uniform in the range).
+    pub fault_duration: (Time, Time),
+    /// Largest clock jump, either direction.
+    pub max_clock_jump: Time,
+    /// Slow-disk faults multiply sync latency by this.
+    pub slow_disk_factor: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChecksConfig {
+    /// "No read returns a value older than a write acknowledged before the read was invoked."
+    pub stale_read: bool,
+    /// Default bound for eventually-checks.
+    pub eventually_within: Time,
+    /// Per-check bounds.
+    pub within: Vec<(String, Time)>,
+    /// `sometimes` checks that must be reached.
+    pub require: Vec<String>,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        ChecksConfig {
+            stale_read: true,
+            eventually_within: 5 * NANOS_PER_SEC,
+            within: Vec::new(),
+            require: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The client history: each operation's invocation and completion with true-time stamps,
+//! streamed to observers (checkers, `history.jsonl`) as it happens, never held whole.
+
+use crate::checks::{CheckKind, CheckResult, CheckStatus};
+use crate::client::Op;
+use crate::ids::{ClientId, Key, Value};
+use crate::time::{Time, TraceTime};
+use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    Invoke,
+    /// Completed and took effect.
+    Ok,
+    /// Completed without taking effect (a compare-and-set whose comparison failed is `fail` and
+    /// is still checked against the value it saw).
+    Fail,
+    /// Indeterminate: the client gave up; it may or may not take effect, ever.
+    Info,
+}
+
+/// One line of the history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEvent {
+    pub kind: EventType,
+    pub process: u64,
+    pub client: ClientId,
+    pub op: Op,
+    /// For an `ok` read: the list read.
+    pub read: Option<Vec<Value>>,
+    pub time: Time,
+}
+
+impl Serialize for HistoryEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry("type", &self.kind)?;
+        m.serialize_entry("process", &self.process)?;
+        m.serialize_entry("client", &self.client.to_string())?;
+        m.serialize_entry("f", self.op.name())?;
+        m.serialize_entry("key", &format!("k{}", self.op.key()))?;
+        match &self.op {
+            Op::Read { .. } => m.serialize_entry("value", &self.read)?,
+            Op::Write { value, .. } | Op::Append { value, .. } => m.serialize_entry("value", value)?,
+            Op::Cas { from, to, .. } => m.serialize_entry("value", &[from, to])?,
+        }
+        m.serialize_entry("time_ns", &self.time)?;
+        m.end()
+    }
+}
+
+/// Something that consumes the history as it streams.
+pub trait HistoryObserver {
+    fn observe(&mut self, event: &HistoryEvent);
+    /// The verdict at the end of the run.
+    fn finish(&mut self) -> Option<CheckResult>;
+}
+
+/// Streams the history to `history.jsonl`.
+pub struct HistoryWriter {
+    out: io::BufWriter<Box<dyn Write>>,
+    error: Option<io::Error>,
+}
+
+impl HistoryWriter {
+    pub fn new(out: Box<dyn Write>) -> Self {
+        HistoryWriter {
+            out: io::BufWriter::with_capacity(1 << 16, out),
+            error: None,
+        }
+    }
+
+    pub fn finish_io(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()
+    }
+}
+
+impl HistoryObserver for HistoryWriter {
+    fn observe(&mut self, event: &HistoryEvent) {
+        let r = serde_json::to_writer(&mut self.out, event)
+            .map_err(io::Error::from)
+            .and_then(|_| self.out.write_all(b"\n"));
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn finish(&mut self) -> Option<CheckResult> {
+        None
+    }
+}
+
+/// The simple history check: no read returns a value older than a write acknowledged before
+/// the read was invoked, and no read returns a value nobody wrote.
+///
+/// With unique values a read names the write it saw (the last element of the list read). The
+/// read is stale if some write `A` was acknowledged before the read was invoked while the write
+/// it saw, `W`, had completed before `A` was even invoked: `W` → `A` → read in real time, so a
+/// linearizable store cannot return `W`'s value. Incremental: per key it keeps, for each write,
+/// only its invocation/completion times.
+pub struct StaleReadCheck {
+    /// Per value: (key, invoke time, completion time if acknowledged).
+    writes: BTreeMap<Value, (Key, Time, Option<Time>)>,
+    /// Per key: the latest invocation time among acknowledged writes.
+    latest_acked_invoke: BTreeMap<Key, (Time, Value)>,
+    /// Reads in flight: process → snapshot of `latest_acked_invoke` at invocation.
+    pending_reads: BTreeMap<u64, (Time, Option<(Time, Value)>)>,
+    violation: Option<(Time, String)>,
+    reads_checked: u64,
+    max_tracked: usize,
+    overflowed: bool,
+}
+
+impl StaleReadCheck {
+    pub fn new(max_tracked: usize) -> Self {
+        StaleReadCheck {
+            writes: BTreeMap::new(),
+            latest_acked_invoke: BTreeMap::new(),
+            pending_reads: BTreeMap::new(),
+            violation: None,
+            reads_checked: 0,
+            max_tracked,
+            overflowed: false,
+        }
+    }
+
+    /// True once a stale read has been seen.
+    pub fn violated(&self) -> bool {
+        self.violation.is_some()
+    }
+
+    fn written_value(op: &Op) -> Option<(Key, Value)> {
+        match *op {
+            Op::Write { key, value } | Op::Append { key, value } => Some((key, value)),
+            Op::Cas { key, to, .. } => Some((key, to)),
+            Op::Read { .. } => None,
+        }
+    }
+
+    fn check_read(
+        &mut self,
+        key: Key,
+        invoked: Time,
+        snapshot: Option<(Time, Value)>,
+        seen: &[Value],
+        at: Time,
+    ) {
+        self.reads_checked += 1;
+        let Some((acked_invoke, acked_value)) = snapshot else {
+            return;
+        };
+        match seen.last() {
+            None => {
+                self.violation = Some((
+                    at,
+                    format!(
+                        "read of k{key} invoked at {} returned nothing, but write of {acked_value} was acknowledged before it",
+                        TraceTime(invoked)
+                    ),
+                ));
+            }
+            Some(v) => match self.writes.get(v) {
+                None if !self.overflowed => {
+                    self.violation =
+                        Some((at, format!("read of k{key} returned {v}, which no client wrote")));
+                }
+                None => {}
+                Some(&(_, _, Some(w_done))) if w_done < acked_invoke => {
+                    self.violation = Some((
+                        at,
+                        format!(
+                            "stale read: read of k{key} invoked at {} returned {v}, whose write completed at {}, \
+                             before the write of {acked_value} (acknowledged before the read) was invoked at {}",
+                            TraceTime(invoked),
+                            TraceTime(w_done),
+                            TraceTime(acked_invoke)
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+impl HistoryObserver for StaleReadCheck {
+    fn observe(&mut self, e: &HistoryEvent) {
+        if self.violation.is_some() {
+            return;
+        }
+        match (e.kind, &e.op) {
+            (EventType::Invoke, Op::Read { key }) => {
+                let snap = self.latest_acked_invoke.get(key).copied();
+                self.pending_reads.insert(e.process, (e.time, snap));
+            }
+            (EventType::Invoke, op) => {
+                if let Some((key, value)) = Self::written_value(op) {
+                    if self.writes.len() < self.max_tracked {
+                        self.writes.insert(value, (key, e.time, None));
+                    } else {
+                        self.overflowed = true;
+                    }
+                }
+            }
+            (EventType::Ok, Op::Read { key }) => {
+                if let Some((invoked, snap)) = self.pending_reads.remove(&e.process) {
+                    let seen = e.read.clone().unwrap_or_default();
+                    self.check_read(*key, invoked, snap, &seen, e.time);
+                }
+            }
+            (EventType::Ok, op) => {
+                if let Some((key, value)) = Self::written_value(op) {
+                    if let Some(w) = self.writes.get_mut(&value) {
+                        w.2 = Some(e.time);
+                        let inv = w.1;
+                        let slot = self.latest_acked_invoke.entry(key).or_insert((inv, value));
+                        if inv > slot.0 {
+                            *slot = (inv, value);
+                        }
+                    }
+                }
+            }
+            (EventType::Fail | EventType::Info, _) => {
+                self.pending_reads.remove(&e.process);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<CheckResult> {
+        let (status, detail, time_ns) = match &self.violation {
+            Some((t, d)) => (CheckStatus::Fail, format!("at {}: {d}", TraceTime(*t)), Some(*t)),
+            None if self.reads_checked == 0 => (CheckStatus::Skipped, "no read completed".to_string(), None),
+            None => (
+                CheckStatus::Pass,
+                format!(
+                    "{} reads checked{}",
+                    self.reads_checked,
+                    if self.overflowed {
+                        " (write table full: unknown values not flagged)"
+                    } else {
+                        ""
+                    }
+                ),
+                None,
+            ),
+        };
+        Some(CheckResult {
+            name: "stale-read".into(),
+            kind: CheckKind::History,
+            status,
+            detail,
+            event: None,
+            time_ns,
+        })
+    }
+}

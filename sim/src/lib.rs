@@ -1,0 +1,38 @@
+//! dsim's engine: a deterministic, single-threaded discrete-event simulator for distributed
+//! protocols. It knows no protocol (architecture invariant 1): protocols plug in through
+//! [`Protocol`] and act only through [`Ctx`].
+//!
+//! One seed + one [`SimConfig`] = one exactly reproducible run, summarised by a trace hash.
+#![deny(clippy::disallowed_types, clippy::disallowed_methods)]
+
+pub mod checks;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod dist;
+pub mod engine;
+pub mod faults;
+pub mod history;
+pub mod ids;
+pub mod net;
+pub mod protocol;
+pub mod queue;
+pub mod report;
+pub mod rng;
+pub mod time;
+pub mod trace;
+mod workload;
+
+pub use checks::{CheckDecl, CheckKind, CheckResult, CheckStatus};
+pub use client::{ClientReply, ClientRequest, Op, Outcome};
+pub use config::SimConfig;
+pub use dist::Dist;
+pub use engine::{Outputs, Sim, SimError};
+pub use ids::{ClientId, Endpoint, Key, NodeId, Value};
+pub use protocol::{
+    BugDecl, BugSet, CheckSink, Ctx, Durable, Invariants, LinkKind, NoInvariants, NodeView, ParamDoc,
+    Protocol, SyncId, TimerId, World,
+};
+pub use report::RunReport;
+pub use rng::Rng;
+pub use time::Time;

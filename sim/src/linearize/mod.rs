@@ -1,0 +1,349 @@
+//! Linearizability checking of recorded client histories.
+//!
+//! # Problem
+//!
+//! A history is a set of [`Operation`]s, each with an invocation time
+//! (`call`), a completion time (`ret`) and an observed input/output. It is
+//! *linearizable* (Herlihy & Wing 1990) with respect to a sequential
+//! [`Model`] if every operation can be assigned a single point between its
+//! call and its return such that executing the operations in point order on
+//! the model reproduces every observed output. Operations whose outcome is
+//! unknown (a client timeout: Jepsen's `:info`) have `ret = u64::MAX`: they
+//! may take effect at any point after their call, or never, and their output
+//! (normally "unknown") is checked only if they are placed.
+//!
+//! # Algorithm
+//!
+//! * **Just-in-time linearization search** (Wing & Gong 1993, improved by
+//!   Lowe 2017 and implemented this way by Porcupine): call and return events
+//!   sit in a doubly-linked list in time order. The search repeatedly picks a
+//!   call entry that precedes the first remaining return entry, applies it to
+//!   the model, and if legal *lifts* it (and its return) out of the list;
+//!   reaching a return entry means the corresponding op can no longer be
+//!   placed, so the search backtracks (unlifts the most recent choice).
+//! * **Memoisation** (Lowe 2017): a configuration (set of linearized ops,
+//!   model state) is explored at most once. The set is stored compactly as
+//!   "first unpassed return + the ops invoked before it that are still
+//!   unplaced", so a memo entry costs O(concurrency), not O(history length).
+//!   Model states are hash-consed to integer ids and model transitions are
+//!   cached per (state, op), so the model runs once per distinct pair.
+//! * **Pending-operation dominance** (our addition): pending ops are tried
+//!   after the completed candidates; one that leaves the state unchanged is
+//!   never placed; and a configuration is skipped when a visited one has the
+//!   same key and placed a *subset* of its pending ops (a pending op may also
+//!   never happen, so the smaller set can do everything the larger can).
+//!   Without this, each indeterminate write doubles the search space.
+//! * **P-compositionality** (Horn & Kroening 2015): [`Model::partition`]
+//!   splits a history into independent sub-histories (e.g. per key) that are
+//!   checked one by one; the history is linearizable iff every part is.
+//! * **Explanations**: the search reports the op whose return it could never
+//!   get past; the history up to that return is the shortest
+//!   non-linearizable prefix. The explainer then relaxes ops of that prefix
+//!   one at a time (each may then happen at any point after its call or not
+//!   at all) and keeps the relaxation whenever the history stays
+//!   non-linearizable, leaving a small set of ops that conflict on their own.
+//!
+//! All verdicts depend only on the history and the step budget, never on
+//! wall-clock time, so simulations stay deterministic; a wall-clock timeout
+//! can be layered on top through [`Budget::cancel`].
+//!
+//! # References
+//!
+//! * J. M. Wing, C. Gong. *Testing and verifying concurrent objects.*
+//!   J. Parallel Distrib. Comput. 17(1-2), 1993.
+//! * G. Lowe. *Testing for linearizability.* Concurrency and Computation:
+//!   Practice and Experience 29(4), 2017.
+//! * A. Horn, D. Kroening. *Faster linearizability checking via
+//!   P-compositionality.* FORTE 2015.
+//! * A. Athalye. *Porcupine: a fast linearizability checker in Go.*
+//!   <https://github.com/anishathalye/porcupine>
+
+mod explain;
+pub mod formats;
+pub mod kv;
+mod memo;
+pub mod register;
+mod search;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+pub use formats::{detect_format, Format, ParseError};
+pub use kv::{KvInput, KvModel, KvOp, KvOutput};
+pub use register::{RegisterInput, RegisterModel, RegisterOutput};
+
+use search::{search, Outcome, SearchOp};
+
+/// `ret` value of an operation that never completed (pending at the end of
+/// the history, or indeterminate): it may take effect at any point after its
+/// call, or never.
+pub const PENDING: u64 = u64::MAX;
+
+/// Default for [`Budget::max_steps`] in [`Budget::default`].
+pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
+
+/// Default for [`Budget::max_memory_bytes`]: 2 GiB.
+pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 2 << 30;
+
+/// One client operation of a history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation<I, O> {
+    /// Client (process) that issued the operation. Only used for display.
+    pub client: u64,
+    /// Position of the invocation in the history's total real-time order.
+    pub call: u64,
+    /// Position of the completion in the same order, or [`PENDING`]. All
+    /// `call`/`ret` values of a history should be distinct; on ties a call
+    /// is ordered before a return (the two ops then count as concurrent).
+    pub ret: u64,
+    /// What the client asked for.
+    pub input: I,
+    /// What the client observed; for a pending op, a value the model treats
+    /// as "unknown".
+    pub output: O,
+}
+
+/// A sequential specification that histories are checked against.
+///
+/// Implement this to check your own data type. `step` must be a pure
+/// function of its arguments: the checker caches its results per
+/// (state, operation) pair.
+pub trait Model {
+    /// Model state. Hashed and compared to memoise the search, so it should
+    /// be canonical (equal states must compare equal).
+    type State: Clone + Eq + Ord + Hash + Debug;
+    /// Operation input (e.g. "write 3").
+    type Input: Clone + Debug;
+    /// Operation output (e.g. "ok", "read 3"). Should have an "unknown"
+    /// value accepted from every state, used for indeterminate operations.
+    type Output: Clone + Debug;
+
+    /// The initial state.
+    fn init(&self) -> Self::State;
+
+    /// Applies one operation: `Some(next_state)` if `output` is a legal
+    /// result of `input` in `state`, `None` otherwise.
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: &Self::Output,
+    ) -> Option<Self::State>;
+
+    /// Splits a history into independent parts, each a name and a list of
+    /// indices into `ops`; every op must be in exactly one part (ops left out
+    /// are not checked). Default: a single part `"all"`.
+    fn partition(&self, ops: &[Operation<Self::Input, Self::Output>]) -> Vec<(String, Vec<usize>)> {
+        vec![("all".to_string(), (0..ops.len()).collect())]
+    }
+
+    /// Short human-readable rendering of an operation, e.g. `read() -> 3`.
+    fn describe(&self, input: &Self::Input, output: &Self::Output) -> String;
+}
+
+/// Work limits for a check.
+///
+/// Every candidate transition the search tries costs one step, so memo
+/// growth is bounded by the step count; memory is additionally capped by
+/// `max_memory_bytes` (computed from table sizes, hence deterministic).
+/// Running out of either yields [`Verdict::Unknown`], never a wrong verdict.
+pub struct Budget<'a> {
+    /// Maximum total steps (compared with `steps_used`).
+    pub max_steps: u64,
+    /// Steps spent so far; incremented by every check using this budget.
+    pub steps_used: u64,
+    /// Cap on the memory of one partition's search tables.
+    pub max_memory_bytes: u64,
+    /// Polled every few thousand steps; returning `true` aborts the check
+    /// with [`Verdict::Unknown`]. Meant for wall-clock timeouts in the CLI;
+    /// leave `None` inside simulations so verdicts stay deterministic.
+    pub cancel: Option<&'a dyn Fn() -> bool>,
+}
+
+impl Budget<'_> {
+    /// A budget of `max_steps` steps, default memory cap, no cancellation.
+    pub fn new(max_steps: u64) -> Self {
+        Budget {
+            max_steps,
+            steps_used: 0,
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            cancel: None,
+        }
+    }
+
+    /// Steps left before the budget is exhausted.
+    pub fn remaining(&self) -> u64 {
+        self.max_steps.saturating_sub(self.steps_used)
+    }
+}
+
+impl Default for Budget<'_> {
+    fn default() -> Self {
+        Budget::new(DEFAULT_MAX_STEPS)
+    }
+}
+
+/// Outcome of a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every partition has a linearization.
+    Linearizable,
+    /// Some partition provably has none.
+    NotLinearizable,
+    /// No partition failed, but some could not be decided within the budget.
+    Unknown,
+}
+
+/// Why a check gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exhausted {
+    /// [`Budget::max_steps`] reached.
+    Steps,
+    /// [`Budget::max_memory_bytes`] reached.
+    Memory,
+    /// [`Budget::cancel`] returned `true`.
+    Cancelled,
+}
+
+/// Result of [`check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckResult {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Steps spent by this call (search plus explanation).
+    pub steps: u64,
+    /// Number of partitions the model split the history into.
+    pub partitions: usize,
+    /// Set when the verdict is [`Verdict::NotLinearizable`].
+    pub failure: Option<Failure>,
+    /// Set when some partition gave up (the verdict is then `Unknown`,
+    /// unless another partition failed).
+    pub exhausted: Option<Exhausted>,
+}
+
+/// Explanation of a non-linearizable partition. All indices refer to the
+/// `ops` slice passed to [`check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Name of the failing partition (e.g. the key).
+    pub partition: String,
+    /// The op whose completion no linearization can get past: the history
+    /// up to its return is the shortest non-linearizable prefix.
+    pub culprit: usize,
+    /// Number of ops of the partition invoked within that prefix.
+    pub prefix_len: usize,
+    /// A small failing sub-history, sorted by call: these ops cannot be
+    /// linearized even if every other op of the prefix is allowed to take
+    /// effect at any point after its invocation, or not at all. Contains the
+    /// culprit.
+    pub ops: Vec<usize>,
+    /// The ops of `ops` other than the culprit, i.e. what it conflicts with.
+    pub conflicting: Vec<usize>,
+    /// `true` if `ops` is 1-minimal (relaxing any one of them makes the
+    /// history linearizable); `false` if the re-check bound or the budget
+    /// stopped minimisation early, or explanations were disabled.
+    pub minimal: bool,
+    /// Fixed-width text rendering of `ops`, one line per op, bars scaled to
+    /// the real-time order.
+    pub timeline: String,
+}
+
+/// Options for [`check_with`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Compute a minimised [`Failure`] (costs extra searches on failure).
+    pub explain: bool,
+    /// Upper bound on the re-checks the minimisation may run.
+    pub max_explain_rechecks: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            explain: true,
+            max_explain_rechecks: 256,
+        }
+    }
+}
+
+/// Checks `ops` against `model` with default options (explanations on).
+/// An empty history is linearizable.
+pub fn check<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    budget: &mut Budget<'_>,
+) -> CheckResult {
+    check_with(model, ops, budget, &CheckOptions::default())
+}
+
+/// Checks `ops` against `model`: each partition independently, stopping at
+/// the first that is not linearizable.
+pub fn check_with<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    budget: &mut Budget<'_>,
+    options: &CheckOptions,
+) -> CheckResult {
+    let start = budget.steps_used;
+    let parts = model.partition(ops);
+    let mut exhausted = None;
+    let mut failure = None;
+    for (name, idx) in &parts {
+        let sops: Vec<SearchOp> = idx
+            .iter()
+            .map(|&i| {
+                assert!(i < ops.len(), "Model::partition returned index {i} out of range");
+                SearchOp {
+                    call: ops[i].call,
+                    ret: ops[i].ret,
+                    orig: i,
+                }
+            })
+            .collect();
+        match search(model, ops, &sops, budget) {
+            Outcome::Linearizable => {}
+            Outcome::NotLinearizable {
+                culprit,
+                prefix_time,
+            } => {
+                failure = Some(explain::explain(
+                    model,
+                    ops,
+                    name,
+                    &sops,
+                    culprit,
+                    prefix_time,
+                    budget,
+                    options,
+                ));
+                break;
+            }
+            Outcome::Exhausted(e) => {
+                exhausted = Some(e);
+                // The memory cap is per partition, so the others may still
+                // be decided (and one failing settles the verdict). Steps
+                // and cancellation are global: stop.
+                if e != Exhausted::Memory {
+                    break;
+                }
+            }
+        }
+    }
+    let verdict = if failure.is_some() {
+        Verdict::NotLinearizable
+    } else if exhausted.is_some() {
+        Verdict::Unknown
+    } else {
+        Verdict::Linearizable
+    };
+    CheckResult {
+        verdict,
+        steps: budget.steps_used - start,
+        partitions: parts.len(),
+        failure,
+        exhausted,
+    }
+}

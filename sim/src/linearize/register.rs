@@ -1,0 +1,98 @@
+//! A single read/write/compare-and-set register (the model of Jepsen's etcd
+//! test).
+
+use super::{Model, Operation};
+
+/// Register operation input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegisterInput {
+    /// Read the value.
+    Read,
+    /// Overwrite the value.
+    Write(i64),
+    /// Set to `to` if the value is `from`.
+    Cas {
+        /// Expected value.
+        from: i64,
+        /// New value.
+        to: i64,
+    },
+}
+
+/// Register operation output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegisterOutput {
+    /// A read's result; `None` = never written.
+    Read(Option<i64>),
+    /// A write or a cas completed and took effect.
+    Ok,
+    /// A cas found a value other than `from` and changed nothing.
+    CasFailed,
+    /// Indeterminate: accepted from every state. A write still sets the
+    /// value, and a cas still swaps if the value equals `from`, at the point
+    /// where the operation is linearized.
+    Unknown,
+}
+
+/// The register model. State: `None` until first written.
+///
+/// An output that does not fit its input (e.g. `Read` with `Ok`) is never
+/// legal, so such an op makes a history non-linearizable.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegisterModel;
+
+impl Model for RegisterModel {
+    type State = Option<i64>;
+    type Input = RegisterInput;
+    type Output = RegisterOutput;
+
+    fn init(&self) -> Option<i64> {
+        None
+    }
+
+    fn step(
+        &self,
+        state: &Option<i64>,
+        input: &RegisterInput,
+        output: &RegisterOutput,
+    ) -> Option<Option<i64>> {
+        use RegisterInput as I;
+        use RegisterOutput as O;
+        match (input, output) {
+            (I::Read, O::Read(v)) => (v == state).then_some(*state),
+            (I::Read, O::Unknown) => Some(*state),
+            (I::Write(v), O::Ok | O::Unknown) => Some(Some(*v)),
+            (I::Cas { from, to }, O::Ok) => (*state == Some(*from)).then_some(Some(*to)),
+            // "nil never equals a number": a failed cas on an unwritten
+            // register is legal.
+            (I::Cas { from, .. }, O::CasFailed) => (*state != Some(*from)).then_some(*state),
+            (I::Cas { from, to }, O::Unknown) => Some(if *state == Some(*from) {
+                Some(*to)
+            } else {
+                *state
+            }),
+            _ => None,
+        }
+    }
+
+    fn describe(&self, input: &RegisterInput, output: &RegisterOutput) -> String {
+        let unknown = if *output == RegisterOutput::Unknown {
+            " -> ?"
+        } else {
+            ""
+        };
+        match (input, output) {
+            (RegisterInput::Read, RegisterOutput::Read(Some(v))) => format!("read() -> {v}"),
+            (RegisterInput::Read, RegisterOutput::Read(None)) => "read() -> nil".to_string(),
+            (RegisterInput::Read, _) => format!("read(){unknown}"),
+            (RegisterInput::Write(v), _) => format!("write({v}){unknown}"),
+            (RegisterInput::Cas { from, to }, RegisterOutput::CasFailed) => {
+                format!("cas({from}, {to}) -> fail")
+            }
+            (RegisterInput::Cas { from, to }, _) => format!("cas({from}, {to}){unknown}"),
+        }
+    }
+}
+
+/// Convenience alias for a register history.
+pub type RegisterOp = Operation<RegisterInput, RegisterOutput>;

@@ -1,0 +1,300 @@
+//! The simulated network: per-link latency distributions, drop/duplicate/reorder, partitions as
+//! groups, one-way cuts, and stream links (FIFO, broken by partitions and crashes).
+//!
+//! Endpoints are numbered `0..nodes` for servers and `nodes..nodes+clients` for clients.
+
+use crate::config::{LinkParams, NetworkConfig};
+use crate::ids::{ClientId, Endpoint, NodeId};
+use crate::protocol::LinkKind;
+use crate::rng::LinkStreams;
+use crate::time::Time;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Endpoints in no partition group reach everyone.
+const FREE: u32 = u32::MAX;
+/// Above this many endpoints, per-link state moves from a dense table to a map.
+const DENSE_LIMIT: usize = 1024;
+
+#[derive(Clone, Copy, Default)]
+struct LinkState {
+    /// Position (in 32-bit words) in the link's random stream.
+    rng_pos: u64,
+    /// Latest arrival scheduled on this link (streams stay FIFO).
+    last_arrival: Time,
+    /// Connection number; a break bumps it and drops what is in flight.
+    epoch: u32,
+}
+
+enum LinkTable {
+    Dense(Vec<LinkState>),
+    Sparse(BTreeMap<u64, LinkState>),
+}
+
+/// Why a message was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropReason {
+    Partition,
+    Cut,
+    Loss,
+    QueueFull,
+    Down,
+    PauseBufferFull,
+    ConnectionBroken,
+}
+
+impl DropReason {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Partition => "partition",
+            DropReason::Cut => "cut",
+            DropReason::Loss => "loss",
+            DropReason::QueueFull => "queue full",
+            DropReason::Down => "node down",
+            DropReason::PauseBufferFull => "pause buffer full",
+            DropReason::ConnectionBroken => "connection broken",
+        }
+    }
+}
+
+/// What the network decided for one send.
+pub enum SendPlan {
+    Dropped(DropReason),
+    /// Arrival times (two if duplicated) and the connection epoch.
+    Deliver {
+        arrivals: [Option<Time>; 2],
+        epoch: u32,
+    },
+}
+
+pub struct Network {
+    pub kind: LinkKind,
+    n_nodes: usize,
+    n_endpoints: usize,
+    default: LinkParams,
+    overrides: BTreeMap<(u32, u32), LinkParams>,
+    group: Vec<u32>,
+    partitioned: bool,
+    cuts: BTreeSet<(u32, u32)>,
+    links: LinkTable,
+    streams: LinkStreams,
+    pub in_flight: usize,
+}
+
+impl Network {
+    pub fn new(cfg: &NetworkConfig, kind: LinkKind, n_nodes: usize, n_clients: usize, seed: u64) -> Self {
+        let n_endpoints = n_nodes + n_clients;
+        let links = if n_endpoints <= DENSE_LIMIT {
+            LinkTable::Dense(vec![LinkState::default(); n_endpoints * n_endpoints])
+        } else {
+            LinkTable::Sparse(BTreeMap::new())
+        };
+        let mut net = Network {
+            kind,
+            n_nodes,
+            n_endpoints,
+            default: cfg.default.clone(),
+            overrides: BTreeMap::new(),
+            group: vec![FREE; n_endpoints],
+            partitioned: false,
+            cuts: BTreeSet::new(),
+            links,
+            streams: LinkStreams::new(seed),
+            in_flight: 0,
+        };
+        for o in &cfg.links {
+            let key = (net.ep(o.from), net.ep(o.to));
+            net.overrides.insert(key, o.params.clone());
+        }
+        net
+    }
+
+    pub fn endpoints(&self) -> usize {
+        self.n_endpoints
+    }
+
+    pub fn ep(&self, e: Endpoint) -> u32 {
+        match e {
+            Endpoint::Node(n) => n.0,
+            Endpoint::Client(c) => self.n_nodes as u32 + c.0,
+        }
+    }
+
+    pub fn endpoint(&self, i: u32) -> Endpoint {
+        if (i as usize) < self.n_nodes {
+            Endpoint::Node(NodeId(i))
+        } else {
+            Endpoint::Client(ClientId(i - self.n_nodes as u32))
+        }
+    }
+
+    fn link_index(&self, a: u32, b: u32) -> u64 {
+        a as u64 * self.n_endpoints as u64 + b as u64
+    }
+
+    fn link_mut(&mut self, a: u32, b: u32) -> &mut LinkState {
+        let i = self.link_index(a, b);
+        match &mut self.links {
+            LinkTable::Dense(v) => &mut v[i as usize],
+            LinkTable::Sparse(m) => m.entry(i).or_default(),
+        }
+    }
+
+    /// Can a message from `a` reach `b` right now?
+    #[inline]
+    pub fn connected(&self, a: u32, b: u32) -> Result<(), DropReason> {
+        if self.partitioned {
+            let (ga, gb) = (self.group[a as usize], self.group[b as usize]);
+            if ga != FREE && gb != FREE && ga != gb {
+                return Err(DropReason::Partition);
+            }
+        }
+        if !self.cuts.is_empty() && self.cuts.contains(&(a, b)) {
+            return Err(DropReason::Cut);
+        }
+        Ok(())
+    }
+
+    /// Decides the fate of one message sent now from `a` to `b`, drawing from the link's stream.
+    pub fn plan(&mut self, now: Time, a: u32, b: u32) -> SendPlan {
+        if let Err(r) = self.connected(a, b) {
+            return SendPlan::Dropped(r);
+        }
+        let params = *self.overrides.get(&(a, b)).unwrap_or(&self.default);
+        let link = self.link_index(a, b);
+        let kind = self.kind;
+        let st = match &mut self.links {
+            LinkTable::Dense(v) => &mut v[link as usize],
+            LinkTable::Sparse(m) => m.entry(link).or_default(),
+        };
+        let streams = &mut self.streams;
+        match kind {
+            LinkKind::Datagram => streams.with(link, &mut st.rng_pos, |rng| {
+                if rng.chance(params.drop) {
+                    return SendPlan::Dropped(DropReason::Loss);
+                }
+                let mut first = now.saturating_add(params.latency.sample(rng));
+                if rng.chance(params.reorder) {
+                    first = first.saturating_add(rng.range_inclusive(0, params.reorder_delay));
+                }
+                let second = if rng.chance(params.duplicate) {
+                    Some(now.saturating_add(params.latency.sample(rng)))
+                } else {
+                    None
+                };
+                SendPlan::Deliver {
+                    arrivals: [Some(first), second],
+                    epoch: st.epoch,
+                }
+            }),
+            LinkKind::Stream => {
+                let (arrival, epoch) = streams.with(link, &mut st.rng_pos, |rng| {
+                    let mut delay = params.latency.sample(rng);
+                    // A lost segment is retransmitted: it costs another trip, not the message.
+                    if rng.chance(params.drop) {
+                        delay = delay.saturating_add(params.latency.sample(rng));
+                    }
+                    (now.saturating_add(delay), st.epoch)
+                });
+                let arrival = arrival.max(st.last_arrival);
+                st.last_arrival = arrival;
+                SendPlan::Deliver {
+                    arrivals: [Some(arrival), None],
+                    epoch,
+                }
+            }
+        }
+    }
+
+    /// The current connection epoch of a stream link (deliveries with another epoch are dropped).
+    pub fn epoch(&mut self, a: u32, b: u32) -> u32 {
+        self.link_mut(a, b).epoch
+    }
+
+    /// Breaks the stream connection between `a` and `b` (both directions).
+    pub fn break_connection(&mut self, a: u32, b: u32) {
+        for (x, y) in [(a, b), (b, a)] {
+            let st = self.link_mut(x, y);
+            st.epoch = st.epoch.wrapping_add(1);
+            st.last_arrival = 0;
+        }
+    }
+
+    /// Installs a partition. Returns the pairs of endpoints that were connected and no longer are.
+    pub fn partition(&mut self, groups: &[Vec<Endpoint>]) -> Vec<(u32, u32)> {
+        let before = self.snapshot_reach();
+        self.group = vec![FREE; self.n_endpoints];
+        for (gi, g) in groups.iter().enumerate() {
+            for e in g {
+                let i = self.ep(*e) as usize;
+                self.group[i] = gi as u32;
+            }
+        }
+        self.partitioned = true;
+        self.newly_cut(before)
+    }
+
+    pub fn cut(&mut self, a: u32, b: u32) -> bool {
+        self.cuts.insert((a, b))
+    }
+
+    /// Heals every partition and cut.
+    pub fn heal(&mut self) {
+        self.group = vec![FREE; self.n_endpoints];
+        self.partitioned = false;
+        self.cuts.clear();
+    }
+
+    /// Lifts the partition groups, keeping one-way cuts.
+    pub fn clear_groups(&mut self) -> bool {
+        let had = self.partitioned;
+        self.group = vec![FREE; self.n_endpoints];
+        self.partitioned = false;
+        had
+    }
+
+    pub fn uncut(&mut self, a: u32, b: u32) {
+        self.cuts.remove(&(a, b));
+    }
+
+    pub fn is_partitioned(&self) -> bool {
+        self.partitioned || !self.cuts.is_empty()
+    }
+
+    /// Which server pairs can talk, for computing which stream connections a change breaks.
+    /// Only servers: stream breaks are reported to protocols, not clients.
+    fn snapshot_reach(&self) -> Vec<bool> {
+        if self.kind != LinkKind::Stream {
+            return Vec::new();
+        }
+        let n = self.n_nodes as u32;
+        let mut v = Vec::with_capacity((n * n) as usize);
+        for a in 0..n {
+            for b in 0..n {
+                v.push(self.connected(a, b).is_ok() && self.connected(b, a).is_ok());
+            }
+        }
+        v
+    }
+
+    fn newly_cut(&self, before: Vec<bool>) -> Vec<(u32, u32)> {
+        if self.kind != LinkKind::Stream {
+            return Vec::new();
+        }
+        let n = self.n_nodes as u32;
+        let mut out = Vec::new();
+        for a in 0..n {
+            for b in (a + 1)..n {
+                let was = before[(a * n + b) as usize];
+                let now = self.connected(a, b).is_ok() && self.connected(b, a).is_ok();
+                if was && !now {
+                    out.push((a, b));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,383 @@
+//! The protocol-facing side of the engine (architecture invariants 1–3).
+//!
+//! A protocol is a pure state machine: it reacts to boot (start or recovery), messages, timers,
+//! client requests, completed syncs and broken stream connections, and acts only through a
+//! [`Ctx`]: send, set/cancel timers, read its clocks, write durable state and request a sync,
+//! reply to clients, draw randomness. It never touches I/O, threads or `std::time`.
+
+use crate::checks::CheckDecl;
+use crate::client::{ClientReply, ClientRequest, Outcome};
+use crate::engine::{Core, NodeMeta};
+use crate::ids::{ClientId, NodeId};
+use crate::rng::Rng;
+use crate::time::Time;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+
+/// State that survives a crash, changed only through writes that become durable when a sync
+/// completes (architecture invariant 3). Think of `Write` as a record in a write-ahead log and
+/// `apply` as replaying it.
+pub trait Durable: Default + Clone + fmt::Debug + Serialize + 'static {
+    type Write: Clone + fmt::Debug + Serialize + 'static;
+    fn apply(&mut self, write: &Self::Write);
+}
+
+/// A planted bug a protocol can be run with (`--bug NAME`).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct BugDecl {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// Documentation of one protocol parameter for `dsim list`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ParamDoc {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// Which transport a protocol expects (DESIGN.md, "Links").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// Messages may be dropped, duplicated and reordered.
+    Datagram,
+    /// FIFO without duplicates; a partition or crash breaks the connection and both ends are told.
+    Stream,
+}
+
+/// A distributed protocol run by the engine. Statically dispatched: the engine is generic
+/// over it, so the hot loop has no virtual calls.
+pub trait Protocol: Sized + 'static {
+    /// The name used in scenario files and `dsim list`.
+    const NAME: &'static str;
+    /// One line for `dsim list`.
+    const DESCRIPTION: &'static str;
+    /// The transport this protocol assumes.
+    const LINK: LinkKind = LinkKind::Datagram;
+
+    type Msg: Clone + fmt::Debug + Serialize + 'static;
+    type Timer: Clone + fmt::Debug + Serialize + 'static;
+    type Durable: Durable;
+    /// From the scenario's `[params]` (and per-node `[node.nX]` overrides). Should be
+    /// `#[serde(default, deny_unknown_fields)]`.
+    type Params: Clone + fmt::Debug + Default + DeserializeOwned + Serialize + 'static;
+    /// The protocol's invariants, checked after every event.
+    type Invariants: Invariants<Self>;
+
+    fn bugs() -> &'static [BugDecl] {
+        &[]
+    }
+
+    fn param_docs() -> &'static [ParamDoc] {
+        &[]
+    }
+
+    /// Checks the parameters beyond their types (e.g. min ≤ max); the message is shown to the
+    /// user next to the `[params]` table.
+    fn validate_params(_params: &Self::Params) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Starts a node, or restarts it after a crash from its durable state only.
+    fn boot(cx: &mut Ctx<Self>, params: &Self::Params, durable: &Self::Durable) -> Self;
+    fn on_message(&mut self, cx: &mut Ctx<Self>, from: NodeId, msg: Self::Msg);
+    fn on_timer(&mut self, cx: &mut Ctx<Self>, timer: Self::Timer);
+    fn on_client(&mut self, cx: &mut Ctx<Self>, req: ClientRequest);
+    /// A sync requested with [`Ctx::sync`] completed: every write issued before it is durable.
+    fn on_sync_done(&mut self, _cx: &mut Ctx<Self>, _sync: SyncId) {}
+    /// A stream connection to `peer` broke (partition, cut or crash). Datagram protocols never
+    /// see this.
+    fn on_link_broken(&mut self, _cx: &mut Ctx<Self>, _peer: NodeId) {}
+    /// A short role name for timelines and for faults aimed at a role (`crash = "leader"`).
+    fn role(&self) -> &'static str {
+        "node"
+    }
+    /// A one-line summary of the node's state for the readable trace (e.g. `term 3, commit 7`).
+    fn summary(&self) -> String {
+        String::new()
+    }
+}
+
+/// A timer, as returned by [`Ctx::set_timer`]. Stays valid (cancellable) while the node is
+/// paused and its expired timers wait in the pause buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TimerId(pub(crate) u64);
+
+/// A sync request, as returned by [`Ctx::sync`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SyncId(pub u64);
+
+/// The set of planted bugs enabled for a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BugSet(Vec<String>);
+
+impl BugSet {
+    pub fn new(mut names: Vec<String>) -> Self {
+        names.sort();
+        names.dedup();
+        BugSet(names)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|b| b == name)
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// What a protocol handler can do. Everything goes through here so the engine owns time,
+/// randomness, the network and the disk.
+pub struct Ctx<'a, P: Protocol> {
+    pub(crate) node: NodeId,
+    pub(crate) now: Time,
+    pub(crate) meta: &'a mut NodeMeta<P>,
+    pub(crate) core: &'a mut Core<P>,
+}
+
+impl<'a, P: Protocol> Ctx<'a, P> {
+    /// This node.
+    pub fn id(&self) -> NodeId {
+        self.node
+    }
+
+    /// The number of server nodes in the cluster.
+    pub fn cluster_size(&self) -> usize {
+        self.core.n_nodes
+    }
+
+    /// Every server node, this one included.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeId> + 'static {
+        (0..self.core.n_nodes as u32).map(NodeId)
+    }
+
+    /// Every other server node.
+    pub fn peers(&self) -> impl Iterator<Item = NodeId> + 'static {
+        let me = self.node;
+        (0..self.core.n_nodes as u32)
+            .map(NodeId)
+            .filter(move |n| *n != me)
+    }
+
+    /// This node's monotonic clock (ns): drives timers and leases; never jumps.
+    pub fn now_mono(&self) -> u64 {
+        self.meta.clock.mono(self.now)
+    }
+
+    /// This node's wall clock (ns): for timestamps; may jump, even backwards.
+    pub fn now_wall(&self) -> i64 {
+        self.meta.clock.wall(self.now)
+    }
+
+    /// The bound on clock drift (ppm) the scenario promises; lease-based protocols must
+    /// subtract it.
+    pub fn drift_bound_ppm(&self) -> u64 {
+        self.core.drift_bound_ppm
+    }
+
+    /// This node's random stream.
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.meta.rng
+    }
+
+    /// The planted bugs enabled for this run.
+    pub fn bugs(&self) -> &BugSet {
+        &self.core.bugs
+    }
+
+    /// Sends `msg` to `to` now.
+    pub fn send(&mut self, to: NodeId, msg: P::Msg) {
+        assert!(to.index() < self.core.n_nodes, "send to unknown node {to}");
+        self.core
+            .send_from_node(self.now, self.node, to, crate::engine::Payload::Proto(msg));
+    }
+
+    /// Sends `msg` once every write issued so far is durable (requesting a sync if none covers
+    /// them). A crash before then loses it. This is how a correct protocol persists before it
+    /// speaks.
+    pub fn send_after_sync(&mut self, to: NodeId, msg: P::Msg) {
+        assert!(to.index() < self.core.n_nodes, "send to unknown node {to}");
+        self.held(crate::engine::Held::Send(to, msg));
+    }
+
+    /// Answers a client request now.
+    pub fn reply(&mut self, req: &ClientRequest, outcome: Outcome) {
+        self.reply_to(req.client, req.session, req.seq, outcome)
+    }
+
+    /// Answers a client request once every write issued so far is durable.
+    pub fn reply_after_sync(&mut self, req: &ClientRequest, outcome: Outcome) {
+        let reply = ClientReply {
+            session: req.session,
+            seq: req.seq,
+            outcome,
+        };
+        self.held(crate::engine::Held::Reply(req.client, reply));
+    }
+
+    /// Answers a client given its address and the operation's ids (for protocols that keep
+    /// only those while the request is in flight).
+    pub fn reply_to(&mut self, client: ClientId, session: u64, seq: u64, outcome: Outcome) {
+        let reply = ClientReply {
+            session,
+            seq,
+            outcome,
+        };
+        self.core.send_reply(self.now, self.node, client, reply);
+    }
+
+    fn held(&mut self, h: crate::engine::Held<P>) {
+        let needs = self.meta.storage.issued;
+        if needs <= self.meta.storage.durable_upto {
+            self.core.release_held(self.now, self.node, h);
+        } else {
+            if self.meta.storage.requested_upto < needs {
+                self.sync();
+            }
+            self.meta.storage.held.push_back((needs, h));
+        }
+    }
+
+    /// Sets a timer that fires after `delay_ns` on this node's monotonic clock.
+    pub fn set_timer(&mut self, delay_ns: u64, timer: P::Timer) -> TimerId {
+        let at = self.meta.clock.deadline_after(self.now, delay_ns);
+        let id = self.meta.next_timer;
+        self.meta.next_timer += 1;
+        self.meta.live_timers.insert(id);
+        let ev = crate::engine::Ev::Timer {
+            node: self.node.0,
+            incarnation: self.meta.incarnation,
+            id,
+            timer,
+        };
+        self.core.queue.push(at, ev);
+        TimerId(id)
+    }
+
+    /// Cancels a timer; does nothing if it already fired.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.meta.live_timers.remove(&id.0);
+    }
+
+    /// Appends a write to this node's durable state. It is lost by a crash until a sync that
+    /// covers it completes.
+    pub fn persist(&mut self, write: <P::Durable as Durable>::Write) {
+        self.meta.storage.issued += 1;
+        self.meta.storage.unsynced.push_back(write);
+        if self.meta.crash_on_write {
+            self.core.crash_requested = Some(self.node);
+        }
+    }
+
+    /// Requests a sync of every write issued so far; completes as a later event
+    /// ([`Protocol::on_sync_done`]).
+    pub fn sync(&mut self) -> SyncId {
+        self.core.request_sync(self.now, self.node, self.meta)
+    }
+
+    /// True when a readable trace is being written; use it to skip building [`Ctx::note`] text.
+    pub fn tracing(&self) -> bool {
+        self.core.trace.wants_notes()
+    }
+
+    /// Adds a line to the readable trace (e.g. "commit index 5 → 7").
+    pub fn note(&mut self, text: impl Into<String>) {
+        if self.core.trace.wants_notes() {
+            let text = text.into();
+            self.core.trace.note(self.now, self.node, &text);
+        }
+    }
+}
+
+/// A read-only view of one node for checks: its live state (None while crashed) and its
+/// durable state (what a restart would see).
+pub struct NodeView<'a, P: Protocol> {
+    pub id: NodeId,
+    pub state: Option<&'a P>,
+    pub durable: &'a P::Durable,
+    pub up: bool,
+    pub paused: bool,
+}
+
+/// A read-only view of every node (architecture invariant 7).
+pub struct World<'a, P: Protocol> {
+    pub(crate) nodes: &'a [crate::engine::NodeSlot<P>],
+    pub(crate) now: Time,
+}
+
+impl<'a, P: Protocol> World<'a, P> {
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// True time of the event just processed.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    pub fn node(&self, id: NodeId) -> NodeView<'a, P> {
+        let slot = &self.nodes[id.index()];
+        NodeView {
+            id,
+            state: slot.state.as_ref(),
+            durable: &slot.meta.storage.synced,
+            up: slot.state.is_some(),
+            paused: slot.meta.paused,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = NodeView<'a, P>> + '_ {
+        (0..self.nodes.len() as u32).map(move |i| self.node(NodeId(i)))
+    }
+}
+
+/// Where invariants report. `fail` records a violation (the first one per check is kept, with
+/// its event index and time); `reached` marks a `sometimes` check; `holds` says an `eventually`
+/// predicate is true now.
+pub struct CheckSink<'a> {
+    pub(crate) inner: &'a mut crate::checks::CheckBoard,
+}
+
+impl CheckSink<'_> {
+    pub fn fail(&mut self, check: &'static str, detail: impl FnOnce() -> String) {
+        self.inner.fail(check, detail);
+    }
+
+    pub fn reached(&mut self, check: &'static str) {
+        self.inner.reached(check);
+    }
+
+    pub fn holds(&mut self, check: &'static str) {
+        self.inner.holds(check);
+    }
+}
+
+/// A protocol's invariants, kept beside it. `after_event` runs after every event that touched
+/// a node (incrementally: look at `touched` first); `at_end` may run full checks.
+pub trait Invariants<P: Protocol>: Sized {
+    fn new(nodes: usize) -> Self;
+    /// Every check this type can report, with its kind.
+    fn checks() -> Vec<CheckDecl>;
+    fn after_event(&mut self, world: &World<P>, touched: NodeId, sink: &mut CheckSink);
+    fn at_end(&mut self, _world: &World<P>, _sink: &mut CheckSink) {}
+}
+
+/// Invariants for protocols that have none yet.
+pub struct NoInvariants;
+
+impl<P: Protocol> Invariants<P> for NoInvariants {
+    fn new(_nodes: usize) -> Self {
+        NoInvariants
+    }
+    fn checks() -> Vec<CheckDecl> {
+        Vec::new()
+    }
+    fn after_event(&mut self, _world: &World<P>, _touched: NodeId, _sink: &mut CheckSink) {}
+}

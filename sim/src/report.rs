@@ -1,0 +1,72 @@
+//! The result of one run, serialized as `result.json` and by `dsim run --json`.
+
+use crate::checks::{CheckResult, CheckStatus};
+use crate::time::Time;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MessageStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OpStats {
+    pub invoked: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    /// Still in flight when the run ended.
+    pub pending: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// Reached the scenario's duration.
+    Time,
+    /// Nothing left to do.
+    Idle,
+    /// Hit `limits.max_events`.
+    Events,
+    /// Stopped at the first violation.
+    Violation,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub seed: u64,
+    pub nodes: usize,
+    pub sim_time_ns: Time,
+    pub events: u64,
+    pub messages: MessageStats,
+    pub ops: OpStats,
+    pub checks: Vec<CheckResult>,
+    pub violations: usize,
+    /// xxHash64 of the canonical trace, 16 hex digits.
+    pub trace_hash: String,
+    pub stopped_by: StopReason,
+    /// Limits that were hit (`max_events`, `max_in_flight`, …).
+    pub bounds_hit: Vec<String>,
+    pub faults: u64,
+    pub trace_bytes: u64,
+}
+
+impl RunReport {
+    /// 1 if a check failed, 3 if a check was inconclusive and none failed, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.checks.iter().any(|c| c.status == CheckStatus::Fail) {
+            1
+        } else if self.checks.iter().any(|c| c.status == CheckStatus::Unknown) {
+            3
+        } else {
+            0
+        }
+    }
+
+    pub fn failed_checks(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|c| c.status == CheckStatus::Fail)
+    }
+}
