@@ -96,6 +96,7 @@ pub struct CheckBoard {
     quiet_from: Option<Time>,
     /// Checks named in `fail`/`reached`/`holds` that were never declared: a protocol bug.
     undeclared: Vec<&'static str>,
+    any_failed: bool,
 }
 
 impl CheckBoard {
@@ -116,6 +117,7 @@ impl CheckBoard {
             now: 0,
             quiet_from,
             undeclared: Vec::new(),
+            any_failed: false,
         }
     }
 
@@ -161,6 +163,7 @@ impl CheckBoard {
         if let Some(e) = self.entry(name) {
             if e.failed.is_none() {
                 e.failed = Some((event, now, detail()));
+                self.any_failed = true;
             }
         }
     }
@@ -181,8 +184,9 @@ impl CheckBoard {
     }
 
     /// True once any check has failed.
+    #[inline]
     pub fn any_failed(&self) -> bool {
-        self.entries.iter().any(|e| e.failed.is_some())
+        self.any_failed
     }
 
     /// Final verdicts. `end` is the time the run stopped; `cut_short` says a bound (events)

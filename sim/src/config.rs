@@ -268,6 +268,8 @@ pub struct ChecksConfig {
     pub within: Vec<(String, Time)>,
     /// `sometimes` checks that must be reached.
     pub require: Vec<String>,
+    /// Stop the run at the first failed check (the verdict cannot change after it).
+    pub stop_on_violation: bool,
 }
 
 impl Default for ChecksConfig {
@@ -277,6 +279,7 @@ impl Default for ChecksConfig {
             eventually_within: 5 * NANOS_PER_SEC,
             within: Vec::new(),
             require: Vec::new(),
+            stop_on_violation: true,
         }
     }
 }

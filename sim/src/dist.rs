@@ -3,7 +3,7 @@
 //!
 //! `shift = 1ms` + exponential with mean `1ms` is PHOLD's delay.
 
-use crate::rng::Rng;
+use crate::rng::{Draw, Source};
 use crate::time::Time;
 use serde::Serialize;
 
@@ -78,7 +78,7 @@ impl Dist {
 
     /// Draws one duration. Constant distributions draw nothing.
     #[inline]
-    pub fn sample(&self, rng: &mut Rng) -> Time {
+    pub fn sample<S: Source>(&self, rng: &mut S) -> Time {
         let raw: Time = match self.shape {
             Shape::Constant { value } => value,
             Shape::Uniform { min, max } => rng.range_inclusive(min, max),
@@ -125,6 +125,8 @@ fn to_ns(x: f64) -> Time {
 mod tests {
     use super::*;
     use crate::time::NANOS_PER_MILLI;
+
+    use crate::rng::Rng;
 
     fn mean_of(d: &Dist, n: usize) -> f64 {
         let mut r = Rng::stream(3, "dist-test");

@@ -13,7 +13,7 @@ use crate::net::{DropReason, Network, SendPlan};
 use crate::protocol::{BugSet, CheckSink, Ctx, Durable, Invariants, Protocol, SyncId, World};
 use crate::queue::EventQueue;
 use crate::report::{MessageStats, OpStats, RunReport, StopReason};
-use crate::rng::Rng;
+use crate::rng::{Draw, Rng};
 use crate::time::{format_duration, Time};
 use crate::trace::{tag, Trace};
 use crate::workload::{ClientAction, Clients};
@@ -24,8 +24,8 @@ use std::io::Write;
 /// What travels on the network.
 pub(crate) enum Payload<P: Protocol> {
     Proto(P::Msg),
-    Request(ClientRequest),
-    Reply(ClientReply),
+    Request(Box<ClientRequest>),
+    Reply(Box<ClientReply>),
 }
 
 /// A send held until the writes before it are durable.
@@ -92,7 +92,7 @@ pub(crate) enum Ev<P: Protocol> {
         index: u32,
     },
     Fault {
-        action: FaultAction,
+        action: Box<FaultAction>,
         nemesis: bool,
     },
     Heal(Heal),
@@ -350,7 +350,7 @@ impl<P: Protocol> Core<P> {
 
     pub(crate) fn send_reply(&mut self, now: Time, from: NodeId, client: ClientId, reply: ClientReply) {
         let to = self.net.ep(Endpoint::Client(client));
-        self.send(now, from.0, to, Payload::Reply(reply));
+        self.send(now, from.0, to, Payload::Reply(Box::new(reply)));
     }
 
     pub(crate) fn release_held(&mut self, now: Time, node: NodeId, h: Held<P>) {
@@ -578,7 +578,7 @@ impl<P: Protocol> Sim<P> {
             self.core.queue.push(
                 f.at,
                 Ev::Fault {
-                    action: f.action,
+                    action: Box::new(f.action),
                     nemesis: false,
                 },
             );
@@ -589,10 +589,10 @@ impl<P: Protocol> Sim<P> {
         if let Some(w) = &self.cfg.workload {
             let start = w.start;
             for c in 0..self.clients.list.len() {
-                let think = self.clients.think_time(c).unwrap_or(0);
+                let at = self.clients.next_arrival(c, start).unwrap_or(start);
                 let gen = self.clients.list[c].gen;
                 self.core.queue.push(
-                    start.saturating_add(think),
+                    at,
                     Ev::ClientWake {
                         client: c as u32,
                         gen,
@@ -627,19 +627,20 @@ impl<P: Protocol> Sim<P> {
         let mut stop = StopReason::Idle;
         let max_events = self.cfg.limits.max_events;
         loop {
-            let Some(t) = self.core.queue.peek_time() else {
+            if self.events >= max_events {
+                if !self.core.queue.is_empty() {
+                    stop = StopReason::Events;
+                    self.core.bounds_hit.insert("max_events");
+                }
+                break;
+            }
+            let Some((t, ev)) = self.core.queue.pop() else {
                 break;
             };
             if t > self.cfg.duration {
                 stop = StopReason::Time;
                 break;
             }
-            if self.events >= max_events {
-                stop = StopReason::Events;
-                self.core.bounds_hit.insert("max_events");
-                break;
-            }
-            let (t, _, ev) = self.core.queue.pop().expect("peeked");
             self.core.now = t;
             self.board.event = self.events;
             self.board.now = t;
@@ -648,7 +649,7 @@ impl<P: Protocol> Sim<P> {
                 if let Some(n) = touched {
                     self.after_node_event(n);
                 }
-                if self.board.any_failed() || self.history_violated() {
+                if self.cfg.checks.stop_on_violation && (self.board.any_failed() || self.history_violated()) {
                     stop = StopReason::Violation;
                     break;
                 }
@@ -819,7 +820,7 @@ impl<P: Protocol> Sim<P> {
                 }
                 Some(None)
             }
-            Ev::Fault { action, nemesis } => Some(self.apply_fault(action, nemesis)),
+            Ev::Fault { action, nemesis } => Some(self.apply_fault(*action, nemesis)),
             Ev::Heal(h) => self.apply_heal(h),
             Ev::NemesisTick { kind } => {
                 if self.quiet {
@@ -947,7 +948,7 @@ impl<P: Protocol> Sim<P> {
                 self.with_node(to, |p, cx| p.on_message(cx, NodeId(from), msg));
             }
             Payload::Request(req) => {
-                self.with_node(to, |p, cx| p.on_client(cx, req));
+                self.with_node(to, |p, cx| p.on_client(cx, *req));
             }
             Payload::Reply(_) => unreachable!("a reply addressed to a server"),
         }
@@ -1129,7 +1130,7 @@ impl<P: Protocol> Sim<P> {
         };
         let gen = f.timer_gen;
         let from = self.core.net.ep(Endpoint::Client(ClientId(c as u32)));
-        self.core.send(now, from, to.0, Payload::Request(req));
+        self.core.send(now, from, to.0, Payload::Request(Box::new(req)));
         self.core.queue.push(
             now.saturating_add(timeout),
             Ev::ClientTimeout {
@@ -1184,7 +1185,7 @@ impl<P: Protocol> Sim<P> {
                 let next_at = if !cl.queue.is_empty() {
                     Some(now)
                 } else {
-                    self.clients.think_time(c).map(|t| now.saturating_add(t))
+                    self.clients.next_arrival(c, now)
                 };
                 if let Some(at) = next_at {
                     self.core.queue.push(
@@ -1295,10 +1296,7 @@ impl<P: Protocol> Sim<P> {
                 Some(n)
             }
             FaultAction::Restart { target } => {
-                let Some(n) = self.resolve(&target, kind_for_rng(FaultKind::Crash), |s| s.state.is_none())
-                else {
-                    return None;
-                };
+                let n = self.resolve(&target, kind_for_rng(FaultKind::Crash), |s| s.state.is_none())?;
                 if self.nodes[n.index()].state.is_some() {
                     return None;
                 }
@@ -1323,9 +1321,9 @@ impl<P: Protocol> Sim<P> {
                     self.core.queue.push(
                         now.saturating_add(d),
                         Ev::Fault {
-                            action: FaultAction::Resume {
+                            action: Box::new(FaultAction::Resume {
                                 target: Target::Node(n),
-                            },
+                            }),
                             nemesis,
                         },
                     );
@@ -1333,9 +1331,7 @@ impl<P: Protocol> Sim<P> {
                 Some(n)
             }
             FaultAction::Resume { target } => {
-                let Some(n) = self.resolve(&target, kind_for_rng(FaultKind::Pause), |s| s.meta.paused) else {
-                    return None;
-                };
+                let n = self.resolve(&target, kind_for_rng(FaultKind::Pause), |s| s.meta.paused)?;
                 if !self.nodes[n.index()].meta.paused {
                     return None;
                 }
@@ -1401,9 +1397,7 @@ impl<P: Protocol> Sim<P> {
                 None
             }
             FaultAction::ClockJump { target, by_ns } => {
-                let Some(n) = self.resolve(&target, kind_for_rng(FaultKind::ClockJump), |_| true) else {
-                    return None;
-                };
+                let n = self.resolve(&target, kind_for_rng(FaultKind::ClockJump), |_| true)?;
                 self.nodes[n.index()].meta.clock.jump(by_ns);
                 let sign = if by_ns < 0 { "-" } else { "+" };
                 self.record_fault(
@@ -1419,9 +1413,7 @@ impl<P: Protocol> Sim<P> {
                 factor,
                 duration,
             } => {
-                let Some(n) = self.resolve(&target, kind_for_rng(FaultKind::Disk), |_| true) else {
-                    return None;
-                };
+                let n = self.resolve(&target, kind_for_rng(FaultKind::Disk), |_| true)?;
                 let meta = &mut self.nodes[n.index()].meta;
                 meta.slow_factor = factor.max(1);
                 meta.slow_gen += 1;
@@ -1442,14 +1434,9 @@ impl<P: Protocol> Sim<P> {
                 within,
                 restart_after,
             } => {
-                let Some(n) = self.resolve(&target, kind_for_rng(FaultKind::Disk), |s| s.state.is_some())
-                else {
-                    return None;
-                };
+                let n = self.resolve(&target, kind_for_rng(FaultKind::Disk), |s| s.state.is_some())?;
                 let slot = &mut self.nodes[n.index()];
-                if slot.state.is_none() {
-                    return None;
-                }
+                slot.state.as_ref()?;
                 if !slot.meta.storage.unsynced.is_empty() {
                     self.record_fault(
                         9,
@@ -1627,9 +1614,9 @@ impl<P: Protocol> Sim<P> {
             self.core.queue.push(
                 now.saturating_add(d),
                 Ev::Fault {
-                    action: FaultAction::Restart {
+                    action: Box::new(FaultAction::Restart {
                         target: Target::Node(NodeId(node)),
-                    },
+                    }),
                     nemesis: false,
                 },
             );

@@ -34,5 +34,5 @@ pub use protocol::{
     Protocol, SyncId, TimerId, World,
 };
 pub use report::RunReport;
-pub use rng::Rng;
+pub use rng::{Draw, Rng};
 pub use time::Time;

@@ -6,7 +6,7 @@
 use crate::config::{LinkParams, NetworkConfig};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::LinkKind;
-use crate::rng::LinkStreams;
+use crate::rng::{Draw, LinkStreams};
 use crate::time::Time;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,19 +15,37 @@ const FREE: u32 = u32::MAX;
 /// Above this many endpoints, per-link state moves from a dense table to a map.
 const DENSE_LIMIT: usize = 1024;
 
+/// Per-link state of stream links (datagram links need none besides their random stream).
 #[derive(Clone, Copy, Default)]
-struct LinkState {
-    /// Position (in 32-bit words) in the link's random stream.
-    rng_pos: u64,
+struct StreamState {
     /// Latest arrival scheduled on this link (streams stay FIFO).
     last_arrival: Time,
     /// Connection number; a break bumps it and drops what is in flight.
     epoch: u32,
 }
 
-enum LinkTable {
-    Dense(Vec<LinkState>),
-    Sparse(BTreeMap<u64, LinkState>),
+/// Per-link values: a dense table for up to `DENSE_LIMIT` endpoints, a map beyond.
+enum LinkTable<T> {
+    Dense(Vec<T>),
+    Sparse(BTreeMap<u64, T>),
+}
+
+impl<T: Default + Clone> LinkTable<T> {
+    fn new(endpoints: usize) -> Self {
+        if endpoints <= DENSE_LIMIT {
+            LinkTable::Dense(vec![T::default(); endpoints * endpoints])
+        } else {
+            LinkTable::Sparse(BTreeMap::new())
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, i: u64) -> &mut T {
+        match self {
+            LinkTable::Dense(v) => &mut v[i as usize],
+            LinkTable::Sparse(m) => m.entry(i).or_default(),
+        }
+    }
 }
 
 /// Why a message was not delivered.
@@ -79,35 +97,39 @@ pub struct Network {
     group: Vec<u32>,
     partitioned: bool,
     cuts: BTreeSet<(u32, u32)>,
-    links: LinkTable,
-    streams: LinkStreams,
+    streams: LinkTable<StreamState>,
+    /// Sends per link at the current instant (for the link streams' same-instant index).
+    instant: Time,
+    instant_sends: Vec<(u64, u32)>,
+    link_streams: LinkStreams,
     pub in_flight: usize,
 }
 
 impl Network {
     pub fn new(cfg: &NetworkConfig, kind: LinkKind, n_nodes: usize, n_clients: usize, seed: u64) -> Self {
         let n_endpoints = n_nodes + n_clients;
-        let links = if n_endpoints <= DENSE_LIMIT {
-            LinkTable::Dense(vec![LinkState::default(); n_endpoints * n_endpoints])
-        } else {
-            LinkTable::Sparse(BTreeMap::new())
-        };
         let mut net = Network {
             kind,
             n_nodes,
             n_endpoints,
-            default: cfg.default.clone(),
+            default: cfg.default,
             overrides: BTreeMap::new(),
             group: vec![FREE; n_endpoints],
             partitioned: false,
             cuts: BTreeSet::new(),
-            links,
-            streams: LinkStreams::new(seed),
+            instant: 0,
+            instant_sends: Vec::new(),
+            streams: if kind == LinkKind::Stream {
+                LinkTable::new(n_endpoints)
+            } else {
+                LinkTable::Sparse(BTreeMap::new())
+            },
+            link_streams: LinkStreams::new(seed),
             in_flight: 0,
         };
         for o in &cfg.links {
             let key = (net.ep(o.from), net.ep(o.to));
-            net.overrides.insert(key, o.params.clone());
+            net.overrides.insert(key, o.params);
         }
         net
     }
@@ -135,12 +157,9 @@ impl Network {
         a as u64 * self.n_endpoints as u64 + b as u64
     }
 
-    fn link_mut(&mut self, a: u32, b: u32) -> &mut LinkState {
+    fn stream_mut(&mut self, a: u32, b: u32) -> &mut StreamState {
         let i = self.link_index(a, b);
-        match &mut self.links {
-            LinkTable::Dense(v) => &mut v[i as usize],
-            LinkTable::Sparse(m) => m.entry(i).or_default(),
-        }
+        self.streams.get_mut(i)
     }
 
     /// Can a message from `a` reach `b` right now?
@@ -163,16 +182,16 @@ impl Network {
         if let Err(r) = self.connected(a, b) {
             return SendPlan::Dropped(r);
         }
-        let params = *self.overrides.get(&(a, b)).unwrap_or(&self.default);
-        let link = self.link_index(a, b);
-        let kind = self.kind;
-        let st = match &mut self.links {
-            LinkTable::Dense(v) => &mut v[link as usize],
-            LinkTable::Sparse(m) => m.entry(link).or_default(),
+        let params = if self.overrides.is_empty() {
+            self.default
+        } else {
+            *self.overrides.get(&(a, b)).unwrap_or(&self.default)
         };
-        let streams = &mut self.streams;
-        match kind {
-            LinkKind::Datagram => streams.with(link, &mut st.rng_pos, |rng| {
+        let link = self.link_index(a, b);
+        let nth = self.nth_send_now(now, link);
+        let rng = &mut self.link_streams.message(link, now, nth);
+        match self.kind {
+            LinkKind::Datagram => {
                 if rng.chance(params.drop) {
                     return SendPlan::Dropped(DropReason::Loss);
                 }
@@ -187,37 +206,54 @@ impl Network {
                 };
                 SendPlan::Deliver {
                     arrivals: [Some(first), second],
-                    epoch: st.epoch,
+                    epoch: 0,
                 }
-            }),
+            }
             LinkKind::Stream => {
-                let (arrival, epoch) = streams.with(link, &mut st.rng_pos, |rng| {
-                    let mut delay = params.latency.sample(rng);
-                    // A lost segment is retransmitted: it costs another trip, not the message.
-                    if rng.chance(params.drop) {
-                        delay = delay.saturating_add(params.latency.sample(rng));
-                    }
-                    (now.saturating_add(delay), st.epoch)
-                });
-                let arrival = arrival.max(st.last_arrival);
+                let mut delay = params.latency.sample(rng);
+                // A lost segment is retransmitted: it costs another trip, not the message.
+                if rng.chance(params.drop) {
+                    delay = delay.saturating_add(params.latency.sample(rng));
+                }
+                let st = self.stream_mut(a, b);
+                let arrival = now.saturating_add(delay).max(st.last_arrival);
                 st.last_arrival = arrival;
                 SendPlan::Deliver {
                     arrivals: [Some(arrival), None],
-                    epoch,
+                    epoch: st.epoch,
                 }
+            }
+        }
+    }
+
+    /// How many messages `link` already sent at this instant (usually 0).
+    #[inline]
+    fn nth_send_now(&mut self, now: Time, link: u64) -> u32 {
+        if now != self.instant {
+            self.instant = now;
+            self.instant_sends.clear();
+        }
+        match self.instant_sends.iter_mut().find(|(l, _)| *l == link) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.instant_sends.push((link, 0));
+                0
             }
         }
     }
 
     /// The current connection epoch of a stream link (deliveries with another epoch are dropped).
     pub fn epoch(&mut self, a: u32, b: u32) -> u32 {
-        self.link_mut(a, b).epoch
+        self.stream_mut(a, b).epoch
     }
 
     /// Breaks the stream connection between `a` and `b` (both directions).
     pub fn break_connection(&mut self, a: u32, b: u32) {
         for (x, y) in [(a, b), (b, a)] {
-            let st = self.link_mut(x, y);
+            let st = self.stream_mut(x, y);
             st.epoch = st.epoch.wrapping_add(1);
             st.last_arrival = 0;
         }

@@ -23,6 +23,12 @@ pub trait Durable: Default + Clone + fmt::Debug + Serialize + 'static {
     fn apply(&mut self, write: &Self::Write);
 }
 
+/// Protocols without durable state use `()`.
+impl Durable for () {
+    type Write = ();
+    fn apply(&mut self, _write: &()) {}
+}
+
 /// A planted bug a protocol can be run with (`--bug NAME`).
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct BugDecl {
@@ -56,6 +62,10 @@ pub trait Protocol: Sized + 'static {
     const DESCRIPTION: &'static str;
     /// The transport this protocol assumes.
     const LINK: LinkKind = LinkKind::Datagram;
+    /// Cluster size when a scenario does not say.
+    const DEFAULT_NODES: usize = 3;
+    /// Every value `role()` can return, so scenario files can aim faults at a role.
+    const ROLES: &'static [&'static str] = &["node"];
 
     type Msg: Clone + fmt::Debug + Serialize + 'static;
     type Timer: Clone + fmt::Debug + Serialize + 'static;

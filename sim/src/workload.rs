@@ -14,7 +14,7 @@ use crate::client::{ClientReply, Op, Outcome};
 use crate::config::{ClientConfig, Mix, OpTemplate, WorkloadConfig};
 use crate::history::EventType;
 use crate::ids::{ClientId, Key, NodeId, Value};
-use crate::rng::Rng;
+use crate::rng::{Draw, Rng};
 use crate::time::Time;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -44,6 +44,9 @@ pub(crate) struct ClientState {
     /// Last value seen per key (for choosing a compare-and-set's expected value).
     pub last_seen: BTreeMap<Key, Value>,
     pub values_made: u64,
+    /// When the random workload wants this client's next op (arrivals are a Poisson process;
+    /// a client still busy then starts the op as soon as it is idle).
+    pub next_arrival: Time,
 }
 
 /// What the engine must do after a client step.
@@ -103,6 +106,7 @@ impl Clients {
                     gen: 0,
                     last_seen: BTreeMap::new(),
                     values_made: 0,
+                    next_arrival: 0,
                 }
             })
             .collect();
@@ -124,11 +128,15 @@ impl Clients {
         v
     }
 
-    /// Mean think time of one client so the whole workload runs at the configured rate.
-    pub fn think_time(&mut self, c: usize) -> Option<Time> {
+    /// The time of client `c`'s next random arrival (each client is a Poisson process at
+    /// rate/clients, so the whole workload runs at the configured rate while ops are short).
+    pub fn next_arrival(&mut self, c: usize, now: Time) -> Option<Time> {
         let w = self.workload.as_ref()?;
         let mean = w.interval as f64 * self.cfg.clients as f64;
-        Some(self.list[c].rng.exp(mean).round() as Time)
+        let gap = libm::round(self.list[c].rng.exp(mean)) as Time;
+        let cl = &mut self.list[c];
+        cl.next_arrival = cl.next_arrival.max(w.start).saturating_add(gap);
+        Some(cl.next_arrival.max(now))
     }
 
     /// Whether the random workload may invoke another op at `now`.

@@ -23,6 +23,18 @@ use super::{Budget, CheckOptions, Failure, Model, Operation, PENDING};
 /// Chunk size of the coarse pass used on long prefixes before the
 /// one-by-one pass.
 const CHUNK: usize = 8;
+/// A re-check may take this many times the steps of the search of the
+/// failing prefix (at least `PER_CHECK_MIN`). Relaxed ops make searches
+/// costlier; an inconclusive re-check just keeps the op.
+const PER_CHECK_FACTOR: u64 = 4;
+const PER_CHECK_MIN: u64 = 20_000;
+/// All re-checks together may take this many times the steps of the search
+/// of the failing prefix (at least `TOTAL_MIN`).
+const TOTAL_FACTOR: u64 = 16;
+const TOTAL_MIN: u64 = 250_000;
+/// Above this width the timeline puts labels after the bars instead of
+/// inside them.
+const MAX_WIDE_COLUMNS: usize = 100;
 /// Prefixes with more strict ops than this get the coarse pass first.
 const COARSE_ABOVE: usize = 32;
 /// At most this many ops are drawn in a timeline.
@@ -80,10 +92,10 @@ pub(crate) fn explain<M: Model>(
             .collect()
     };
 
-    // Each re-check may cost a few times the prefix's own search.
     let mut checker = ReChecker {
         prefix: &prefix,
         per_check: 0,
+        total_end: u64::MAX,
         rechecks: 0,
         max_rechecks: options.max_explain_rechecks,
         inconclusive: false,
@@ -95,9 +107,19 @@ pub(crate) fn explain<M: Model>(
         // report the unminimised strict prefix if it does.
         _ => return unminimised(strict_set(&strict)),
     }
-    checker.per_check = (budget.steps_used - before).saturating_mul(8).max(200_000);
+    let prefix_steps = budget.steps_used - before;
+    checker.per_check = prefix_steps
+        .saturating_mul(PER_CHECK_FACTOR)
+        .max(PER_CHECK_MIN);
+    checker.total_end = budget
+        .steps_used
+        .saturating_add(prefix_steps.saturating_mul(TOTAL_FACTOR).max(TOTAL_MIN));
 
+    // Nearest to the culprit first: a relaxed op floats from its call to the
+    // end of the prefix, so late ones make cheap re-checks; and ops far from
+    // the conflict are then tried against an already small strict set.
     let candidates: Vec<usize> = (0..prefix.len())
+        .rev()
         .filter(|&i| strict[i] && prefix[i].orig != culprit)
         .collect();
     if candidates.len() > COARSE_ABOVE {
@@ -137,6 +159,8 @@ pub(crate) fn explain<M: Model>(
 struct ReChecker<'p> {
     prefix: &'p [SearchOp],
     per_check: u64,
+    /// `budget.steps_used` value at which minimisation stops.
+    total_end: u64,
     rechecks: usize,
     max_rechecks: usize,
     /// Some re-check was skipped or ran out of budget.
@@ -152,12 +176,13 @@ impl ReChecker<'_> {
         strict: &[bool],
         budget: &mut Budget<'_>,
     ) -> Option<bool> {
-        if self.rechecks >= self.max_rechecks {
+        if self.rechecks >= self.max_rechecks || budget.steps_used >= self.total_end {
             self.inconclusive = true;
             return None;
         }
         self.rechecks += 1;
-        self.non_linearizable(model, ops, strict, budget, self.per_check)
+        let limit = self.per_check.min(self.total_end - budget.steps_used);
+        self.non_linearizable(model, ops, strict, budget, limit)
     }
 
     fn non_linearizable<M: Model>(
@@ -243,50 +268,67 @@ pub(crate) fn timeline<M: Model>(
         .map(|&i| model.describe(&ops[i].input, &ops[i].output))
         .collect();
 
-    // Column of each rank: at least 2 past the previous one, and far enough
-    // right of every call ending here for "|--label--|" to fit.
+    let widths: Vec<usize> = labels.iter().map(|l| l.chars().count()).collect();
+    let names: Vec<String> = set.iter().map(|&i| format!("c{}", ops[i].client)).collect();
+    let name_w = names.iter().map(String::len).max().unwrap_or(0) + 2;
+    let calls: Vec<usize> = set.iter().map(|&i| rank(ops[i].call)).collect();
+    let rets: Vec<Option<usize>> = set
+        .iter()
+        .map(|&i| (ret_of(i) != PENDING).then(|| rank(ret_of(i))))
+        .collect();
+
+    // Wide layout: column of each rank at least 2 past the previous one and
+    // far enough right of every call ending there for "|--label--|" to fit.
     let mut x = vec![0usize; times.len()];
     for r in 0..times.len() {
         if r > 0 {
             x[r] = x[r - 1] + 2;
         }
-        for (k, &i) in set.iter().enumerate() {
-            if ret_of(i) != PENDING && rank(ret_of(i)) == r {
-                let need = x[rank(ops[i].call)] + labels[k].chars().count() + 5;
-                x[r] = x[r].max(need);
+        for k in 0..set.len() {
+            if rets[k] == Some(r) {
+                x[r] = x[r].max(x[calls[k]] + widths[k] + 5);
             }
         }
     }
     let mut right = x.last().copied().unwrap_or(0);
-    for (k, &i) in set.iter().enumerate() {
-        if ret_of(i) == PENDING {
-            right = right.max(x[rank(ops[i].call)] + labels[k].chars().count() + 5);
+    for k in 0..set.len() {
+        if rets[k].is_none() {
+            right = right.max(x[calls[k]] + widths[k] + 5);
         }
+    }
+    // Compact layout when that gets too wide: 3 columns per rank, label
+    // after the bar.
+    let compact = right + 3 > MAX_WIDE_COLUMNS;
+    if compact {
+        for (r, xr) in x.iter_mut().enumerate() {
+            *xr = 3 * r;
+        }
+        right = x.last().copied().unwrap_or(0);
     }
     let open_end = right + 3;
 
-    let names: Vec<String> = set.iter().map(|&i| format!("c{}", ops[i].client)).collect();
-    let name_w = names.iter().map(String::len).max().unwrap_or(0) + 2;
-    for (k, &i) in set.iter().enumerate() {
-        let start = x[rank(ops[i].call)];
-        let pending = ret_of(i) == PENDING;
-        let end = if pending {
-            open_end
-        } else {
-            x[rank(ret_of(i))]
-        };
-        let label = &labels[k];
-        let inner = end - start - 1;
-        let dashes = inner.saturating_sub(label.chars().count());
-        let left = dashes / 2;
+    for k in 0..set.len() {
+        let start = x[calls[k]];
+        let end = rets[k].map_or(open_end, |r| x[r]);
         let mut line = format!("{:<name_w$}", names[k]);
         line.push_str(&" ".repeat(start));
         line.push('|');
-        line.push_str(&"-".repeat(left));
-        line.push_str(label);
-        line.push_str(&"-".repeat(dashes - left));
-        line.push(if pending { '>' } else { '|' });
-        if Some(i) == culprit {
+        let inner = end - start - 1;
+        if compact {
+            line.push_str(&"-".repeat(inner));
+        } else {
+            let dashes = inner.saturating_sub(widths[k]);
+            let left = dashes / 2;
+            line.push_str(&"-".repeat(left));
+            line.push_str(&labels[k]);
+            line.push_str(&"-".repeat(dashes - left));
+        }
+        line.push(if rets[k].is_none() { '>' } else { '|' });
+        if compact {
+            line.push_str("  ");
+            line.push_str(&labels[k]);
+        }
+        if Some(set[k]) == culprit {
             line.push_str("   <-- cannot be linearized");
         }
         out.push_str(line.trim_end());

@@ -96,6 +96,35 @@ impl Model for KvModel {
             .collect()
     }
 
+    fn is_read_only(&self, input: &KvInput, output: &KvOutput) -> bool {
+        matches!(
+            (&input.op, output),
+            (KvOp::Get, _) | (KvOp::Cas { .. }, KvOutput::CasFailed)
+        )
+    }
+
+    /// A completed get is legal only in the state it returned.
+    fn required_state(&self, input: &KvInput, output: &KvOutput) -> Option<String> {
+        match (&input.op, output) {
+            (KvOp::Get, KvOutput::Value(v)) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// Appends only extend the string; gets and failed cas change nothing.
+    /// Puts and (possibly) successful cas can go anywhere.
+    fn is_monotone(&self, input: &KvInput, output: &KvOutput) -> bool {
+        matches!(
+            (&input.op, output),
+            (KvOp::Append(_), _) | (KvOp::Get, _) | (KvOp::Cas { .. }, KvOutput::CasFailed)
+        )
+    }
+
+    /// The prefix order: appends only ever extend a string.
+    fn state_le(&self, a: &String, b: &String) -> bool {
+        b.starts_with(a.as_str())
+    }
+
     fn describe(&self, input: &KvInput, output: &KvOutput) -> String {
         let k = &input.key;
         let tail = match output {

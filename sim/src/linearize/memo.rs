@@ -64,7 +64,7 @@ fn is_subset(small: &[u32], big: &[u32]) -> bool {
 
 impl Memo {
     pub(crate) fn new() -> Self {
-        let cap = 1024;
+        let cap = 64;
         Memo {
             slots: vec![(0, NONE); cap],
             arena: Vec::new(),

@@ -75,12 +75,15 @@ pub use formats::{detect_format, Format, ParseError};
 pub use kv::{KvInput, KvModel, KvOp, KvOutput};
 pub use register::{RegisterInput, RegisterModel, RegisterOutput};
 
-use search::{search, Outcome, SearchOp};
+use search::{Outcome, Search, SearchOp};
 
 /// `ret` value of an operation that never completed (pending at the end of
 /// the history, or indeterminate): it may take effect at any point after its
 /// call, or never.
 pub const PENDING: u64 = u64::MAX;
+
+/// Steps a partition may run before the scheduler moves to the next one.
+const SLICE_STEPS: u64 = 16_384;
 
 /// Default for [`Budget::max_steps`] in [`Budget::default`].
 pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
@@ -115,11 +118,12 @@ pub trait Model {
     /// Model state. Hashed and compared to memoise the search, so it should
     /// be canonical (equal states must compare equal).
     type State: Clone + Eq + Ord + Hash + Debug;
-    /// Operation input (e.g. "write 3").
-    type Input: Clone + Debug;
+    /// Operation input (e.g. "write 3"). `Eq + Hash` let the search treat
+    /// identical pending operations as interchangeable (symmetry reduction).
+    type Input: Clone + Debug + Eq + Hash;
     /// Operation output (e.g. "ok", "read 3"). Should have an "unknown"
     /// value accepted from every state, used for indeterminate operations.
-    type Output: Clone + Debug;
+    type Output: Clone + Debug + Eq + Hash;
 
     /// The initial state.
     fn init(&self) -> Self::State;
@@ -142,6 +146,44 @@ pub trait Model {
 
     /// Short human-readable rendering of an operation, e.g. `read() -> 3`.
     fn describe(&self, input: &Self::Input, output: &Self::Output) -> String;
+
+    /// Optional pruning hook: `true` if this op never changes the state
+    /// (it may still be illegal in some states), e.g. a read or a failed cas.
+    /// A read-only op that is legal right now is placed at once without
+    /// trying alternatives: in any linearization it could be moved to this
+    /// point. Default `false`, which is always sound.
+    fn is_read_only(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
+
+    /// Optional pruning hook (forward checking), used together with
+    /// [`Model::is_monotone`] and [`Model::state_le`]: the single state in
+    /// which this op is legal, if the op is read-like (legal in exactly that
+    /// state and changes nothing). Default `None` (no pruning).
+    fn required_state(&self, _input: &Self::Input, _output: &Self::Output) -> Option<Self::State> {
+        None
+    }
+
+    /// Optional pruning hook: `true` if this op can only move the state
+    /// upward in the preorder [`Model::state_le`] (from every state it is
+    /// legal in), e.g. an append under the string prefix order. Default
+    /// `false`, which is always sound.
+    fn is_monotone(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
+
+    /// Optional pruning hook: a preorder on states that monotone ops never
+    /// go down in. Only consulted when some op has a
+    /// [`Model::required_state`]; the default (`true`) never prunes.
+    ///
+    /// How it is used: if a read-like op requiring state `v` is invoked but
+    /// not yet placed, and every op that could still take effect before it
+    /// returns is monotone, then the current state `s` must satisfy
+    /// `state_le(s, v)`; otherwise the search abandons the configuration at
+    /// once instead of at the read's return.
+    fn state_le(&self, _a: &Self::State, _b: &Self::State) -> bool {
+        true
+    }
 }
 
 /// Work limits for a check.
@@ -155,7 +197,8 @@ pub struct Budget<'a> {
     pub max_steps: u64,
     /// Steps spent so far; incremented by every check using this budget.
     pub steps_used: u64,
-    /// Cap on the memory of one partition's search tables.
+    /// Cap on the memory of the search tables of all partitions being
+    /// searched at once (computed from table sizes, so deterministic).
     pub max_memory_bytes: u64,
     /// Polled every few thousand steps; returning `true` aborts the check
     /// with [`Verdict::Unknown`]. Meant for wall-clock timeouts in the CLI;
@@ -279,8 +322,13 @@ pub fn check<M: Model>(
     check_with(model, ops, budget, &CheckOptions::default())
 }
 
-/// Checks `ops` against `model`: each partition independently, stopping at
-/// the first that is not linearizable.
+/// Checks `ops` against `model`, partition by partition.
+///
+/// Partitions are searched round-robin in slices of a few thousand steps,
+/// so a partition that fails quickly is found even when another one would
+/// need a huge search (a non-linearizable partition can be exponentially
+/// expensive to refute). The first partition found non-linearizable decides
+/// the verdict. The order is fixed, so results are deterministic.
 pub fn check_with<M: Model>(
     model: &M,
     ops: &[Operation<M::Input, M::Output>],
@@ -291,45 +339,88 @@ pub fn check_with<M: Model>(
     let parts = model.partition(ops);
     let mut exhausted = None;
     let mut failure = None;
-    for (name, idx) in &parts {
-        let sops: Vec<SearchOp> = idx
-            .iter()
-            .map(|&i| {
-                assert!(i < ops.len(), "Model::partition returned index {i} out of range");
-                SearchOp {
-                    call: ops[i].call,
-                    ret: ops[i].ret,
-                    orig: i,
+    // Undecided partitions: (index into `parts`, its ops, its search once
+    // started). A search is created on first use and dropped once decided.
+    type Live<'a, M> = (usize, Vec<SearchOp>, Option<Search<'a, M>>);
+    let mut live: Vec<Live<'_, M>> = parts
+        .iter()
+        .enumerate()
+        .map(|(pi, (_, idx))| {
+            let sops = idx
+                .iter()
+                .map(|&i| {
+                    assert!(i < ops.len(), "Model::partition returned index {i} out of range");
+                    SearchOp {
+                        call: ops[i].call,
+                        ret: ops[i].ret,
+                        orig: i,
+                    }
+                })
+                .collect();
+            (pi, sops, None)
+        })
+        .collect();
+    'rounds: while !live.is_empty() {
+        let mut i = 0;
+        while i < live.len() {
+            let (pi, sops, slot) = &mut live[i];
+            let search = slot.get_or_insert_with(|| Search::new(model, ops, sops));
+            match search.resume(budget, SLICE_STEPS) {
+                None => {
+                    i += 1;
+                    continue;
                 }
-            })
-            .collect();
-        match search(model, ops, &sops, budget) {
-            Outcome::Linearizable => {}
-            Outcome::NotLinearizable {
-                culprit,
-                prefix_time,
-            } => {
-                failure = Some(explain::explain(
-                    model,
-                    ops,
-                    name,
-                    &sops,
+                Some(Outcome::Linearizable) => {}
+                Some(Outcome::NotLinearizable {
                     culprit,
                     prefix_time,
-                    budget,
-                    options,
-                ));
-                break;
-            }
-            Outcome::Exhausted(e) => {
-                exhausted = Some(e);
-                // The memory cap is per partition, so the others may still
-                // be decided (and one failing settles the verdict). Steps
-                // and cancellation are global: stop.
-                if e != Exhausted::Memory {
-                    break;
+                }) => {
+                    let name = &parts[*pi].0;
+                    let sops = sops.to_vec();
+                    live.clear(); // free the other searches before explaining
+                    failure = Some(explain::explain(
+                        model,
+                        ops,
+                        name,
+                        &sops,
+                        culprit,
+                        prefix_time,
+                        budget,
+                        options,
+                    ));
+                    break 'rounds;
+                }
+                Some(Outcome::Exhausted(e)) => {
+                    exhausted = Some(e);
+                    // Steps and cancellation are global: nothing else can
+                    // be decided. Memory is freed by dropping this search.
+                    if e != Exhausted::Memory {
+                        break 'rounds;
+                    }
                 }
             }
+            live.remove(i);
+        }
+        // Keep the searches still running within the memory cap together:
+        // give up on the hungriest ones first.
+        loop {
+            let total: u64 = live
+                .iter()
+                .filter_map(|l| l.2.as_ref().map(Search::memory))
+                .sum();
+            if total <= budget.max_memory_bytes {
+                break;
+            }
+            let Some((at, _)) = live
+                .iter()
+                .enumerate()
+                .filter_map(|(k, l)| l.2.as_ref().map(|s| (k, s.memory())))
+                .max_by_key(|&(k, m)| (m, std::cmp::Reverse(k)))
+            else {
+                break;
+            };
+            live.remove(at);
+            exhausted = Some(Exhausted::Memory);
         }
     }
     let verdict = if failure.is_some() {

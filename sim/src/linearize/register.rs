@@ -75,6 +75,13 @@ impl Model for RegisterModel {
         }
     }
 
+    fn is_read_only(&self, input: &RegisterInput, output: &RegisterOutput) -> bool {
+        matches!(
+            (input, output),
+            (RegisterInput::Read, _) | (RegisterInput::Cas { .. }, RegisterOutput::CasFailed)
+        )
+    }
+
     fn describe(&self, input: &RegisterInput, output: &RegisterOutput) -> String {
         let unknown = if *output == RegisterOutput::Unknown {
             " -> ?"

@@ -1,5 +1,11 @@
 //! Just-in-time linearization search over one partition (see the module docs
 //! of [`crate::linearize`] for the algorithm and references).
+//!
+//! Completed ops live in a doubly-linked list of call/return entries in time
+//! order; placing (linearizing) an op lifts both of its entries out. The
+//! candidates of a configuration are the call entries before the first
+//! remaining return entry. Pending ops (no return) live in a second list and
+//! are tried after the completed candidates.
 
 use super::memo::{Memo, Visit};
 use super::table::{Interner, U64Map};
@@ -8,8 +14,6 @@ use super::{Budget, Exhausted, Model, Operation};
 const NIL: u32 = u32::MAX;
 /// Transition-cache value meaning "the model rejects this step".
 const ILLEGAL: u32 = u32::MAX;
-/// Marks a stack frame whose op came from the pending list.
-const PEND_FLAG: u32 = 1 << 31;
 /// How often (in steps) the cancel callback and the memory cap are polled.
 const POLL_EVERY: u64 = 4096;
 
@@ -32,31 +36,62 @@ pub(crate) enum Outcome {
     /// no linearization of the history could get past; `prefix_time` is the
     /// time of that return. The prefix of the history up to it is the
     /// shortest non-linearizable prefix.
-    NotLinearizable {
-        culprit: usize,
-        prefix_time: u64,
-    },
+    NotLinearizable { culprit: usize, prefix_time: u64 },
     Exhausted(Exhausted),
+}
+
+/// How a stack frame's op was chosen.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    /// Candidate `i` of the parent's candidate list.
+    Cand(u32),
+    /// The only child explored (it dominates its siblings).
+    Forced(u32),
+    /// Pending op `p`.
+    Pend(u32),
 }
 
 #[derive(Clone, Copy)]
 struct Frame {
-    /// Main-list call entry, or `PEND_FLAG | pending index`.
-    kind: u32,
+    choice: Choice,
+    /// Main-list call entry of the op (for `Cand`/`Forced`).
+    entry: u32,
     prev_state: u32,
-    /// For pending frames: the first return entry of the configuration the
-    /// op was chosen from (bounds which pending ops are candidates).
-    limit: u32,
+    /// The parent's level, restored on backtrack.
+    level: Level,
 }
 
+/// Where the candidates of the current configuration are.
+#[derive(Clone, Copy)]
+struct Level {
+    /// Offset of its candidate list (sorted by return time) in `cands`.
+    base: u32,
+    len: u32,
+    /// First return entry not yet passed (bounds the pending candidates).
+    r: u32,
+}
+
+#[derive(Clone, Copy)]
 enum Pos {
-    /// Scanning the main list at this entry.
-    Main(u32),
-    /// Scanning pending ops from this one; `limit` is the first return entry.
-    Pend(u32, u32),
+    /// Just entered a configuration: build its candidate list, look for a
+    /// forced move.
+    Fresh,
+    /// Trying completed candidate `i` of the current level.
+    Cand(u32),
+    /// Trying pending ops from this one on.
+    Pend(u32),
+    /// The current configuration has no children left: pop.
+    Backtrack,
 }
 
-struct Search<'m, M: Model> {
+/// Why the search loop stopped without a verdict.
+enum Stop {
+    Exhausted(Exhausted),
+    /// The slice given to [`Search::resume`] is used up.
+    Pause,
+}
+
+pub(crate) struct Search<'m, M: Model> {
     model: &'m M,
     ops: &'m [Operation<M::Input, M::Output>],
     /// Original index per search op: completed ops `0..n`, then pending.
@@ -68,23 +103,62 @@ struct Search<'m, M: Model> {
     ent_op: Vec<u32>,
     ent_is_call: Vec<bool>,
     ent_time: Vec<u64>,
+    call_entry: Vec<u32>,
     ret_entry: Vec<u32>,
     head: u32,
     // Pending list: `0..k` sorted by call, head sentinel at `k`.
     pnext: Vec<u32>,
     pprev: Vec<u32>,
     pcall: Vec<u64>,
+    /// Previous pending op (in call order) with identical input and output,
+    /// or `NIL`. Identical pending ops are interchangeable, so only the
+    /// earliest unplaced one of each class is ever a candidate: the placed
+    /// ones of a class always form a prefix, and `{p}` vs `{q}` never both
+    /// get explored.
+    prev_same: Vec<u32>,
+    /// Whether each pending op is currently placed.
+    placed: Vec<bool>,
     phead: u32,
     interner: Interner<M::State>,
     trans: U64Map,
+    // Forward checking (see `Model::required_state`).
+    /// Any completed op has a required state.
+    fc: bool,
+    /// Required state id per completed op, or `NIL`.
+    req: Vec<u32>,
+    /// Per completed op: `Model::is_read_only`.
+    read_only: Vec<bool>,
+    /// Return time per completed op.
+    ret_time: Vec<u64>,
+    /// Cache of `state_le(a, b)` keyed `a << 32 | b`, value 0/1.
+    le_cache: U64Map,
+    /// Unplaced non-monotone ops (search indices), a linked list over
+    /// positions `0..j` in call order, head sentinel at `j`.
+    nm_next: Vec<u32>,
+    nm_prev: Vec<u32>,
+    nm_call: Vec<u64>,
+    /// Position in that list per search op, or `NIL` if monotone.
+    nm_pos: Vec<u32>,
+    nm_head: u32,
     memo: Memo,
-    /// Pending ops currently linearized, sorted.
+    /// Pending ops currently placed, sorted.
     cur_p: Vec<u32>,
+    /// Scratch: unplaced completed ops invoked before the first return.
     ubuf: Vec<u32>,
+    /// Candidate lists of all levels on the stack, back to back.
+    cands: Vec<u32>,
     steps: u64,
+    // Loop state, kept here so a search can pause and resume.
+    stack: Vec<Frame>,
+    pos: Pos,
+    level: Level,
+    state: u32,
+    max_r: u32,
+    started: bool,
 }
 
-/// Runs the search on `sops` (indices into `ops`), charging `budget`.
+/// Runs the search on `sops` (indices into `ops`) to the end, charging
+/// `budget`.
 pub(crate) fn search<M: Model>(
     model: &M,
     ops: &[Operation<M::Input, M::Output>],
@@ -92,13 +166,19 @@ pub(crate) fn search<M: Model>(
     budget: &mut Budget<'_>,
 ) -> Outcome {
     let mut s = Search::new(model, ops, sops);
-    let out = s.run(budget);
-    budget.steps_used = budget.steps_used.saturating_add(s.steps);
-    out
+    loop {
+        if let Some(out) = s.resume(budget, u64::MAX) {
+            return out;
+        }
+    }
 }
 
 impl<'m, M: Model> Search<'m, M> {
-    fn new(model: &'m M, ops: &'m [Operation<M::Input, M::Output>], sops: &[SearchOp]) -> Self {
+    pub(crate) fn new(
+        model: &'m M,
+        ops: &'m [Operation<M::Input, M::Output>],
+        sops: &[SearchOp],
+    ) -> Self {
         let mut done: Vec<SearchOp> = Vec::new();
         let mut pend: Vec<SearchOp> = Vec::new();
         for &o in sops {
@@ -135,6 +215,7 @@ impl<'m, M: Model> Search<'m, M> {
         let mut ent_op = Vec::with_capacity(m);
         let mut ent_is_call = Vec::with_capacity(m);
         let mut ent_time = Vec::with_capacity(m);
+        let mut call_entry = vec![NIL; n];
         let mut ret_entry = vec![NIL; n];
         for (e, &(t, is_ret, op)) in evs.iter().enumerate() {
             ent_op.push(op);
@@ -142,6 +223,8 @@ impl<'m, M: Model> Search<'m, M> {
             ent_time.push(t);
             if is_ret {
                 ret_entry[op as usize] = e as u32;
+            } else {
+                call_entry[op as usize] = e as u32;
             }
             next[e] = if e + 1 < m { e as u32 + 1 } else { NIL };
             prev[e] = if e == 0 { head } else { e as u32 - 1 };
@@ -157,61 +240,155 @@ impl<'m, M: Model> Search<'m, M> {
         }
         pnext[k] = if k > 0 { 0 } else { NIL };
 
-        let orig = done.iter().chain(pend.iter()).map(|o| o.orig).collect();
-        let pcall = pend.iter().map(|o| o.call).collect();
+        let mut prev_same = vec![NIL; k];
+        let mut classes: Interner<(&M::Input, &M::Output)> = Interner::new();
+        let mut last_of_class: Vec<u32> = Vec::new();
+        for (p, o) in pend.iter().enumerate() {
+            let op = &ops[o.orig];
+            let c = classes.intern((&op.input, &op.output)) as usize;
+            if c == last_of_class.len() {
+                last_of_class.push(NIL);
+            }
+            prev_same[p] = last_of_class[c];
+            last_of_class[c] = p as u32;
+        }
+
+        let mut interner = Interner::new();
+        let mut req = vec![NIL; n];
+        for (i, o) in done.iter().enumerate() {
+            let op = &ops[o.orig];
+            if let Some(st) = model.required_state(&op.input, &op.output) {
+                req[i] = interner.intern(st);
+            }
+        }
+        let fc = req.iter().any(|&r| r != NIL);
+        let read_only = done
+            .iter()
+            .map(|o| model.is_read_only(&ops[o.orig].input, &ops[o.orig].output))
+            .collect();
+        // Non-monotone ops (completed and pending) in call order.
+        let mut nm: Vec<(u64, u32)> = Vec::new();
+        if fc {
+            for (i, o) in done.iter().chain(pend.iter()).enumerate() {
+                let op = &ops[o.orig];
+                if !model.is_monotone(&op.input, &op.output) {
+                    nm.push((o.call, i as u32));
+                }
+            }
+        }
+        nm.sort_unstable();
+        let j = nm.len();
+        let mut nm_pos = vec![NIL; n + k];
+        let mut nm_next = vec![NIL; j + 1];
+        let mut nm_prev = vec![NIL; j + 1];
+        for (x, &(_, op)) in nm.iter().enumerate() {
+            nm_pos[op as usize] = x as u32;
+            nm_next[x] = if x + 1 < j { x as u32 + 1 } else { NIL };
+            nm_prev[x] = if x == 0 { j as u32 } else { x as u32 - 1 };
+        }
+        nm_next[j] = if j > 0 { 0 } else { NIL };
+
         Search {
             model,
             ops,
-            orig,
+            orig: done.iter().chain(pend.iter()).map(|o| o.orig).collect(),
             n,
             next,
             prev,
             ent_op,
             ent_is_call,
             ent_time,
+            call_entry,
             ret_entry,
             head,
             pnext,
             pprev,
-            pcall,
+            pcall: pend.iter().map(|o| o.call).collect(),
+            prev_same,
+            placed: vec![false; k],
             phead,
-            interner: Interner::new(),
+            interner,
             trans: U64Map::new(),
+            fc,
+            req,
+            read_only,
+            ret_time: done.iter().map(|o| o.ret).collect(),
+            le_cache: U64Map::new(),
+            nm_next,
+            nm_prev,
+            nm_call: nm.iter().map(|&(c, _)| c).collect(),
+            nm_pos,
+            nm_head: j as u32,
             memo: Memo::new(),
             cur_p: Vec::new(),
             ubuf: Vec::new(),
+            cands: Vec::new(),
             steps: 0,
+            stack: Vec::new(),
+            pos: Pos::Fresh,
+            level: Level {
+                base: 0,
+                len: 0,
+                r: NIL,
+            },
+            state: 0,
+            max_r: NIL,
+            started: false,
         }
     }
 
-    fn memory(&self) -> u64 {
-        (self.memo.bytes() + self.trans.bytes() + self.interner.bytes() + self.next.len() * 24)
-            as u64
+    /// Memory held by this search's tables (deterministic).
+    pub(crate) fn memory(&self) -> u64 {
+        (self.memo.bytes()
+            + self.trans.bytes()
+            + self.le_cache.bytes()
+            + self.interner.bytes()
+            + self.next.len() * 32
+            + (self.cands.capacity() + self.ubuf.capacity()) * 4
+            + self.stack.capacity() * std::mem::size_of::<Frame>()) as u64
+    }
+
+    /// Runs for at most `slice` more steps. Returns the outcome, or `None`
+    /// if the slice ran out first (call again to continue). Charges the
+    /// steps taken to `budget`.
+    pub(crate) fn resume(&mut self, budget: &mut Budget<'_>, slice: u64) -> Option<Outcome> {
+        let before = self.steps;
+        let slice_end = self.steps.saturating_add(slice);
+        let r = self.run(budget, slice_end);
+        budget.steps_used = budget.steps_used.saturating_add(self.steps - before);
+        match r {
+            Ok(o) => Some(o),
+            Err(Stop::Exhausted(e)) => Some(Outcome::Exhausted(e)),
+            Err(Stop::Pause) => None,
+        }
     }
 
     /// Counts one step; polls cancellation and memory every `POLL_EVERY`.
     #[inline]
-    fn tick(&mut self, budget: &Budget<'_>) -> Result<(), Exhausted> {
-        self.steps += 1;
-        if budget.steps_used.saturating_add(self.steps) > budget.max_steps {
-            return Err(Exhausted::Steps);
+    fn tick(&mut self, budget: &Budget<'_>, slice_end: u64) -> Result<(), Stop> {
+        if self.steps >= slice_end {
+            return Err(Stop::Pause);
         }
+        if budget.steps_used.saturating_add(self.steps) >= budget.max_steps {
+            return Err(Stop::Exhausted(Exhausted::Steps));
+        }
+        self.steps += 1;
         if self.steps % POLL_EVERY == 0 {
             if let Some(cancel) = budget.cancel {
                 if cancel() {
-                    return Err(Exhausted::Cancelled);
+                    return Err(Stop::Exhausted(Exhausted::Cancelled));
                 }
             }
             if self.memory() > budget.max_memory_bytes {
-                return Err(Exhausted::Memory);
+                return Err(Stop::Exhausted(Exhausted::Memory));
             }
         }
         Ok(())
     }
 
     /// The model transition for op `op` (search index) from state `st`,
-    /// memoised: the search revisits the same (state, op) pair many times
-    /// from different configurations.
+    /// memoised: the search revisits the same (state, op) pair from many
+    /// configurations.
     #[inline]
     fn transition(&mut self, st: u32, op: u32) -> Option<u32> {
         let key = (u64::from(st) << 32) | u64::from(op);
@@ -230,8 +407,73 @@ impl<'m, M: Model> Search<'m, M> {
         (v != ILLEGAL).then_some(v)
     }
 
+    fn nm_remove(&mut self, op: u32) {
+        let x = self.nm_pos[op as usize];
+        if x != NIL {
+            let (pv, nx) = (self.nm_prev[x as usize], self.nm_next[x as usize]);
+            self.nm_next[pv as usize] = nx;
+            if nx != NIL {
+                self.nm_prev[nx as usize] = pv;
+            }
+        }
+    }
+
+    fn nm_restore(&mut self, op: u32) {
+        let x = self.nm_pos[op as usize];
+        if x != NIL {
+            let (pv, nx) = (self.nm_prev[x as usize], self.nm_next[x as usize]);
+            self.nm_next[pv as usize] = x;
+            if nx != NIL {
+                self.nm_prev[nx as usize] = x;
+            }
+        }
+    }
+
+    /// Call time of the earliest unplaced non-monotone op.
+    fn first_non_monotone_call(&self) -> u64 {
+        match self.nm_next[self.nm_head as usize] {
+            NIL => u64::MAX,
+            x => self.nm_call[x as usize],
+        }
+    }
+
+    /// Forward check of the current configuration: `false` if some invoked,
+    /// unplaced read-like candidate can no longer be satisfied because only
+    /// monotone ops can take effect before its return and the state is
+    /// already past its required state.
+    fn viable(&mut self, level: Level) -> bool {
+        let c_min = self.first_non_monotone_call();
+        let state = self.state;
+        for i in 0..level.len {
+            let op = self.cands[(level.base + i) as usize];
+            let v = self.req[op as usize];
+            // On equal times a call counts as before a return.
+            if v == NIL || v == state || self.ret_time[op as usize] >= c_min {
+                continue;
+            }
+            let key = (u64::from(state) << 32) | u64::from(v);
+            let le = match self.le_cache.get(key) {
+                Some(b) => b == 1,
+                None => {
+                    let b = self.model.state_le(
+                        &self.interner.states[state as usize],
+                        &self.interner.states[v as usize],
+                    );
+                    self.le_cache.insert_new(key, u32::from(b));
+                    b
+                }
+            };
+            if !le {
+                return false;
+            }
+        }
+        true
+    }
+
     fn lift(&mut self, e: u32) {
-        let r = self.ret_entry[self.ent_op[e as usize] as usize];
+        let op = self.ent_op[e as usize];
+        self.nm_remove(op);
+        let r = self.ret_entry[op as usize];
         for x in [e, r] {
             let (p, nx) = (self.prev[x as usize], self.next[x as usize]);
             self.next[p as usize] = nx;
@@ -242,7 +484,9 @@ impl<'m, M: Model> Search<'m, M> {
     }
 
     fn unlift(&mut self, e: u32) {
-        let r = self.ret_entry[self.ent_op[e as usize] as usize];
+        let op = self.ent_op[e as usize];
+        self.nm_restore(op);
+        let r = self.ret_entry[op as usize];
         for x in [r, e] {
             let (p, nx) = (self.prev[x as usize], self.next[x as usize]);
             self.next[p as usize] = x;
@@ -253,6 +497,7 @@ impl<'m, M: Model> Search<'m, M> {
     }
 
     fn plift(&mut self, p: u32) {
+        self.nm_remove(self.n as u32 + p);
         let (pv, nx) = (self.pprev[p as usize], self.pnext[p as usize]);
         self.pnext[pv as usize] = nx;
         if nx != NIL {
@@ -260,9 +505,11 @@ impl<'m, M: Model> Search<'m, M> {
         }
         let at = self.cur_p.partition_point(|&x| x < p);
         self.cur_p.insert(at, p);
+        self.placed[p as usize] = true;
     }
 
     fn punlift(&mut self, p: u32) {
+        self.nm_restore(self.n as u32 + p);
         let (pv, nx) = (self.pprev[p as usize], self.pnext[p as usize]);
         self.pnext[pv as usize] = p;
         if nx != NIL {
@@ -271,10 +518,11 @@ impl<'m, M: Model> Search<'m, M> {
         let at = self.cur_p.partition_point(|&x| x < p);
         assert!(self.cur_p.get(at) == Some(&p), "pending set out of sync");
         self.cur_p.remove(at);
+        self.placed[p as usize] = false;
     }
 
     /// First return entry of the current configuration, filling `ubuf`
-    /// with the not-yet-linearized ops invoked before it.
+    /// with the unplaced ops invoked before it (in call order).
     fn frontier(&mut self) -> u32 {
         self.ubuf.clear();
         let mut e = self.next[self.head as usize];
@@ -285,110 +533,204 @@ impl<'m, M: Model> Search<'m, M> {
         e
     }
 
-    fn run(&mut self, budget: &Budget<'_>) -> Outcome {
-        match self.run_inner(budget) {
-            Ok(o) => o,
-            Err(e) => Outcome::Exhausted(e),
+    /// After placing an op in state `ns`: memo lookup of the new
+    /// configuration (whose frontier is computed here, leaving its candidates
+    /// in `ubuf`). `Ok(None)` = every completed op is placed.
+    fn enter(&mut self, ns: u32) -> Result<Option<Visit>, Stop> {
+        let r = self.frontier();
+        if r == NIL {
+            return Ok(None);
+        }
+        let h = Memo::hash_key(r, ns, &self.ubuf);
+        match self.memo.visit(h, r, ns, &self.ubuf, &self.cur_p) {
+            Visit::Full => Err(Stop::Exhausted(Exhausted::Memory)),
+            Visit::New => {
+                self.max_r = self.max_r.max(r);
+                self.level.r = r;
+                Ok(Some(Visit::New))
+            }
+            Visit::Seen => Ok(Some(Visit::Seen)),
         }
     }
 
-    fn run_inner(&mut self, budget: &Budget<'_>) -> Result<Outcome, Exhausted> {
-        let init = self.model.init();
-        let mut state = self.interner.intern(init);
-        let mut max_r = self.frontier();
-        if max_r == NIL {
-            // No completed ops: pending ones may all be left out.
+    fn push(&mut self, choice: Choice, entry: u32, parent: Level, ns: u32) {
+        self.stack.push(Frame {
+            choice,
+            entry,
+            prev_state: self.state,
+            level: parent,
+        });
+        self.state = ns;
+        self.pos = Pos::Fresh;
+    }
+
+    fn failure(&self) -> Outcome {
+        let op = self.ent_op[self.max_r as usize] as usize;
+        Outcome::NotLinearizable {
+            culprit: self.orig[op],
+            prefix_time: self.ent_time[self.max_r as usize],
+        }
+    }
+
+    fn run(&mut self, budget: &Budget<'_>, slice_end: u64) -> Result<Outcome, Stop> {
+        if !self.started {
+            self.started = true;
+            let init = self.model.init();
+            self.state = self.interner.intern(init);
+            self.max_r = self.frontier();
+            self.level.r = self.max_r;
+            self.pos = Pos::Fresh;
+        }
+        if self.max_r == NIL {
+            // No completed ops: the pending ones may all be left out.
             return Ok(Outcome::Linearizable);
         }
-        let mut stack: Vec<Frame> = Vec::new();
-        let mut pos = Pos::Main(self.next[self.head as usize]);
         loop {
-            match pos {
-                Pos::Main(e) => {
-                    if e == NIL {
+            match self.pos {
+                Pos::Fresh => {
+                    if self.fresh(budget, slice_end)? {
                         return Ok(Outcome::Linearizable);
                     }
-                    if !self.ent_is_call[e as usize] {
-                        // Every candidate from the main list has been tried;
-                        // now the pending ops invoked before this return.
-                        pos = Pos::Pend(self.pnext[self.phead as usize], e);
-                        continue;
-                    }
-                    self.tick(budget)?;
-                    let op = self.ent_op[e as usize];
-                    if let Some(ns) = self.transition(state, op) {
-                        self.lift(e);
-                        let r = self.frontier();
-                        if r == NIL {
-                            return Ok(Outcome::Linearizable);
-                        }
-                        let h = Memo::hash_key(r, ns, &self.ubuf);
-                        match self.memo.visit(h, r, ns, &self.ubuf, &self.cur_p) {
-                            Visit::New => {
-                                max_r = max_r.max(r);
-                                stack.push(Frame {
-                                    kind: e,
-                                    prev_state: state,
-                                    limit: NIL,
-                                });
-                                state = ns;
-                                pos = Pos::Main(self.next[self.head as usize]);
-                                continue;
-                            }
-                            Visit::Seen => self.unlift(e),
-                            Visit::Full => return Err(Exhausted::Memory),
-                        }
-                    }
-                    pos = Pos::Main(self.next[e as usize]);
-                    continue;
                 }
-                Pos::Pend(p, limit) => {
-                    if p != NIL && self.pcall[p as usize] <= self.ent_time[limit as usize] {
-                        self.tick(budget)?;
-                        let op = (self.n as u32) + p;
-                        // A pending op that leaves the state unchanged is
-                        // pointless: the configuration without it dominates.
-                        if let Some(ns) = self.transition(state, op).filter(|&ns| ns != state) {
-                            self.plift(p);
-                            let r = self.frontier();
-                            let h = Memo::hash_key(r, ns, &self.ubuf);
-                            match self.memo.visit(h, r, ns, &self.ubuf, &self.cur_p) {
-                                Visit::New => {
-                                    stack.push(Frame {
-                                        kind: PEND_FLAG | p,
-                                        prev_state: state,
-                                        limit,
-                                    });
-                                    state = ns;
-                                    pos = Pos::Main(self.next[self.head as usize]);
-                                    continue;
-                                }
-                                Visit::Seen => self.punlift(p),
-                                Visit::Full => return Err(Exhausted::Memory),
-                            }
-                        }
-                        pos = Pos::Pend(self.pnext[p as usize], limit);
+                Pos::Cand(i) => {
+                    let level = self.level;
+                    if i >= level.len {
+                        self.pos = Pos::Pend(self.pnext[self.phead as usize]);
                         continue;
                     }
-                    // No candidate left here: backtrack.
-                    let Some(f) = stack.pop() else {
-                        let op = self.ent_op[max_r as usize] as usize;
-                        return Ok(Outcome::NotLinearizable {
-                            culprit: self.orig[op],
-                            prefix_time: self.ent_time[max_r as usize],
-                        });
+                    self.tick(budget, slice_end)?;
+                    let op = self.cands[(level.base + i) as usize];
+                    self.pos = Pos::Cand(i + 1);
+                    let Some(ns) = self.transition(self.state, op) else {
+                        continue;
                     };
-                    state = f.prev_state;
-                    if f.kind & PEND_FLAG != 0 {
-                        let p = f.kind & !PEND_FLAG;
-                        self.punlift(p);
-                        pos = Pos::Pend(self.pnext[p as usize], f.limit);
-                    } else {
-                        self.unlift(f.kind);
-                        pos = Pos::Main(self.next[f.kind as usize]);
+                    let e = self.call_entry[op as usize];
+                    self.lift(e);
+                    match self.enter(ns)? {
+                        None => return Ok(Outcome::Linearizable),
+                        Some(Visit::New) => self.push(Choice::Cand(i), e, level, ns),
+                        Some(_) => {
+                            self.level = level;
+                            self.unlift(e);
+                        }
                     }
+                }
+                Pos::Pend(p) => {
+                    let level = self.level;
+                    if p == NIL || self.pcall[p as usize] > self.ent_time[level.r as usize] {
+                        self.pos = Pos::Backtrack;
+                        continue;
+                    }
+                    self.pos = Pos::Pend(self.pnext[p as usize]);
+                    let ps = self.prev_same[p as usize];
+                    if ps != NIL && !self.placed[ps as usize] {
+                        // An identical earlier op is still unplaced.
+                        continue;
+                    }
+                    self.tick(budget, slice_end)?;
+                    let state = self.state;
+                    // A pending op that leaves the state unchanged is
+                    // pointless: the configuration without it dominates.
+                    let Some(ns) = self
+                        .transition(state, self.n as u32 + p)
+                        .filter(|&ns| ns != state)
+                    else {
+                        continue;
+                    };
+                    self.plift(p);
+                    match self.enter(ns)? {
+                        None => return Ok(Outcome::Linearizable),
+                        Some(Visit::New) => self.push(Choice::Pend(p), NIL, level, ns),
+                        Some(_) => {
+                            self.level = level;
+                            self.punlift(p);
+                        }
+                    }
+                }
+                Pos::Backtrack => {
+                    let Some(f) = self.stack.pop() else {
+                        return Ok(self.failure());
+                    };
+                    self.state = f.prev_state;
+                    self.cands.truncate((f.level.base + f.level.len) as usize);
+                    self.level = f.level;
+                    self.pos = match f.choice {
+                        Choice::Cand(i) => {
+                            self.unlift(f.entry);
+                            Pos::Cand(i + 1)
+                        }
+                        // The forced child dominated all its siblings.
+                        Choice::Forced(_) => {
+                            self.unlift(f.entry);
+                            Pos::Backtrack
+                        }
+                        Choice::Pend(p) => {
+                            self.punlift(p);
+                            Pos::Pend(self.pnext[p as usize])
+                        }
+                    };
                 }
             }
         }
+    }
+
+    /// Sets up a newly entered configuration (its candidates are in `ubuf`,
+    /// its first return in `level.r`): candidates sorted by return time, so
+    /// ops that must take effect soonest are tried first ("earliest deadline
+    /// first" — a long-running op tried first would be placed too early in
+    /// most branches); then the forced-move check.
+    ///
+    /// Forced move: a read-only candidate ([`Model::is_read_only`]) that is
+    /// legal now can be moved to this point in any linearization from here —
+    /// it is already invoked, nothing unplaced must precede it, and it
+    /// changes nothing for the ops it jumps over — so it becomes the only
+    /// child. (An op that merely happens not to change the *current* state,
+    /// like writing the value already held, does not qualify: later it
+    /// might.)
+    /// Returns `true` if the forced move completed a linearization.
+    fn fresh(&mut self, budget: &Budget<'_>, slice_end: u64) -> Result<bool, Stop> {
+        let base = self.cands.len() as u32;
+        let mut list = std::mem::take(&mut self.ubuf);
+        list.sort_unstable_by_key(|&op| (self.ent_time[self.ret_entry[op as usize] as usize], op));
+        self.cands.extend_from_slice(&list);
+        self.ubuf = list;
+        self.level = Level {
+            base,
+            len: self.ubuf.len() as u32,
+            r: self.level.r,
+        };
+        let level = self.level;
+        if self.fc && !self.viable(level) {
+            self.pos = Pos::Backtrack;
+            return Ok(false);
+        }
+        let state = self.state;
+        for i in 0..level.len {
+            let op = self.cands[(base + i) as usize];
+            if !self.read_only[op as usize] || self.transition(state, op) != Some(state) {
+                continue;
+            }
+            self.tick(budget, slice_end)?;
+            let e = self.call_entry[op as usize];
+            self.lift(e);
+            match self.enter(state)? {
+                None => return Ok(true),
+                Some(Visit::New) => {
+                    self.push(Choice::Forced(i), e, level, state);
+                    return Ok(false);
+                }
+                // Already explored from elsewhere (it has more ops placed
+                // than anything on the stack, so it is no ancestor): it
+                // failed, and so does this configuration.
+                Some(_) => {
+                    self.level = level;
+                    self.unlift(e);
+                    self.pos = Pos::Backtrack;
+                    return Ok(false);
+                }
+            }
+        }
+        self.pos = Pos::Cand(0);
+        Ok(false)
     }
 }

@@ -176,10 +176,6 @@ impl<S: Hash + Eq> Interner<S> {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.states.len()
-    }
-
     /// Bytes held by the table itself plus `size_of::<S>()` per state (heap
     /// data owned by states, e.g. string contents, is not visible here).
     pub(crate) fn bytes(&self) -> usize {

@@ -1,0 +1,87 @@
+//! The replicated key/value state machine every protocol serves: per key a list of values;
+//! `write` replaces it, `append` extends it, `cas` replaces `[from]` with `[to]`.
+
+use serde::Serialize;
+use sim::{Key, Op, Outcome, Value};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KvStore {
+    map: BTreeMap<Key, Vec<Value>>,
+}
+
+impl KvStore {
+    /// Applies `op` and returns what the client should hear.
+    pub fn apply(&mut self, op: &Op) -> Outcome {
+        match *op {
+            Op::Read { key } => Outcome::Ok(self.read(key)),
+            Op::Write { key, value } => {
+                self.map.insert(key, vec![value]);
+                Outcome::Ok(Vec::new())
+            }
+            Op::Cas { key, from, to } => {
+                let cur = self.map.entry(key).or_default();
+                if cur.len() == 1 && cur[0] == from {
+                    *cur = vec![to];
+                    Outcome::Ok(Vec::new())
+                } else {
+                    Outcome::CasFailed
+                }
+            }
+            Op::Append { key, value } => {
+                self.map.entry(key).or_default().push(value);
+                Outcome::Ok(Vec::new())
+            }
+        }
+    }
+
+    pub fn read(&self, key: Key) -> Vec<Value> {
+        self.map.get(&key).cloned().unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations() {
+        let mut kv = KvStore::default();
+        assert_eq!(kv.apply(&Op::Read { key: 1 }), Outcome::Ok(vec![]));
+        assert_eq!(
+            kv.apply(&Op::Cas {
+                key: 1,
+                from: 0,
+                to: 5
+            }),
+            Outcome::CasFailed
+        );
+        kv.apply(&Op::Write { key: 1, value: 3 });
+        assert_eq!(
+            kv.apply(&Op::Cas {
+                key: 1,
+                from: 3,
+                to: 5
+            }),
+            Outcome::Ok(vec![])
+        );
+        kv.apply(&Op::Append { key: 1, value: 9 });
+        assert_eq!(kv.read(1), vec![5, 9]);
+        assert_eq!(
+            kv.apply(&Op::Cas {
+                key: 1,
+                from: 5,
+                to: 6
+            }),
+            Outcome::CasFailed
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! Pieces several protocols share (architecture invariant 1: they live here, not in `sim`).
+
+pub mod kv;
+pub mod session;

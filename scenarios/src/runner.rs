@@ -1,0 +1,187 @@
+//! Running a validated scenario: one seed, optional planted bugs, optional output directory
+//! (written atomically: temp files renamed into place when the run is over).
+
+use crate::error::InputError;
+use serde::Serialize;
+use sim::{Outputs, Protocol, RunReport, Sim, SimConfig};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A scenario ready to run, whatever its protocol.
+pub trait Scenario {
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
+    fn path(&self) -> &str;
+    fn protocol(&self) -> &'static str;
+    fn config(&self) -> &SimConfig;
+    fn config_mut(&mut self) -> &mut SimConfig;
+    /// Enables a planted bug by name (error if the protocol has no such bug).
+    fn enable_bug(&mut self, name: &str) -> Result<(), InputError>;
+    /// Runs once with the configured seed.
+    fn run(&self, outputs: Outputs) -> Result<RunReport, sim::SimError>;
+}
+
+pub struct Prepared<P: Protocol> {
+    name: String,
+    description: String,
+    path: String,
+    cfg: SimConfig,
+    params: Vec<P::Params>,
+    pub linearizable: bool,
+    pub history_budget: u64,
+}
+
+impl<P: Protocol> Prepared<P> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: String,
+        description: String,
+        path: String,
+        mut cfg: SimConfig,
+        params: Vec<P::Params>,
+        linearizable: bool,
+        history_budget: u64,
+        stop_on_violation: bool,
+    ) -> Self {
+        cfg.checks.stop_on_violation = stop_on_violation;
+        Prepared {
+            name,
+            description,
+            path,
+            cfg,
+            params,
+            linearizable,
+            history_budget,
+        }
+    }
+}
+
+impl<P: Protocol> Scenario for Prepared<P> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn description(&self) -> &str {
+        &self.description
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn protocol(&self) -> &'static str {
+        P::NAME
+    }
+    fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+    fn config_mut(&mut self) -> &mut SimConfig {
+        &mut self.cfg
+    }
+
+    fn enable_bug(&mut self, name: &str) -> Result<(), InputError> {
+        if !P::bugs().iter().any(|b| b.name == name) {
+            let known: Vec<&str> = P::bugs().iter().map(|b| b.name).collect();
+            return Err(InputError::Usage(if known.is_empty() {
+                format!("unknown bug `{name}`: protocol `{}` has no planted bugs", P::NAME)
+            } else {
+                format!(
+                    "unknown bug `{name}` for protocol `{}`; its planted bugs: {}",
+                    P::NAME,
+                    known.join(", ")
+                )
+            }));
+        }
+        let mut names = self.cfg.bugs.names().to_vec();
+        names.push(name.to_string());
+        self.cfg.bugs = sim::BugSet::new(names);
+        Ok(())
+    }
+
+    fn run(&self, outputs: Outputs) -> Result<RunReport, sim::SimError> {
+        let sim = Sim::<P>::new(self.cfg.clone(), self.params.clone(), outputs);
+        sim.run()
+    }
+}
+
+/// The JSON object of `dsim run --json` and `result.json` (DESIGN.md's CLI contract).
+#[derive(Serialize)]
+pub struct RunJson<'a> {
+    pub scenario: &'a str,
+    pub name: &'a str,
+    pub protocol: &'a str,
+    pub bugs: &'a [String],
+    #[serde(flatten)]
+    pub report: &'a RunReport,
+    pub wall_ms: u64,
+}
+
+/// Files of an output directory, written under temporary names and renamed at the end.
+pub struct OutDir {
+    dir: PathBuf,
+    pending: Vec<(PathBuf, PathBuf)>,
+}
+
+impl OutDir {
+    pub fn create(dir: &Path) -> Result<Self, InputError> {
+        fs::create_dir_all(dir).map_err(|e| InputError::Read {
+            path: dir.display().to_string(),
+            message: format!("cannot create the output directory: {e}"),
+        })?;
+        Ok(OutDir {
+            dir: dir.to_path_buf(),
+            pending: Vec::new(),
+        })
+    }
+
+    /// Opens `name` for streaming; it appears under its real name only after [`OutDir::commit`].
+    pub fn stream(&mut self, name: &str) -> Result<Box<dyn Write>, InputError> {
+        let final_path = self.dir.join(name);
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let f = File::create(&tmp).map_err(|e| InputError::Read {
+            path: tmp.display().to_string(),
+            message: format!("cannot create: {e}"),
+        })?;
+        self.pending.push((tmp, final_path));
+        Ok(Box::new(f))
+    }
+
+    /// Writes a whole file atomically.
+    pub fn write(&mut self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        write_atomic(&self.dir.join(name), bytes)
+    }
+
+    /// Renames every streamed file into place.
+    pub fn commit(&mut self) -> std::io::Result<()> {
+        for (tmp, fin) in self.pending.drain(..) {
+            fs::rename(&tmp, &fin)?;
+        }
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        // A run that failed before commit leaves no half-written files behind.
+        for (tmp, _) in self.pending.drain(..) {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` via a temporary file and a rename, so readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}

@@ -1,0 +1,442 @@
+//! The scenario file as written (TOML, parsed with serde + the `toml` crate, which keeps spans).
+//! Every table rejects unknown keys. Values that need more than a type (durations, rates,
+//! probabilities, distributions) have their own deserializers so their errors point at them.
+//! `docs/scenario-format.md` documents every key; keep the two in step.
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use sim::dist::{Dist, Shape};
+use sim::time::{parse_duration, parse_rate_interval, parse_signed_duration, Time};
+use std::collections::BTreeMap;
+use std::fmt;
+use toml::Spanned;
+
+/// The first pass: only the protocol name, so the second pass can use its parameter type.
+#[derive(Deserialize)]
+pub struct Header {
+    pub protocol: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile<PP> {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub protocol: Spanned<String>,
+    pub nodes: Option<Spanned<i64>>,
+    pub duration: Option<Spanned<Dur>>,
+    pub seed: Option<Spanned<i64>>,
+    pub quiet_from: Option<Spanned<Dur>>,
+    pub bugs: Option<Vec<Spanned<String>>>,
+    pub params: Option<PP>,
+    /// Per-node parameter overrides: `[node.n3]`.
+    pub node: Option<BTreeMap<Spanned<String>, Spanned<PP>>>,
+    pub limits: Option<LimitsSpec>,
+    pub network: Option<NetworkSpec>,
+    pub clocks: Option<ClocksSpec>,
+    pub storage: Option<StorageSpec>,
+    pub workload: Option<WorkloadSpec>,
+    pub ops: Option<Vec<Spanned<OpSpec>>>,
+    pub faults: Option<Vec<Spanned<FaultSpec>>>,
+    pub nemesis: Option<Spanned<NemesisSpec>>,
+    pub checks: Option<ChecksSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    pub max_events: Option<Spanned<i64>>,
+    pub max_in_flight: Option<Spanned<i64>>,
+    pub max_pause_buffer: Option<Spanned<i64>>,
+    pub max_history_ops: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    pub kind: Option<sim::LinkKind>,
+    pub latency: Option<DistSpec>,
+    pub drop: Option<Prob>,
+    pub duplicate: Option<Prob>,
+    pub reorder: Option<Prob>,
+    pub reorder_delay: Option<Dur>,
+    /// Per-link overrides: `[[network.links]] from = "n1", to = "n2", latency = "20ms"`.
+    pub links: Option<Vec<Spanned<LinkSpec>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
+    /// Also apply to the reverse direction.
+    pub both_ways: Option<bool>,
+    pub latency: Option<DistSpec>,
+    pub drop: Option<Prob>,
+    pub duplicate: Option<Prob>,
+    pub reorder: Option<Prob>,
+    pub reorder_delay: Option<Dur>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClocksSpec {
+    pub max_offset: Option<Dur>,
+    pub max_drift_ppm: Option<Spanned<i64>>,
+    /// The drift bound protocols are told, if different from the real one (to model a wrong
+    /// assumption).
+    pub assumed_drift_ppm: Option<Spanned<i64>>,
+    /// `[clocks.node.n1] offset = "0ms", drift_ppm = 200`.
+    pub node: Option<BTreeMap<Spanned<String>, ClockNodeSpec>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockNodeSpec {
+    pub offset: Option<Dur>,
+    pub drift_ppm: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSpec {
+    pub sync_latency: Option<DistSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    pub clients: Option<Spanned<i64>>,
+    pub rate: Option<Spanned<Rate>>,
+    pub count: Option<Spanned<i64>>,
+    pub keys: Option<Spanned<i64>>,
+    pub mix: Option<Spanned<MixSpec>>,
+    pub timeout: Option<Spanned<Dur>>,
+    pub retries: Option<Spanned<i64>>,
+    pub backoff: Option<Dur>,
+    pub start: Option<Spanned<Dur>>,
+    pub stop: Option<Spanned<Dur>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MixSpec {
+    pub read: Option<f64>,
+    pub write: Option<f64>,
+    pub cas: Option<f64>,
+    pub append: Option<f64>,
+}
+
+/// `[[ops]] at = "1s", client = "c1", op = "write", key = "k0", value = 7`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpSpec {
+    pub at: Spanned<Dur>,
+    pub client: Spanned<String>,
+    pub op: Spanned<String>,
+    pub key: Spanned<String>,
+    pub value: Option<Spanned<i64>>,
+    pub from: Option<Spanned<i64>>,
+    pub to: Option<Spanned<i64>>,
+}
+
+/// One scheduled fault: `at` plus exactly one action key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub at: Spanned<Dur>,
+    pub crash: Option<Spanned<String>>,
+    pub restart_after: Option<Dur>,
+    pub restart: Option<Spanned<String>>,
+    pub pause: Option<Spanned<String>>,
+    pub resume_after: Option<Dur>,
+    pub resume: Option<Spanned<String>>,
+    /// `[["n1", "n2"], ["n3", "n4", "n5"]]` or `"random-halves"`.
+    pub partition: Option<Spanned<PartitionValue>>,
+    /// Cut one node (a name, `random` or a role) off from everyone.
+    pub isolate: Option<Spanned<String>>,
+    pub heal_after: Option<Dur>,
+    /// One-way: `["n1", "n2"]` drops messages from n1 to n2.
+    pub cut: Option<Spanned<Vec<Spanned<String>>>>,
+    pub heal: Option<Spanned<bool>>,
+    pub clock_jump: Option<Spanned<String>>,
+    pub by: Option<Spanned<SignedDur>>,
+    pub slow_disk: Option<Spanned<String>>,
+    pub factor: Option<Spanned<i64>>,
+    #[serde(rename = "for")]
+    pub for_: Option<Dur>,
+    pub lose_unsynced: Option<Spanned<String>>,
+    pub within: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum PartitionValue {
+    Groups(Vec<Vec<Spanned<String>>>),
+    Named(String),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    pub crash: Option<Spanned<Rate>>,
+    pub pause: Option<Spanned<Rate>>,
+    pub partition: Option<Spanned<Rate>>,
+    pub cut: Option<Spanned<Rate>>,
+    pub clock_jump: Option<Spanned<Rate>>,
+    pub disk: Option<Spanned<Rate>>,
+    pub quiet_from: Option<Spanned<Dur>>,
+    /// `["1s", "5s"]`: how long each fault lasts before it heals.
+    pub fault_duration: Option<Spanned<[Dur; 2]>>,
+    pub max_clock_jump: Option<Dur>,
+    pub slow_disk_factor: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSpec {
+    pub stale_read: Option<bool>,
+    pub linearizable: Option<bool>,
+    /// Search steps the linearizability checker may spend (verdict `unknown` past it).
+    pub history_budget: Option<Spanned<i64>>,
+    pub eventually_within: Option<Dur>,
+    pub within: Option<BTreeMap<Spanned<String>, Dur>>,
+    pub require: Option<Vec<Spanned<String>>>,
+    pub stop_on_violation: Option<bool>,
+}
+
+// ----- values with their own deserializers -----
+
+/// A duration string such as `"150ms"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub Time);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration string with a unit, e.g. \"150ms\" or \"2s\"")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                parse_duration(s).map(Dur).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "durations need a unit: write \"{v}ms\" or \"{v}s\" (a string), not {v}"
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "durations need a unit: write \"{v}s\" (a string), not {v}"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A duration that may be negative: `"-2s"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedDur(pub i64);
+
+impl<'de> Deserialize<'de> for SignedDur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SignedDur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration string, possibly negative, e.g. \"-2s\"")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<SignedDur, E> {
+                parse_signed_duration(s).map(SignedDur).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A rate such as `"200/s"` or `"1/10s"`, stored as the mean interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate(pub Time);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate string, e.g. \"200/s\" or \"1/10s\"")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Rate, E> {
+                parse_rate_interval(s).map(Rate).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A probability in `[0, 1]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prob(pub f64);
+
+impl<'de> Deserialize<'de> for Prob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Prob;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a probability between 0 and 1, e.g. 0.01")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Prob, E> {
+                if (0.0..=1.0).contains(&v) {
+                    Ok(Prob(v))
+                } else {
+                    Err(E::custom(format!(
+                        "{v} is not a probability: use a number between 0 and 1"
+                    )))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Prob, E> {
+                self.visit_f64(v as f64)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A distribution: `"2ms"` (constant) or `{ dist = "uniform", min = "1ms", max = "5ms" }`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DistSpec(pub Dist);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistTable {
+    dist: String,
+    value: Option<Dur>,
+    min: Option<Dur>,
+    max: Option<Dur>,
+    mean: Option<Dur>,
+    sd: Option<Dur>,
+    median: Option<Dur>,
+    sigma: Option<f64>,
+    shift: Option<Dur>,
+}
+
+impl DistTable {
+    fn build(self) -> Result<Dist, String> {
+        let need = |v: Option<Dur>, what: &str| -> Result<Time, String> {
+            v.map(|d| d.0)
+                .ok_or_else(|| format!("dist = \"{}\" needs `{what}`", self.dist))
+        };
+        let allow = |present: &[(&str, bool)], allowed: &[&str]| -> Result<(), String> {
+            for (name, is) in present {
+                if *is && !allowed.contains(name) {
+                    return Err(format!(
+                        "`{name}` does not apply to dist = \"{}\" (it takes {})",
+                        self.dist,
+                        allowed.join(", ")
+                    ));
+                }
+            }
+            Ok(())
+        };
+        let present = [
+            ("value", self.value.is_some()),
+            ("mean", self.mean.is_some()),
+            ("sd", self.sd.is_some()),
+            ("median", self.median.is_some()),
+            ("sigma", self.sigma.is_some()),
+        ];
+        let shape = match self.dist.as_str() {
+            "constant" => {
+                allow(&present, &["value"])?;
+                Shape::Constant {
+                    value: need(self.value, "value")?,
+                }
+            }
+            "uniform" => {
+                allow(&present, &[])?;
+                let (lo, hi) = (need(self.min, "min")?, need(self.max, "max")?);
+                if lo > hi {
+                    return Err("uniform: `min` is greater than `max`".into());
+                }
+                Shape::Uniform { min: lo, max: hi }
+            }
+            "normal" => {
+                allow(&present, &["mean", "sd"])?;
+                Shape::Normal {
+                    mean: need(self.mean, "mean")? as f64,
+                    sd: need(self.sd, "sd")? as f64,
+                }
+            }
+            "exponential" => {
+                allow(&present, &["mean"])?;
+                let mean = need(self.mean, "mean")?;
+                if mean == 0 {
+                    return Err("exponential: `mean` must be greater than 0".into());
+                }
+                Shape::Exponential { mean: mean as f64 }
+            }
+            "lognormal" => {
+                allow(&present, &["median", "sigma"])?;
+                let sigma = self
+                    .sigma
+                    .ok_or_else(|| "dist = \"lognormal\" needs `sigma` (e.g. 0.5)".to_string())?;
+                if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) {
+                    return Err("lognormal: `sigma` must be between 0 and 10".into());
+                }
+                Shape::LogNormal {
+                    median: need(self.median, "median")? as f64,
+                    sigma,
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown distribution `{other}`; use constant, uniform, normal, exponential or lognormal"
+                ))
+            }
+        };
+        let (min, max) = match shape {
+            // For uniform, min/max are its range (and so also its clamps).
+            Shape::Uniform { .. } => (None, None),
+            _ => (self.min.map(|d| d.0), self.max.map(|d| d.0)),
+        };
+        if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                return Err("`min` is greater than `max`".into());
+            }
+        }
+        Ok(Dist {
+            shape,
+            shift: self.shift.map(|d| d.0).unwrap_or(0),
+            min,
+            max,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DistSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DistSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a duration (\"2ms\") or a distribution table, e.g. { dist = \"uniform\", min = \"1ms\", max = \"5ms\" }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<DistSpec, E> {
+                parse_duration(s)
+                    .map(|v| DistSpec(Dist::constant(v)))
+                    .map_err(E::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DistSpec, A::Error> {
+                let t = DistTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                t.build().map(DistSpec).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
