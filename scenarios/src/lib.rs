@@ -7,6 +7,7 @@
 #![deny(clippy::disallowed_types, clippy::disallowed_methods)]
 
 pub mod bench;
+pub mod cli;
 pub mod error;
 pub mod load;
 pub mod runner;

@@ -622,7 +622,13 @@ impl<P: Protocol> Sim<P> {
     }
 
     /// Runs to the end and reports.
-    pub fn run(mut self) -> Result<RunReport, SimError> {
+    pub fn run(self) -> Result<RunReport, SimError> {
+        self.run_and_inspect(|_| ()).map(|(r, ())| r)
+    }
+
+    /// Runs to the end, then lets `inspect` look at every node's final state (for tests and
+    /// tools), and reports.
+    pub fn run_and_inspect<R>(mut self, inspect: impl FnOnce(&World<P>) -> R) -> Result<(RunReport, R), SimError> {
         self.schedule_start();
         let mut stop = StopReason::Idle;
         let max_events = self.cfg.limits.max_events;
@@ -659,7 +665,11 @@ impl<P: Protocol> Sim<P> {
             StopReason::Time => self.cfg.duration,
             _ => self.core.now,
         };
-        self.finish(end, stop)
+        let seen = inspect(&World {
+            nodes: &self.nodes,
+            now: end,
+        });
+        self.finish(end, stop).map(|r| (r, seen))
     }
 
     fn history_violated(&mut self) -> bool {

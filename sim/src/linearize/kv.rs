@@ -120,6 +120,15 @@ impl Model for KvModel {
         )
     }
 
+    /// A put gives its value; a cas its `to` (or nothing changes).
+    fn reset_floor(&self, input: &KvInput, _output: &KvOutput) -> Option<String> {
+        match &input.op {
+            KvOp::Put(v) => Some(v.clone()),
+            KvOp::Cas { to, .. } => Some(to.clone()),
+            KvOp::Get | KvOp::Append(_) => None,
+        }
+    }
+
     /// The prefix order: appends only ever extend a string.
     fn state_le(&self, a: &String, b: &String) -> bool {
         b.starts_with(a.as_str())

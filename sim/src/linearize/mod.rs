@@ -172,15 +172,24 @@ pub trait Model {
         false
     }
 
+    /// Optional pruning hook for a non-monotone op: a state `f` such that
+    /// every state this op can produce is `>= f` or `>=` the state it was
+    /// applied to (e.g. `put v` gives `v`; a cas gives `to` or changes
+    /// nothing). `None` (the default) means "anything", which disables
+    /// forward checking while such an op could still take effect.
+    fn reset_floor(&self, _input: &Self::Input, _output: &Self::Output) -> Option<Self::State> {
+        None
+    }
+
     /// Optional pruning hook: a preorder on states that monotone ops never
     /// go down in. Only consulted when some op has a
     /// [`Model::required_state`]; the default (`true`) never prunes.
     ///
     /// How it is used: if a read-like op requiring state `v` is invoked but
-    /// not yet placed, and every op that could still take effect before it
-    /// returns is monotone, then the current state `s` must satisfy
-    /// `state_le(s, v)`; otherwise the search abandons the configuration at
-    /// once instead of at the read's return.
+    /// not yet placed, the state it will see is `>=` the current state `s`
+    /// or `>=` the [`Model::reset_floor`] of some non-monotone op that could
+    /// take effect before it returns. If neither can be `<= v`, the search
+    /// abandons the configuration at once instead of at the read's return.
     fn state_le(&self, _a: &Self::State, _b: &Self::State) -> bool {
         true
     }

@@ -14,6 +14,10 @@ use super::{Budget, Exhausted, Model, Operation};
 const NIL: u32 = u32::MAX;
 /// Transition-cache value meaning "the model rejects this step".
 const ILLEGAL: u32 = u32::MAX;
+/// Forward checking looks at every invoked read-like op and at this many
+/// not yet invoked ones (the next in call order): a wrong placement often
+/// shows only in a read that starts a little later.
+const FC_LOOKAHEAD: u32 = 4;
 /// How often (in steps) the cancel callback and the memory cap are polled.
 const POLL_EVERY: u64 = 4096;
 
@@ -130,6 +134,10 @@ pub(crate) struct Search<'m, M: Model> {
     read_only: Vec<bool>,
     /// Return time per completed op.
     ret_time: Vec<u64>,
+    /// Unplaced completed ops with a required state, a linked list in call
+    /// order over completed op indices, head sentinel at `n`.
+    rl_next: Vec<u32>,
+    rl_prev: Vec<u32>,
     /// Cache of `state_le(a, b)` keyed `a << 32 | b`, value 0/1.
     le_cache: U64Map,
     /// Unplaced non-monotone ops (search indices), a linked list over
@@ -137,6 +145,8 @@ pub(crate) struct Search<'m, M: Model> {
     nm_next: Vec<u32>,
     nm_prev: Vec<u32>,
     nm_call: Vec<u64>,
+    /// `Model::reset_floor` state id per list position, or `NIL`.
+    nm_floor: Vec<u32>,
     /// Position in that list per search op, or `NIL` if monotone.
     nm_pos: Vec<u32>,
     nm_head: u32,
@@ -262,6 +272,16 @@ impl<'m, M: Model> Search<'m, M> {
             }
         }
         let fc = req.iter().any(|&r| r != NIL);
+        let mut rl_next = vec![NIL; n + 1];
+        let mut rl_prev = vec![NIL; n + 1];
+        let mut last = n as u32;
+        for (i, &r) in req.iter().enumerate() {
+            if r != NIL {
+                rl_next[last as usize] = i as u32;
+                rl_prev[i] = last;
+                last = i as u32;
+            }
+        }
         let read_only = done
             .iter()
             .map(|o| model.is_read_only(&ops[o.orig].input, &ops[o.orig].output))
@@ -278,6 +298,16 @@ impl<'m, M: Model> Search<'m, M> {
         }
         nm.sort_unstable();
         let j = nm.len();
+        let nm_floor = nm
+            .iter()
+            .map(|&(_, op)| {
+                let o = &ops[done.iter().chain(pend.iter()).nth(op as usize).map_or(0, |o| o.orig)];
+                match model.reset_floor(&o.input, &o.output) {
+                    Some(st) => interner.intern(st),
+                    None => NIL,
+                }
+            })
+            .collect();
         let mut nm_pos = vec![NIL; n + k];
         let mut nm_next = vec![NIL; j + 1];
         let mut nm_prev = vec![NIL; j + 1];
@@ -313,10 +343,13 @@ impl<'m, M: Model> Search<'m, M> {
             req,
             read_only,
             ret_time: done.iter().map(|o| o.ret).collect(),
+            rl_next,
+            rl_prev,
             le_cache: U64Map::new(),
             nm_next,
             nm_prev,
             nm_call: nm.iter().map(|&(c, _)| c).collect(),
+            nm_floor,
             nm_pos,
             nm_head: j as u32,
             memo: Memo::new(),
@@ -429,50 +462,85 @@ impl<'m, M: Model> Search<'m, M> {
         }
     }
 
-    /// Call time of the earliest unplaced non-monotone op.
-    fn first_non_monotone_call(&self) -> u64 {
-        match self.nm_next[self.nm_head as usize] {
-            NIL => u64::MAX,
-            x => self.nm_call[x as usize],
+    /// Cached `Model::state_le(a, b)` on interned states.
+    fn le(&mut self, a: u32, b: u32) -> bool {
+        if a == b {
+            return true;
+        }
+        let key = (u64::from(a) << 32) | u64::from(b);
+        match self.le_cache.get(key) {
+            Some(x) => x == 1,
+            None => {
+                let x = self.model.state_le(
+                    &self.interner.states[a as usize],
+                    &self.interner.states[b as usize],
+                );
+                self.le_cache.insert_new(key, u32::from(x));
+                x
+            }
         }
     }
 
-    /// Forward check of the current configuration: `false` if some invoked,
-    /// unplaced read-like candidate can no longer be satisfied because only
-    /// monotone ops can take effect before its return and the state is
-    /// already past its required state.
-    fn viable(&mut self, level: Level) -> bool {
-        let c_min = self.first_non_monotone_call();
+    /// Forward check of the current configuration: `false` if some unplaced
+    /// read-like op (every invoked one, and the next `FC_LOOKAHEAD` ones)
+    /// can no longer be satisfied. Whenever it is placed, the state it sees
+    /// is `>=` the current one, or `>=` the reset floor of some non-monotone
+    /// op that can still take effect before it returns; if none of these is
+    /// `<=` its required state, it never will be.
+    fn viable(&mut self) -> bool {
         let state = self.state;
-        for i in 0..level.len {
-            let op = self.cands[(level.base + i) as usize];
-            let v = self.req[op as usize];
-            // On equal times a call counts as before a return.
-            if v == NIL || v == state || self.ret_time[op as usize] >= c_min {
+        let mut g = self.rl_next[self.n];
+        let mut ahead = 0;
+        'reads: while g != NIL && ahead < FC_LOOKAHEAD {
+            let v = self.req[g as usize];
+            let deadline = self.ret_time[g as usize];
+            let next_g = self.rl_next[g as usize];
+            if self.call_entry[g as usize] > self.level.r {
+                ahead += 1;
+            }
+            if self.le(state, v) {
+                g = next_g;
                 continue;
             }
-            let key = (u64::from(state) << 32) | u64::from(v);
-            let le = match self.le_cache.get(key) {
-                Some(b) => b == 1,
-                None => {
-                    let b = self.model.state_le(
-                        &self.interner.states[state as usize],
-                        &self.interner.states[v as usize],
-                    );
-                    self.le_cache.insert_new(key, u32::from(b));
-                    b
+            let mut x = self.nm_next[self.nm_head as usize];
+            // On equal times a call counts as before a return.
+            while x != NIL && self.nm_call[x as usize] <= deadline {
+                let f = self.nm_floor[x as usize];
+                if f == NIL || self.le(f, v) {
+                    g = next_g;
+                    continue 'reads;
                 }
-            };
-            if !le {
-                return false;
+                x = self.nm_next[x as usize];
             }
+            return false;
         }
         true
+    }
+
+    fn rl_remove(&mut self, op: u32) {
+        if self.req[op as usize] != NIL {
+            let (pv, nx) = (self.rl_prev[op as usize], self.rl_next[op as usize]);
+            self.rl_next[pv as usize] = nx;
+            if nx != NIL {
+                self.rl_prev[nx as usize] = pv;
+            }
+        }
+    }
+
+    fn rl_restore(&mut self, op: u32) {
+        if self.req[op as usize] != NIL {
+            let (pv, nx) = (self.rl_prev[op as usize], self.rl_next[op as usize]);
+            self.rl_next[pv as usize] = op;
+            if nx != NIL {
+                self.rl_prev[nx as usize] = op;
+            }
+        }
     }
 
     fn lift(&mut self, e: u32) {
         let op = self.ent_op[e as usize];
         self.nm_remove(op);
+        self.rl_remove(op);
         let r = self.ret_entry[op as usize];
         for x in [e, r] {
             let (p, nx) = (self.prev[x as usize], self.next[x as usize]);
@@ -486,6 +554,7 @@ impl<'m, M: Model> Search<'m, M> {
     fn unlift(&mut self, e: u32) {
         let op = self.ent_op[e as usize];
         self.nm_restore(op);
+        self.rl_restore(op);
         let r = self.ret_entry[op as usize];
         for x in [r, e] {
             let (p, nx) = (self.prev[x as usize], self.next[x as usize]);
@@ -700,7 +769,7 @@ impl<'m, M: Model> Search<'m, M> {
             r: self.level.r,
         };
         let level = self.level;
-        if self.fc && !self.viable(level) {
+        if self.fc && !self.viable() {
             self.pos = Pos::Backtrack;
             return Ok(false);
         }

@@ -631,10 +631,11 @@ fn kv_workload(rng: &mut Rng, clients: u64, ops_per_client: u64, keys: u64) -> V
             let key = format!("k{}", rng.below(keys));
             let kop = match rng.below(10) {
                 0..=3 => KvOp::Get,
-                4 => KvOp::Put(format!("<{c}.{n}>")),
+                4 if std::env::var("NO_PUT").is_err() => KvOp::Put(format!("<{c}.{n}>")),
+                4 => KvOp::Append(format!("<{c}.{n}>")),
                 _ => KvOp::Append(format!("<{c}.{n}>")),
             };
-            let info = rng.chance(1);
+            let info = rng.chance(std::env::var("INFO_PCT").ok().and_then(|v| v.parse().ok()).unwrap_or(1));
             let applies = !info || rng.chance(50);
             raw.push((at, c, call, ret, key, kop, info, applies));
             t = ret + 1 + rng.below(20);
