@@ -169,11 +169,32 @@ pub struct FaultSpec {
     pub within: Option<Dur>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 pub enum PartitionValue {
     Groups(Vec<Vec<Spanned<String>>>),
     Named(String),
+}
+
+impl<'de> Deserialize<'de> for PartitionValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PartitionValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("groups of nodes, e.g. [[\"n1\", \"n2\"], [\"n3\"]], or \"random-halves\"")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PartitionValue, E> {
+                Ok(PartitionValue::Named(s.to_string()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PartitionValue, A::Error> {
+                let mut groups = Vec::new();
+                while let Some(g) = seq.next_element::<Vec<Spanned<String>>>()? {
+                    groups.push(g);
+                }
+                Ok(PartitionValue::Groups(groups))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize, Default)]

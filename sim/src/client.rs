@@ -3,7 +3,7 @@
 //! A client sends a [`ClientRequest`] to a server over the simulated network; the protocol
 //! handles it in `Protocol::on_client` and answers with [`Ctx::reply`](crate::Ctx::reply). The
 //! pair (`session`, `seq`) identifies one operation across retries, so a protocol can apply it
-//! exactly once (Raft dissertation §6.3).
+//! exactly once.
 
 use crate::ids::{ClientId, Key, NodeId, Value};
 use serde::{Deserialize, Serialize};

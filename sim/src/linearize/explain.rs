@@ -54,11 +54,13 @@ pub(crate) fn explain<M: Model>(
     ops: &[Operation<M::Input, M::Output>],
     partition: &str,
     sops: &[SearchOp],
-    culprit: usize,
-    prefix_time: u64,
+    lower: u64,
+    search_steps: u64,
     budget: &mut Budget<'_>,
     options: &CheckOptions,
 ) -> Failure {
+    let (culprit, prefix_time, exact) =
+        shortest_failing_prefix(model, ops, sops, lower, search_steps, budget);
     let mut prefix: Vec<SearchOp> = sops
         .iter()
         .copied()
@@ -152,8 +154,92 @@ pub(crate) fn explain<M: Model>(
         conflicting: set.iter().copied().filter(|&i| i != culprit).collect(),
         timeline: timeline(model, ops, &set, Some(culprit)),
         ops: set,
-        minimal: !checker.inconclusive,
+        minimal: exact && !checker.inconclusive,
     }
+}
+
+/// The history up to time `t`: ops invoked by then, those not completed by
+/// then pending (with their recorded outputs).
+fn prefix_ops(sops: &[SearchOp], t: u64) -> Vec<SearchOp> {
+    sops.iter()
+        .filter(|o| o.call <= t)
+        .map(|o| SearchOp {
+            ret: if eff_ret(o) <= t { o.ret } else { PENDING },
+            ..*o
+        })
+        .collect()
+}
+
+/// Finds the shortest non-linearizable prefix: `(culprit, time of its
+/// return, exact)`.
+///
+/// The search's furthest return `lower` is only a lower bound: forward
+/// checking abandons configurations that are doomed by a later read before
+/// they reach the return where they would fail. Prefixes ending at later
+/// returns are checked exactly (galloping, then bisection); adding a return
+/// only adds constraints, so failure is monotone in the prefix length. The
+/// whole partition is known to fail; a re-check cut short by the budget
+/// counts as "not known to fail" and clears `exact`.
+fn shortest_failing_prefix<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    sops: &[SearchOp],
+    lower: u64,
+    search_steps: u64,
+    budget: &mut Budget<'_>,
+) -> (usize, u64, bool) {
+    let mut rets: Vec<(u64, u64, usize)> = sops
+        .iter()
+        .filter(|o| o.ret != PENDING)
+        .map(|o| (eff_ret(o), o.call, o.orig))
+        .collect();
+    rets.sort_unstable();
+    let last = rets.len() - 1;
+    let limit = search_steps.saturating_mul(PER_CHECK_FACTOR).max(PER_CHECK_MIN);
+    let mut exact = true;
+    let mut fails = |i: usize, budget: &mut Budget<'_>| -> bool {
+        if i == last {
+            return true;
+        }
+        let mut sub = Budget {
+            max_steps: budget.max_steps.min(budget.steps_used.saturating_add(limit)),
+            steps_used: budget.steps_used,
+            max_memory_bytes: budget.max_memory_bytes,
+            cancel: budget.cancel,
+        };
+        let out = search(model, ops, &prefix_ops(sops, rets[i].0), &mut sub);
+        budget.steps_used = sub.steps_used;
+        match out {
+            Outcome::NotLinearizable { .. } => true,
+            Outcome::Linearizable => false,
+            Outcome::Exhausted(_) => {
+                exact = false;
+                false
+            }
+        }
+    };
+    // Everything before `lo` is known to pass; `hi` is known to fail.
+    let mut lo = rets.partition_point(|r| r.0 < lower).min(last);
+    let mut hi = last;
+    let mut step = 1;
+    while lo < hi {
+        let probe = (lo + step - 1).min(hi);
+        if fails(probe, budget) {
+            hi = probe;
+            break;
+        }
+        lo = probe + 1;
+        step *= 2;
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fails(mid, budget) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    (rets[hi].2, rets[hi].0, exact)
 }
 
 struct ReChecker<'p> {

@@ -380,10 +380,8 @@ pub fn check_with<M: Model>(
                     continue;
                 }
                 Some(Outcome::Linearizable) => {}
-                Some(Outcome::NotLinearizable {
-                    culprit,
-                    prefix_time,
-                }) => {
+                Some(Outcome::NotLinearizable { lower, .. }) => {
+                    let search_steps = search.steps();
                     let name = &parts[*pi].0;
                     let sops = sops.to_vec();
                     live.clear(); // free the other searches before explaining
@@ -392,8 +390,8 @@ pub fn check_with<M: Model>(
                         ops,
                         name,
                         &sops,
-                        culprit,
-                        prefix_time,
+                        lower,
+                        search_steps,
                         budget,
                         options,
                     ));

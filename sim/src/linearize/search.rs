@@ -36,11 +36,11 @@ pub(crate) struct SearchOp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     Linearizable,
-    /// `culprit` (index into the caller's ops) is the operation whose return
-    /// no linearization of the history could get past; `prefix_time` is the
-    /// time of that return. The prefix of the history up to it is the
-    /// shortest non-linearizable prefix.
-    NotLinearizable { culprit: usize, prefix_time: u64 },
+    /// `lower` is the time of the furthest return any explored
+    /// configuration reached: the shortest non-linearizable prefix ends at
+    /// or after it (forward checking can abandon a configuration before the
+    /// return it would fail at, so it is a bound, not the answer).
+    NotLinearizable { lower: u64 },
     Exhausted(Exhausted),
 }
 
@@ -53,6 +53,8 @@ enum Choice {
     Forced(u32),
     /// Pending op `p`.
     Pend(u32),
+    /// Pending op `p`, tried before the completed candidates.
+    Pref(u32),
 }
 
 #[derive(Clone, Copy)]
@@ -73,6 +75,8 @@ struct Level {
     len: u32,
     /// First return entry not yet passed (bounds the pending candidates).
     r: u32,
+    /// Pending op tried first at this level (see `fresh`), or `NIL`.
+    pref: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -80,6 +84,8 @@ enum Pos {
     /// Just entered a configuration: build its candidate list, look for a
     /// forced move.
     Fresh,
+    /// Trying the level's preferred pending op.
+    Pref,
     /// Trying completed candidate `i` of the current level.
     Cand(u32),
     /// Trying pending ops from this one on.
@@ -147,6 +153,8 @@ pub(crate) struct Search<'m, M: Model> {
     nm_call: Vec<u64>,
     /// `Model::reset_floor` state id per list position, or `NIL`.
     nm_floor: Vec<u32>,
+    /// Search op index per list position.
+    nm_op: Vec<u32>,
     /// Position in that list per search op, or `NIL` if monotone.
     nm_pos: Vec<u32>,
     nm_head: u32,
@@ -350,6 +358,7 @@ impl<'m, M: Model> Search<'m, M> {
             nm_prev,
             nm_call: nm.iter().map(|&(c, _)| c).collect(),
             nm_floor,
+            nm_op: nm.iter().map(|&(_, op)| op).collect(),
             nm_pos,
             nm_head: j as u32,
             memo: Memo::new(),
@@ -363,6 +372,7 @@ impl<'m, M: Model> Search<'m, M> {
                 base: 0,
                 len: 0,
                 r: NIL,
+                pref: NIL,
             },
             state: 0,
             max_r: NIL,
@@ -487,8 +497,15 @@ impl<'m, M: Model> Search<'m, M> {
     /// is `>=` the current one, or `>=` the reset floor of some non-monotone
     /// op that can still take effect before it returns; if none of these is
     /// `<=` its required state, it never will be.
-    fn viable(&mut self) -> bool {
+    ///
+    /// Returns `None` if dead, else the first op (search index) that some
+    /// read can only be satisfied through (its state is not `<=` the read's
+    /// but this op's floor is) and that can be placed right now: trying it
+    /// first is what a correct linearization most likely does next.
+    fn viable(&mut self) -> Option<Option<u32>> {
         let state = self.state;
+        let now = self.ent_time[self.level.r as usize];
+        let mut reset = None;
         let mut g = self.rl_next[self.n];
         let mut ahead = 0;
         'reads: while g != NIL && ahead < FC_LOOKAHEAD {
@@ -507,14 +524,17 @@ impl<'m, M: Model> Search<'m, M> {
             while x != NIL && self.nm_call[x as usize] <= deadline {
                 let f = self.nm_floor[x as usize];
                 if f == NIL || self.le(f, v) {
+                    if reset.is_none() && f != NIL && self.nm_call[x as usize] <= now {
+                        reset = Some(self.nm_op[x as usize]);
+                    }
                     g = next_g;
                     continue 'reads;
                 }
                 x = self.nm_next[x as usize];
             }
-            return false;
+            return None;
         }
-        true
+        Some(reset)
     }
 
     fn rl_remove(&mut self, op: u32) {
@@ -634,11 +654,14 @@ impl<'m, M: Model> Search<'m, M> {
     }
 
     fn failure(&self) -> Outcome {
-        let op = self.ent_op[self.max_r as usize] as usize;
         Outcome::NotLinearizable {
-            culprit: self.orig[op],
-            prefix_time: self.ent_time[self.max_r as usize],
+            lower: self.ent_time[self.max_r as usize],
         }
+    }
+
+    /// Steps taken so far.
+    pub(crate) fn steps(&self) -> u64 {
+        self.steps
     }
 
     fn run(&mut self, budget: &Budget<'_>, slice_end: u64) -> Result<Outcome, Stop> {
@@ -659,6 +682,28 @@ impl<'m, M: Model> Search<'m, M> {
                 Pos::Fresh => {
                     if self.fresh(budget, slice_end)? {
                         return Ok(Outcome::Linearizable);
+                    }
+                }
+                Pos::Pref => {
+                    let level = self.level;
+                    let p = level.pref;
+                    self.pos = Pos::Cand(0);
+                    self.tick(budget, slice_end)?;
+                    let state = self.state;
+                    let Some(ns) = self
+                        .transition(state, self.n as u32 + p)
+                        .filter(|&ns| ns != state)
+                    else {
+                        continue;
+                    };
+                    self.plift(p);
+                    match self.enter(ns)? {
+                        None => return Ok(Outcome::Linearizable),
+                        Some(Visit::New) => self.push(Choice::Pref(p), NIL, level, ns),
+                        Some(_) => {
+                            self.level = level;
+                            self.punlift(p);
+                        }
                     }
                 }
                 Pos::Cand(i) => {
@@ -692,7 +737,7 @@ impl<'m, M: Model> Search<'m, M> {
                     }
                     self.pos = Pos::Pend(self.pnext[p as usize]);
                     let ps = self.prev_same[p as usize];
-                    if ps != NIL && !self.placed[ps as usize] {
+                    if p == level.pref || (ps != NIL && !self.placed[ps as usize]) {
                         // An identical earlier op is still unplaced.
                         continue;
                     }
@@ -737,6 +782,10 @@ impl<'m, M: Model> Search<'m, M> {
                             self.punlift(p);
                             Pos::Pend(self.pnext[p as usize])
                         }
+                        Choice::Pref(p) => {
+                            self.punlift(p);
+                            Pos::Cand(0)
+                        }
                     };
                 }
             }
@@ -767,12 +816,19 @@ impl<'m, M: Model> Search<'m, M> {
             base,
             len: self.ubuf.len() as u32,
             r: self.level.r,
+            pref: NIL,
         };
-        let level = self.level;
-        if self.fc && !self.viable() {
-            self.pos = Pos::Backtrack;
-            return Ok(false);
+        let mut reset = None;
+        if self.fc {
+            match self.viable() {
+                None => {
+                    self.pos = Pos::Backtrack;
+                    return Ok(false);
+                }
+                Some(r) => reset = r,
+            }
         }
+        let level = self.level;
         let state = self.state;
         for i in 0..level.len {
             let op = self.cands[(base + i) as usize];
@@ -800,6 +856,25 @@ impl<'m, M: Model> Search<'m, M> {
             }
         }
         self.pos = Pos::Cand(0);
+        match reset {
+            Some(op) if (op as usize) < self.n => {
+                // A completed op: move it to the front of the candidates.
+                let lo = level.base as usize;
+                let hi = lo + level.len as usize;
+                if let Some(at) = self.cands[lo..hi].iter().position(|&c| c == op) {
+                    self.cands[lo..=lo + at].rotate_right(1);
+                }
+            }
+            Some(op) => {
+                let p = op - self.n as u32;
+                let ps = self.prev_same[p as usize];
+                if ps == NIL || self.placed[ps as usize] {
+                    self.level.pref = p;
+                    self.pos = Pos::Pref;
+                }
+            }
+            None => {}
+        }
         Ok(false)
     }
 }

@@ -1,0 +1,136 @@
+//! Bad input gets a clear message naming file:line:col and exit code 2 — never a panic.
+
+mod common;
+use common::{dsim, temp_dir};
+
+/// Writes `text` to a scenario file and runs it; asserts exit 2, no panic, and that the message
+/// names the file with a line and column and contains `needle`.
+fn rejects(name: &str, text: &[u8], needle: &str, line: usize) {
+    let dir = temp_dir(&format!("bad-input-{name}"));
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write scenario");
+    let p = path.to_string_lossy().into_owned();
+    let result = std::panic::catch_unwind(|| dsim(&["run", &p]));
+    let (code, out, err) = result.unwrap_or_else(|_| panic!("{name}: dsim panicked"));
+    assert_eq!(code, 2, "{name}: exit code; stderr: {err}");
+    assert!(out.is_empty(), "{name}: nothing on stdout, got {out}");
+    let at = format!("{p}:{line}:");
+    assert!(err.contains(&at), "{name}: message should point at {at}; got:\n{err}");
+    assert!(err.contains(needle), "{name}: message should mention `{needle}`; got:\n{err}");
+}
+
+#[test]
+fn missing_file() {
+    let (code, _, err) = dsim(&["run", "no/such/scenario.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no/such/scenario.toml: no such file"), "{err}");
+}
+
+#[test]
+fn malformed_toml() {
+    rejects("malformed", b"protocol = \"single\"\nnodes = = 3\n", "", 2);
+}
+
+#[test]
+fn unknown_key() {
+    rejects("unknown-key", b"protocol = \"single\"\n\n[network]\ndorp = 0.5\n", "unknown field `dorp`", 4);
+}
+
+#[test]
+fn unknown_param() {
+    rejects("unknown-param", b"protocol = \"single\"\n[params]\nspeed = 3\n", "unknown field `speed`", 3);
+}
+
+#[test]
+fn wrong_type() {
+    rejects("wrong-type", b"protocol = \"single\"\nnodes = \"three\"\n", "invalid type", 2);
+}
+
+#[test]
+fn duration_without_unit() {
+    rejects("no-unit", b"protocol = \"single\"\nduration = 10\n", "need a unit", 2);
+}
+
+#[test]
+fn zero_nodes() {
+    rejects("zero-nodes", b"protocol = \"single\"\nnodes = 0\n", "at least 1", 2);
+}
+
+#[test]
+fn absurd_nodes() {
+    rejects("huge-nodes", b"protocol = \"single\"\nnodes = 1000000000\n", "at most", 2);
+}
+
+#[test]
+fn probability_above_one() {
+    rejects("drop", b"protocol = \"single\"\n[network]\ndrop = 1.5\n", "not a probability", 3);
+}
+
+#[test]
+fn fault_after_the_end() {
+    rejects(
+        "late-fault",
+        b"protocol = \"single\"\nduration = \"10s\"\n\n[[faults]]\nat = \"50s\"\ncrash = \"n1\"\n",
+        "after the end of the run",
+        5,
+    );
+}
+
+#[test]
+fn partition_naming_a_missing_node() {
+    rejects(
+        "bad-partition",
+        b"protocol = \"single\"\nnodes = 3\n[[faults]]\nat = \"1s\"\npartition = [[\"n1\"], [\"n2\", \"n7\"]]\n",
+        "no node or client `n7`",
+        5,
+    );
+}
+
+#[test]
+fn unknown_protocol() {
+    rejects("unknown-protocol", b"protocol = \"paxos-9000\"\n", "unknown protocol", 1);
+}
+
+#[test]
+fn unknown_bug_in_file_and_flag() {
+    rejects("unknown-bug", b"protocol = \"single\"\nbugs = [\"typo\"]\n", "unknown bug `typo`", 2);
+    let (code, _, err) = dsim(&["run", "single/basic", "--bug", "typo"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown bug `typo`") && err.contains("ack-before-sync"), "{err}");
+}
+
+#[test]
+fn empty_file() {
+    rejects("empty", b"", "empty", 1);
+    rejects("blank", b"\n\n   \n", "empty", 1);
+}
+
+#[test]
+fn binary_file() {
+    rejects("binary", b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe", "", 1);
+    rejects("latin1", b"protocol = \"single\"\nname = \"caf\xe9\"\n", "not UTF-8", 2);
+}
+
+#[test]
+fn two_actions_in_one_fault() {
+    rejects(
+        "two-actions",
+        b"protocol = \"single\"\n[[faults]]\nat = \"1s\"\ncrash = \"n1\"\npause = \"n1\"\n",
+        "exactly one action",
+        2,
+    );
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let (code, _, err) = dsim(&["run", "single/basic", "--seed", "minus-one"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = dsim(&["frobnicate"]);
+    assert_eq!(code, 2);
+    let (code, _, err) = dsim(&["bench", "phold", "--until", "soon"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--until"), "{err}");
+    let (code, out, _) = dsim(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage"));
+}
