@@ -4,6 +4,7 @@
 #![deny(clippy::disallowed_types, clippy::disallowed_methods)]
 
 pub mod common;
+pub mod raft;
 pub mod single;
 
 use serde::Serialize;
@@ -17,12 +18,13 @@ pub trait ProtocolVisitor {
 }
 
 /// Every protocol's name, in `dsim list` order.
-pub const NAMES: &[&str] = &["single"];
+pub const NAMES: &[&str] = &["single", "raft"];
 
 /// Calls `v` with the protocol called `name`, or returns `None` if there is none.
 pub fn with_protocol<V: ProtocolVisitor>(name: &str, v: V) -> Option<V::Output> {
     match name {
         "single" => Some(v.visit::<single::Single>()),
+        "raft" => Some(v.visit::<raft::Raft>()),
         _ => None,
     }
 }

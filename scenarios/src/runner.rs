@@ -97,7 +97,12 @@ impl<P: Protocol> Scenario for Prepared<P> {
     }
 
     fn run(&self, outputs: Outputs) -> Result<RunReport, sim::SimError> {
-        let sim = Sim::<P>::new(self.cfg.clone(), self.params.clone(), outputs);
+        let mut sim = Sim::<P>::new(self.cfg.clone(), self.params.clone(), outputs);
+        if self.linearizable && self.cfg.clients.clients > 0 {
+            sim.observe_history(Box::new(sim::history::LinearizableCheck::new(
+                self.history_budget,
+            )));
+        }
         sim.run()
     }
 }

@@ -80,7 +80,8 @@ pub struct CheckResult {
 struct Entry {
     decl: CheckDecl,
     failed: Option<(u64, Time, String)>,
-    reached: u64,
+    /// First (event, time) at which a `sometimes` check was reached.
+    reached: Option<(u64, Time)>,
     /// First time (≥ quiet start) at which an eventually-predicate held.
     held_at: Option<Time>,
     required: bool,
@@ -107,7 +108,7 @@ impl CheckBoard {
                 .map(|decl| Entry {
                     decl,
                     failed: None,
-                    reached: 0,
+                    reached: None,
                     held_at: None,
                     required: false,
                     bound: default_bound,
@@ -169,8 +170,9 @@ impl CheckBoard {
     }
 
     pub fn reached(&mut self, name: &'static str) {
+        let at = (self.event, self.now);
         if let Some(e) = self.entry(name) {
-            e.reached += 1;
+            e.reached.get_or_insert(at);
         }
     }
 
@@ -231,8 +233,10 @@ impl CheckBoard {
                 r.detail = format!("held after every event ({})", e.decl.description);
             }
             CheckKind::Sometimes => {
-                if e.reached > 0 {
-                    r.detail = format!("reached {} time(s)", e.reached);
+                if let Some((event, t)) = e.reached {
+                    r.detail = format!("first reached at event {event}, {}", TraceTime(t));
+                    r.event = Some(event);
+                    r.time_ns = Some(t);
                 } else if e.required {
                     r.status = CheckStatus::Fail;
                     r.detail = format!(

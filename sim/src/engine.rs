@@ -628,7 +628,10 @@ impl<P: Protocol> Sim<P> {
 
     /// Runs to the end, then lets `inspect` look at every node's final state (for tests and
     /// tools), and reports.
-    pub fn run_and_inspect<R>(mut self, inspect: impl FnOnce(&World<P>) -> R) -> Result<(RunReport, R), SimError> {
+    pub fn run_and_inspect<R>(
+        mut self,
+        inspect: impl FnOnce(&World<P>) -> R,
+    ) -> Result<(RunReport, R), SimError> {
         self.schedule_start();
         let mut stop = StopReason::Idle;
         let max_events = self.cfg.limits.max_events;

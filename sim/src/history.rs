@@ -261,3 +261,199 @@ impl HistoryObserver for StaleReadCheck {
         })
     }
 }
+
+/// One operation of the history in compact form, kept per key until the end of the run.
+struct CompactOp {
+    client: u32,
+    call: u64,
+    ret: u64,
+    op: Op,
+    outcome: Compact,
+}
+
+enum Compact {
+    Read(Vec<Value>),
+    Done,
+    CasFailed,
+    Unknown,
+}
+
+/// The `linearizable` history check: the client history, split per key (P-compositionality),
+/// checked with [`crate::linearize`] against the key/value model when the run ends. Operations
+/// are kept compactly per key; indeterminate ones (`info`, or pending at the end) may take effect
+/// at any point after their invocation, or never. The budget is a count of search steps, so the
+/// verdict never depends on machine speed.
+pub struct LinearizableCheck {
+    keys: BTreeMap<Key, Vec<CompactOp>>,
+    /// process → (key, position in its list) of the op in flight.
+    in_flight: BTreeMap<u64, (Key, usize)>,
+    clock: u64,
+    budget_steps: u64,
+    ops: u64,
+}
+
+impl LinearizableCheck {
+    pub fn new(budget_steps: u64) -> Self {
+        LinearizableCheck {
+            keys: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            clock: 0,
+            budget_steps,
+            ops: 0,
+        }
+    }
+
+    fn list(vals: &[Value]) -> String {
+        let mut s = String::new();
+        for v in vals {
+            s.push_str(&v.to_string());
+            s.push(',');
+        }
+        s
+    }
+
+    fn to_kv(
+        key: Key,
+        o: &CompactOp,
+    ) -> crate::linearize::Operation<crate::linearize::KvInput, crate::linearize::KvOutput> {
+        use crate::linearize::{KvInput, KvOp, KvOutput};
+        let op = match o.op {
+            Op::Read { .. } => KvOp::Get,
+            Op::Write { value, .. } => KvOp::Put(Self::list(&[value])),
+            Op::Append { value, .. } => KvOp::Append(Self::list(&[value])),
+            Op::Cas { from, to, .. } => KvOp::Cas {
+                from: Self::list(&[from]),
+                to: Self::list(&[to]),
+            },
+        };
+        let output = match &o.outcome {
+            Compact::Read(v) => KvOutput::Value(Self::list(v)),
+            Compact::Done => KvOutput::Ok,
+            Compact::CasFailed => KvOutput::CasFailed,
+            Compact::Unknown => KvOutput::Unknown,
+        };
+        crate::linearize::Operation {
+            client: u64::from(o.client),
+            call: o.call,
+            ret: o.ret,
+            input: KvInput {
+                key: format!("k{key}"),
+                op,
+            },
+            output,
+        }
+    }
+}
+
+impl HistoryObserver for LinearizableCheck {
+    fn observe(&mut self, e: &HistoryEvent) {
+        self.clock += 1;
+        let key = e.op.key();
+        match e.kind {
+            EventType::Invoke => {
+                let list = self.keys.entry(key).or_default();
+                list.push(CompactOp {
+                    // 1-based, as clients are named (c1, c2, …).
+                    client: e.client.0 + 1,
+                    call: self.clock,
+                    ret: crate::linearize::PENDING,
+                    op: e.op.clone(),
+                    outcome: Compact::Unknown,
+                });
+                self.in_flight.insert(e.process, (key, list.len() - 1));
+                self.ops += 1;
+            }
+            kind => {
+                let Some((key, pos)) = self.in_flight.remove(&e.process) else {
+                    return;
+                };
+                let o = &mut self.keys.get_mut(&key).expect("key of an op in flight")[pos];
+                match (kind, &o.op) {
+                    (EventType::Ok, Op::Read { .. }) => {
+                        o.ret = self.clock;
+                        o.outcome = Compact::Read(e.read.clone().unwrap_or_default());
+                    }
+                    (EventType::Ok, _) => {
+                        o.ret = self.clock;
+                        o.outcome = Compact::Done;
+                    }
+                    (EventType::Fail, Op::Cas { .. }) => {
+                        o.ret = self.clock;
+                        o.outcome = Compact::CasFailed;
+                    }
+                    // Provably not applied: a read or write that failed has no effect.
+                    (EventType::Fail, _) => {
+                        o.ret = self.clock;
+                        o.outcome = Compact::Unknown;
+                        o.op = Op::Read { key };
+                    }
+                    // Indeterminate: stays pending forever.
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<CheckResult> {
+        use crate::linearize::{check_with, Budget, CheckOptions, KvModel, Verdict};
+        let mut result = CheckResult {
+            name: "linearizable".into(),
+            kind: CheckKind::History,
+            status: CheckStatus::Pass,
+            detail: String::new(),
+            event: None,
+            time_ns: None,
+        };
+        if self.ops == 0 {
+            result.status = CheckStatus::Skipped;
+            result.detail = "no client operations".into();
+            return Some(result);
+        }
+        let mut budget = Budget::new(self.budget_steps);
+        let opts = CheckOptions::default();
+        let mut unknown = Vec::new();
+        for (key, list) in &self.keys {
+            // Failed reads/writes were turned into unknown reads: they constrain nothing.
+            let ops: Vec<_> = list
+                .iter()
+                .filter(|o| !(matches!(o.outcome, Compact::Unknown) && matches!(o.op, Op::Read { .. })))
+                .map(|o| Self::to_kv(*key, o))
+                .collect();
+            let r = check_with(&KvModel, &ops, &mut budget, &opts);
+            match r.verdict {
+                Verdict::Linearizable => {}
+                Verdict::Unknown => unknown.push(format!("k{key}")),
+                Verdict::NotLinearizable => {
+                    result.status = CheckStatus::Fail;
+                    let f = r.failure.as_ref();
+                    result.detail = match f {
+                        Some(f) => format!(
+                            "k{key} is not linearizable: these {} operations cannot be ordered \
+                             (values are lists written as \"a,b,\"):\n{}",
+                            f.ops.len(),
+                            f.timeline
+                        ),
+                        None => format!("k{key} is not linearizable"),
+                    };
+                    return Some(result);
+                }
+            }
+        }
+        if unknown.is_empty() {
+            result.detail = format!(
+                "{} operations on {} keys, {} search steps",
+                self.ops,
+                self.keys.len(),
+                budget.steps_used
+            );
+        } else {
+            result.status = CheckStatus::Unknown;
+            result.detail = format!(
+                "search budget of {} steps ran out on {} (raise [checks] history_budget)",
+                self.budget_steps,
+                unknown.join(", ")
+            );
+        }
+        Some(result)
+    }
+}

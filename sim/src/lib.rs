@@ -14,6 +14,7 @@ pub mod engine;
 pub mod faults;
 pub mod history;
 pub mod ids;
+pub mod linearize;
 pub mod net;
 pub mod protocol;
 pub mod queue;

@@ -15,8 +15,14 @@ fn rejects(name: &str, text: &[u8], needle: &str, line: usize) {
     assert_eq!(code, 2, "{name}: exit code; stderr: {err}");
     assert!(out.is_empty(), "{name}: nothing on stdout, got {out}");
     let at = format!("{p}:{line}:");
-    assert!(err.contains(&at), "{name}: message should point at {at}; got:\n{err}");
-    assert!(err.contains(needle), "{name}: message should mention `{needle}`; got:\n{err}");
+    assert!(
+        err.contains(&at),
+        "{name}: message should point at {at}; got:\n{err}"
+    );
+    assert!(
+        err.contains(needle),
+        "{name}: message should mention `{needle}`; got:\n{err}"
+    );
 }
 
 #[test]
@@ -33,37 +39,72 @@ fn malformed_toml() {
 
 #[test]
 fn unknown_key() {
-    rejects("unknown-key", b"protocol = \"single\"\n\n[network]\ndorp = 0.5\n", "unknown field `dorp`", 4);
+    rejects(
+        "unknown-key",
+        b"protocol = \"single\"\n\n[network]\ndorp = 0.5\n",
+        "unknown field `dorp`",
+        4,
+    );
 }
 
 #[test]
 fn unknown_param() {
-    rejects("unknown-param", b"protocol = \"single\"\n[params]\nspeed = 3\n", "unknown field `speed`", 3);
+    rejects(
+        "unknown-param",
+        b"protocol = \"single\"\n[params]\nspeed = 3\n",
+        "unknown field `speed`",
+        3,
+    );
 }
 
 #[test]
 fn wrong_type() {
-    rejects("wrong-type", b"protocol = \"single\"\nnodes = \"three\"\n", "invalid type", 2);
+    rejects(
+        "wrong-type",
+        b"protocol = \"single\"\nnodes = \"three\"\n",
+        "invalid type",
+        2,
+    );
 }
 
 #[test]
 fn duration_without_unit() {
-    rejects("no-unit", b"protocol = \"single\"\nduration = 10\n", "need a unit", 2);
+    rejects(
+        "no-unit",
+        b"protocol = \"single\"\nduration = 10\n",
+        "need a unit",
+        2,
+    );
 }
 
 #[test]
 fn zero_nodes() {
-    rejects("zero-nodes", b"protocol = \"single\"\nnodes = 0\n", "at least 1", 2);
+    rejects(
+        "zero-nodes",
+        b"protocol = \"single\"\nnodes = 0\n",
+        "at least 1",
+        2,
+    );
 }
 
 #[test]
 fn absurd_nodes() {
-    rejects("huge-nodes", b"protocol = \"single\"\nnodes = 1000000000\n", "at most", 2);
+    rejects(
+        "huge-nodes",
+        b"protocol = \"single\"\nnodes = 1000000000\n",
+        "at most",
+        2,
+    );
 }
 
 #[test]
 fn probability_above_one() {
-    rejects("drop", b"protocol = \"single\"\n[network]\ndrop = 1.5\n", "not a probability", 3);
+    rejects(
+        "drop",
+        b"protocol = \"single\"\n[network]\ndrop = 1.5\n",
+        "not a probability",
+        3,
+    );
 }
 
 #[test]
@@ -88,15 +129,28 @@ fn partition_naming_a_missing_node() {
 
 #[test]
 fn unknown_protocol() {
-    rejects("unknown-protocol", b"protocol = \"paxos-9000\"\n", "unknown protocol", 1);
+    rejects(
+        "unknown-protocol",
+        b"protocol = \"paxos-9000\"\n",
+        "unknown protocol",
+        1,
+    );
 }
 
 #[test]
 fn unknown_bug_in_file_and_flag() {
-    rejects("unknown-bug", b"protocol = \"single\"\nbugs = [\"typo\"]\n", "unknown bug `typo`", 2);
+    rejects(
+        "unknown-bug",
+        b"protocol = \"single\"\nbugs = [\"typo\"]\n",
+        "unknown bug `typo`",
+        2,
+    );
     let (code, _, err) = dsim(&["run", "single/basic", "--bug", "typo"]);
     assert_eq!(code, 2);
-    assert!(err.contains("unknown bug `typo`") && err.contains("ack-before-sync"), "{err}");
+    assert!(
+        err.contains("unknown bug `typo`") && err.contains("ack-before-sync"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,7 +162,12 @@ fn empty_file() {
 #[test]
 fn binary_file() {
     rejects("binary", b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe", "", 1);
-    rejects("latin1", b"protocol = \"single\"\nname = \"caf\xe9\"\n", "not UTF-8", 2);
+    rejects(
+        "latin1",
+        b"protocol = \"single\"\nname = \"caf\xe9\"\n",
+        "not UTF-8",
+        2,
+    );
 }
 
 #[test]

@@ -48,7 +48,12 @@ fn same_seed_same_hash_three_times_different_seed_different_hash() {
         let a = hash(s.as_ref(), 1);
         assert_eq!(a, hash(s.as_ref(), 1), "{}: run 2 differs", s.path());
         assert_eq!(a, hash(s.as_ref(), 1), "{}: run 3 differs", s.path());
-        assert_ne!(a, hash(s.as_ref(), 2), "{}: seeds 1 and 2 give the same trace", s.path());
+        assert_ne!(
+            a,
+            hash(s.as_ref(), 2),
+            "{}: seeds 1 and 2 give the same trace",
+            s.path()
+        );
     }
 }
 
@@ -87,7 +92,10 @@ fn output_files_do_not_change_the_hash() {
     assert_eq!(a["events"], b["events"]);
     for f in ["trace.jsonl", "trace.txt", "history.jsonl", "result.json"] {
         let p = dir.join(f);
-        assert!(p.metadata().map(|m| m.len() > 0).unwrap_or(false), "{f} missing or empty");
+        assert!(
+            p.metadata().map(|m| m.len() > 0).unwrap_or(false),
+            "{f} missing or empty"
+        );
     }
     // result.json is the same object `--json` printed (but for wall time).
     let mut saved: serde_json::Value =

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use sim::config::{ClockConfig, ClockOverride, LinkParams, ScheduledFault};
 use sim::faults::{FaultAction, PartitionSpec, Target};
 use sim::time::NANOS_PER_MILLI as MS;
-use sim::{ClientRequest, Ctx, Dist, Durable, Endpoint, LinkKind, NodeId, Protocol, RunReport, Sim, SimConfig};
+use sim::{
+    ClientRequest, Ctx, Dist, Durable, Endpoint, LinkKind, NodeId, Protocol, RunReport, Sim, SimConfig,
+};
 
 #[derive(Clone, Debug, Serialize)]
 struct Ping {
@@ -81,7 +83,11 @@ impl<const STREAM: bool> Probe<STREAM> {
 impl<const STREAM: bool> Protocol for Probe<STREAM> {
     const NAME: &'static str = "probe";
     const DESCRIPTION: &'static str = "test probe";
-    const LINK: LinkKind = if STREAM { LinkKind::Stream } else { LinkKind::Datagram };
+    const LINK: LinkKind = if STREAM {
+        LinkKind::Stream
+    } else {
+        LinkKind::Datagram
+    };
     type Msg = Ping;
     type Timer = Timer;
     type Durable = Log;
@@ -178,7 +184,10 @@ fn everyone_pings(nodes: usize, period_ms: u64) -> Vec<Params> {
 }
 
 fn fault(at_ms: u64, action: FaultAction) -> ScheduledFault {
-    ScheduledFault { at: at_ms * MS, action }
+    ScheduledFault {
+        at: at_ms * MS,
+        action,
+    }
 }
 
 fn n(i: u32) -> Endpoint {
@@ -220,7 +229,10 @@ fn partitioned_messages_are_not_delivered_and_heal_restores_them() {
         assert!(from(p, tx).any(|r| r.at_mono > 200 * MS), "heal restores traffic");
     }
     let n2 = nodes[1].as_ref().expect("up");
-    assert!(from(n2, 2).any(|r| window.contains(&r.at_mono)), "same side keeps talking");
+    assert!(
+        from(n2, 2).any(|r| window.contains(&r.at_mono)),
+        "same side keeps talking"
+    );
     assert!(report.messages.dropped > 0);
 }
 
@@ -239,8 +251,14 @@ fn one_way_cuts_are_one_way() {
     let window = 101 * MS..200 * MS;
     let n1 = nodes[0].as_ref().expect("up");
     let n2 = nodes[1].as_ref().expect("up");
-    assert!(from(n2, 0).all(|r| !window.contains(&r.at_mono)), "n1 -> n2 is cut");
-    assert!(from(n1, 1).filter(|r| window.contains(&r.at_mono)).count() >= 9, "n2 -> n1 still works");
+    assert!(
+        from(n2, 0).all(|r| !window.contains(&r.at_mono)),
+        "n1 -> n2 is cut"
+    );
+    assert!(
+        from(n1, 1).filter(|r| window.contains(&r.at_mono)).count() >= 9,
+        "n2 -> n1 still works"
+    );
     assert!(from(n2, 0).any(|r| r.at_mono > 200 * MS), "the cut heals");
 }
 
@@ -270,15 +288,33 @@ fn streams_are_fifo_without_duplicates_where_datagrams_are_not() {
     let mut cfg = base(2, 1000);
     jittery(&mut cfg);
     let (_, stream) = run::<true>(cfg.clone(), sender_to_receiver(1));
-    let seqs: Vec<u64> = stream[1].as_ref().expect("up").received.iter().map(|r| r.seq).collect();
+    let seqs: Vec<u64> = stream[1]
+        .as_ref()
+        .expect("up")
+        .received
+        .iter()
+        .map(|r| r.seq)
+        .collect();
     assert!(seqs.len() > 500);
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "stream delivered out of order or twice");
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "stream delivered out of order or twice"
+    );
     // No loss either: a dropped segment is retransmitted.
     assert_eq!(seqs.len() as u64, *seqs.last().expect("some") - seqs[0] + 1);
 
     let (report, dgram) = run::<false>(cfg, sender_to_receiver(1));
-    let seqs: Vec<u64> = dgram[1].as_ref().expect("up").received.iter().map(|r| r.seq).collect();
-    assert!(seqs.windows(2).any(|w| w[0] > w[1]), "datagrams should reorder with this jitter");
+    let seqs: Vec<u64> = dgram[1]
+        .as_ref()
+        .expect("up")
+        .received
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert!(
+        seqs.windows(2).any(|w| w[0] > w[1]),
+        "datagrams should reorder with this jitter"
+    );
     assert!(report.messages.duplicated > 0 && report.messages.dropped > 0);
 }
 
@@ -299,10 +335,18 @@ fn a_partition_breaks_a_stream_and_both_ends_are_told() {
     assert_eq!(n1.broken, vec![(1, 100 * MS)], "sender told");
     assert_eq!(n2.broken, vec![(0, 100 * MS)], "receiver told");
     let r: Vec<&Received> = n2.received.iter().collect();
-    assert!(r.windows(2).all(|w| w[0].seq < w[1].seq), "still FIFO across the break");
+    assert!(
+        r.windows(2).all(|w| w[0].seq < w[1].seq),
+        "still FIFO across the break"
+    );
     // Nothing sent before the break arrives after it: in-flight messages died with the connection.
-    assert!(r.iter().all(|x| !(x.sent_mono < 100 * MS && x.at_mono >= 100 * MS)));
-    assert!(r.iter().any(|x| x.at_mono > 150 * MS), "reconnects after the heal");
+    assert!(r
+        .iter()
+        .all(|x| !(x.sent_mono < 100 * MS && x.at_mono >= 100 * MS)));
+    assert!(
+        r.iter().any(|x| x.at_mono > 150 * MS),
+        "reconnects after the heal"
+    );
 }
 
 #[test]
@@ -327,7 +371,10 @@ fn a_crash_loses_unsynced_writes_and_held_sends_but_keeps_synced_state() {
     let (_, nodes) = run::<false>(cfg.clone(), params.clone());
     let n1 = nodes[0].as_ref().expect("restarted");
     assert_eq!(n1.booted_with, vec![1], "synced write kept, unsynced write lost");
-    assert!(nodes[1].as_ref().expect("up").received.is_empty(), "held send lost");
+    assert!(
+        nodes[1].as_ref().expect("up").received.is_empty(),
+        "held send lost"
+    );
 
     // Without the crash both writes become durable and the held ping is sent after the sync.
     cfg.faults.clear();
@@ -335,13 +382,20 @@ fn a_crash_loses_unsynced_writes_and_held_sends_but_keeps_synced_state() {
         .run_and_inspect(|w| {
             (
                 w.node(NodeId(0)).durable.0.clone(),
-                w.node(NodeId(1)).state.map(|p| p.received.clone()).unwrap_or_default(),
+                w.node(NodeId(1))
+                    .state
+                    .map(|p| p.received.clone())
+                    .unwrap_or_default(),
             )
         })
         .expect("runs");
     assert_eq!(nodes.0, vec![1, 2]);
     assert_eq!(nodes.1.len(), 1);
-    assert_eq!(nodes.1[0].at_mono, 21 * MS, "sent when the sync completed (20 ms) + 1 ms");
+    assert_eq!(
+        nodes.1[0].at_mono,
+        21 * MS,
+        "sent when the sync completed (20 ms) + 1 ms"
+    );
 }
 
 #[test]
@@ -358,12 +412,24 @@ fn paused_nodes_fire_nothing_and_replay_their_buffer_in_order() {
     params[1].period_ns = 10 * MS; // n2 ticks too
     let (_, nodes) = run::<false>(cfg, params);
     let n2 = nodes[1].as_ref().expect("up");
-    assert!(n2.ticks.iter().all(|t| !(100 * MS < *t && *t < 155 * MS)), "no timer while paused");
-    assert!(n2.ticks.contains(&(155 * MS)), "the expired timer fires on resume");
+    assert!(
+        n2.ticks.iter().all(|t| !(100 * MS < *t && *t < 155 * MS)),
+        "no timer while paused"
+    );
+    assert!(
+        n2.ticks.contains(&(155 * MS)),
+        "the expired timer fires on resume"
+    );
     let replayed: Vec<&Received> = n2.received.iter().filter(|r| r.at_mono == 155 * MS).collect();
     assert_eq!(replayed.len(), 6, "pings arriving at 101..151 ms were buffered");
-    assert!(replayed.windows(2).all(|w| w[0].seq < w[1].seq), "replayed in arrival order");
-    assert!(n2.received.iter().all(|r| !(100 * MS < r.at_mono && r.at_mono < 155 * MS)));
+    assert!(
+        replayed.windows(2).all(|w| w[0].seq < w[1].seq),
+        "replayed in arrival order"
+    );
+    assert!(n2
+        .received
+        .iter()
+        .all(|r| !(100 * MS < r.at_mono && r.at_mono < 155 * MS)));
 }
 
 #[test]
@@ -392,7 +458,10 @@ fn the_pause_buffer_is_bounded_and_a_crash_discards_it() {
     ));
     let (_, nodes) = run::<false>(cfg, sender_to_receiver(10));
     let n2 = nodes[1].as_ref().expect("restarted");
-    assert!(n2.received.iter().all(|r| r.sent_mono >= 159 * MS), "buffer discarded by the crash");
+    assert!(
+        n2.received.iter().all(|r| r.sent_mono >= 159 * MS),
+        "buffer discarded by the crash"
+    );
     assert!(!n2.received.is_empty());
 }
 
@@ -434,8 +503,15 @@ fn clock_jumps_move_the_wall_clock_only() {
     }];
     let (_, nodes) = run::<false>(cfg, params);
     let n1 = nodes[0].as_ref().expect("up");
-    assert_eq!(n1.ticks, vec![100 * MS, 200 * MS, 300 * MS], "timers keep monotonic time");
-    assert_eq!(n1.wall_at_ticks, vec![100 * MS as i64, -1800 * MS as i64, -1700 * MS as i64]);
+    assert_eq!(
+        n1.ticks,
+        vec![100 * MS, 200 * MS, 300 * MS],
+        "timers keep monotonic time"
+    );
+    assert_eq!(
+        n1.wall_at_ticks,
+        vec![100 * MS as i64, -1800 * MS as i64, -1700 * MS as i64]
+    );
 }
 
 fn power_loss(sync_writes: bool) -> (RunReport, Vec<u64>, Option<Vec<u64>>) {
@@ -479,7 +555,11 @@ fn power_loss_waits_for_the_next_write_and_loses_it() {
     let (report, durable, ticks) = power_loss(true);
     // The first life's write 1 survives, its write 2 is lost; the second life writes 1 again at
     // 301 ms (its first tick) and syncs it.
-    assert_eq!(durable, vec![1, 1], "the synced write survives, the new one does not");
+    assert_eq!(
+        durable,
+        vec![1, 1],
+        "the synced write survives, the new one does not"
+    );
     assert_eq!(ticks, Some(vec![301 * MS]), "restarted at 201 ms");
     assert!(report.faults >= 2);
 }

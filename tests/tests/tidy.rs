@@ -31,7 +31,10 @@ fn sim_depends_on_no_other_workspace_crate() {
     for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
         if let Some(deps) = manifest.get(section).and_then(|d| d.as_table()) {
             for name in ["protocols", "scenarios", "reports", "dsim-tests"] {
-                assert!(!deps.contains_key(name), "sim must not depend on {name} ({section})");
+                assert!(
+                    !deps.contains_key(name),
+                    "sim must not depend on {name} ({section})"
+                );
             }
         }
     }
@@ -42,9 +45,16 @@ fn reports_and_protocols_depend_only_on_sim() {
     for krate in ["protocols", "reports"] {
         let text = std::fs::read_to_string(repo_root().join(krate).join("Cargo.toml")).expect("read");
         let manifest: toml::Table = toml::from_str(&text).expect("parse");
-        let deps = manifest.get("dependencies").and_then(|d| d.as_table()).cloned().unwrap_or_default();
+        let deps = manifest
+            .get("dependencies")
+            .and_then(|d| d.as_table())
+            .cloned()
+            .unwrap_or_default();
         for name in ["protocols", "scenarios", "reports"] {
-            assert!(name == krate || !deps.contains_key(name), "{krate} must not depend on {name}");
+            assert!(
+                name == krate || !deps.contains_key(name),
+                "{krate} must not depend on {name}"
+            );
         }
     }
 }
@@ -53,7 +63,11 @@ fn reports_and_protocols_depend_only_on_sim() {
 fn the_engine_names_no_protocol() {
     // Architecture invariant 1: `sim` has no word of any protocol.
     // `single` is also an English word ("single-threaded"); the rest are protocol names only.
-    let mut names: Vec<&str> = protocols::NAMES.iter().copied().filter(|n| *n != "single").collect();
+    let mut names: Vec<&str> = protocols::NAMES
+        .iter()
+        .copied()
+        .filter(|n| *n != "single")
+        .collect();
     names.extend(["raft", "paxos", "zab", "zookeeper", "kafka"]);
     for f in rust_files(&repo_root().join("sim/src")) {
         let text = std::fs::read_to_string(&f).expect("read").to_lowercase();
@@ -68,14 +82,27 @@ fn the_engine_names_no_protocol() {
 #[test]
 fn no_nondeterminism_in_engine_or_protocols() {
     // Clippy enforces these too; a grep catches them in code clippy does not compile (cfg'd out).
-    let banned = ["HashMap", "HashSet", "Instant::now", "SystemTime", "thread_rng", "DefaultHasher", "std::time"];
+    let banned = [
+        "HashMap",
+        "HashSet",
+        "Instant::now",
+        "SystemTime",
+        "thread_rng",
+        "DefaultHasher",
+        "std::time",
+    ];
     for dir in ["sim/src", "protocols/src"] {
         for f in rust_files(&repo_root().join(dir)) {
             let text = std::fs::read_to_string(&f).expect("read");
             for (i, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");
                 for b in banned {
-                    assert!(!code.contains(b), "{}:{}: `{b}` breaks determinism", f.display(), i + 1);
+                    assert!(
+                        !code.contains(b),
+                        "{}:{}: `{b}` breaks determinism",
+                        f.display(),
+                        i + 1
+                    );
                 }
             }
         }
@@ -102,7 +129,11 @@ fn every_protocol_folder_has_the_same_files() {
             assert!(have.contains(*w), "{} lacks {w}", p.display());
         }
     }
-    assert_eq!(folders, protocols::NAMES.len(), "one folder per registered protocol");
+    assert_eq!(
+        folders,
+        protocols::NAMES.len(),
+        "one folder per registered protocol"
+    );
 }
 
 #[test]
@@ -110,8 +141,16 @@ fn every_protocol_has_bundled_scenarios_and_planted_bugs() {
     for info in protocols::catalog() {
         let dir = repo_root().join("scenarios").join(info.name);
         assert!(dir.is_dir(), "scenarios/{}/ missing", info.name);
-        assert!(dir.join("fuzz.toml").is_file(), "scenarios/{}/fuzz.toml missing", info.name);
-        assert!(info.bugs.len() >= 3, "{} has fewer than 3 planted bugs", info.name);
+        assert!(
+            dir.join("fuzz.toml").is_file(),
+            "scenarios/{}/fuzz.toml missing",
+            info.name
+        );
+        assert!(
+            info.bugs.len() >= 3,
+            "{} has fewer than 3 planted bugs",
+            info.name
+        );
     }
 }
 
@@ -141,7 +180,11 @@ fn no_machine_specific_paths() {
             if f.ends_with("tidy.rs") {
                 continue;
             }
-            assert!(!text.contains(n), "{} contains a machine-specific path ({n})", f.display());
+            assert!(
+                !text.contains(n),
+                "{} contains a machine-specific path ({n})",
+                f.display()
+            );
         }
     }
 }

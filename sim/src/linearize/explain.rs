@@ -1,7 +1,8 @@
 //! Turning a failed search into a small, sound explanation.
 //!
-//! Starting point: the search's culprit and the shortest non-linearizable
-//! prefix (everything invoked before the culprit's return). Inside that
+//! Starting point: the shortest non-linearizable prefix of the failing
+//! partition (everything invoked up to the culprit's return; found by
+//! [`shortest_failing_prefix`] from the search's lower bound). Inside that
 //! prefix, ops completed by then are *strict* (must sit inside their
 //! interval with their recorded output) and the others are *relaxed*: they
 //! may take effect at any point after their call, with their recorded
@@ -61,11 +62,7 @@ pub(crate) fn explain<M: Model>(
 ) -> Failure {
     let (culprit, prefix_time, exact) =
         shortest_failing_prefix(model, ops, sops, lower, search_steps, budget);
-    let mut prefix: Vec<SearchOp> = sops
-        .iter()
-        .copied()
-        .filter(|o| o.call <= prefix_time)
-        .collect();
+    let mut prefix: Vec<SearchOp> = sops.iter().copied().filter(|o| o.call <= prefix_time).collect();
     prefix.sort_by_key(|o| (o.call, o.orig));
     let prefix_len = prefix.len();
     let unminimised = |ops_set: Vec<usize>| Failure {
@@ -81,10 +78,7 @@ pub(crate) fn explain<M: Model>(
         return unminimised(vec![culprit]);
     }
 
-    let mut strict: Vec<bool> = prefix
-        .iter()
-        .map(|o| eff_ret(o) <= prefix_time)
-        .collect();
+    let mut strict: Vec<bool> = prefix.iter().map(|o| eff_ret(o) <= prefix_time).collect();
     let strict_set = |strict: &[bool]| -> Vec<usize> {
         prefix
             .iter()
@@ -110,9 +104,7 @@ pub(crate) fn explain<M: Model>(
         _ => return unminimised(strict_set(&strict)),
     }
     let prefix_steps = budget.steps_used - before;
-    checker.per_check = prefix_steps
-        .saturating_mul(PER_CHECK_FACTOR)
-        .max(PER_CHECK_MIN);
+    checker.per_check = prefix_steps.saturating_mul(PER_CHECK_FACTOR).max(PER_CHECK_MIN);
     checker.total_end = budget
         .steps_used
         .saturating_add(prefix_steps.saturating_mul(TOTAL_FACTOR).max(TOTAL_MIN));

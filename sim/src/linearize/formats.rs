@@ -5,7 +5,7 @@
 //! gets the next integer as its time. A completion belongs to the latest
 //! invocation of the same process. Invocations that never complete, and
 //! indeterminate (`info`) completions, become pending ops
-//! ([`PENDING`](super::PENDING) return, unknown output): they may take effect
+//! ([`PENDING`] return, unknown output): they may take effect
 //! at any point after their call, or never. Errors carry the 1-based line
 //! number; parsers never panic on malformed input.
 
@@ -273,21 +273,27 @@ pub fn parse_etcd(text: &str) -> Result<Vec<Operation<RegisterInput, RegisterOut
                 }
                 let c = match (ty, input, &value) {
                     (":info", _, _) => Completion::Indeterminate,
-                    (":ok", RegisterInput::Read, JepsenValue::Nil) => Completion::Done(RegisterOutput::Read(None)),
+                    (":ok", RegisterInput::Read, JepsenValue::Nil) => {
+                        Completion::Done(RegisterOutput::Read(None))
+                    }
                     (":ok", RegisterInput::Read, JepsenValue::Int(v)) => {
                         Completion::Done(RegisterOutput::Read(Some(*v)))
                     }
                     (":ok", RegisterInput::Write(w), JepsenValue::Int(v)) if w == *v => {
                         Completion::Done(RegisterOutput::Ok)
                     }
-                    (":ok", RegisterInput::Cas { from, to }, JepsenValue::Pair(a, c)) if from == *a && to == *c => {
+                    (":ok", RegisterInput::Cas { from, to }, JepsenValue::Pair(a, c))
+                        if from == *a && to == *c =>
+                    {
                         Completion::Done(RegisterOutput::Ok)
                     }
                     // A failed read changed nothing: an unknown result that
                     // ends here is equivalent to dropping it.
                     (":fail", RegisterInput::Read, _) => Completion::Done(RegisterOutput::Unknown),
                     (":fail", RegisterInput::Write(_), _) => Completion::Dropped,
-                    (":fail", RegisterInput::Cas { from, to }, JepsenValue::Pair(a, c)) if from == *a && to == *c => {
+                    (":fail", RegisterInput::Cas { from, to }, JepsenValue::Pair(a, c))
+                        if from == *a && to == *c =>
+                    {
                         Completion::Done(RegisterOutput::CasFailed)
                     }
                     _ => {
@@ -431,7 +437,12 @@ pub fn parse_porcupine_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>
         let m = parse_edn_map(ln, l)?;
         let process = match edn_field(ln, &m, "process")? {
             Edn::Int(p) if *p >= 0 => *p as u64,
-            v => return err(ln, format!(":process must be a non-negative integer, found {v:?}")),
+            v => {
+                return err(
+                    ln,
+                    format!(":process must be a non-negative integer, found {v:?}"),
+                )
+            }
         };
         let ty = edn_keyword(ln, &m, "type")?;
         let f = edn_keyword(ln, &m, "f")?;
@@ -603,22 +614,29 @@ pub fn parse_dsim_jsonl(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>,
                     (KvOp::Put(v) | KvOp::Append(v), _) => {
                         Some(*v == list_string(&[json_int(ln, value, "value")?]))
                     }
-                    (KvOp::Cas { from, to }, _) => Some(match json_list(ln, value, "cas value")?.as_slice() {
-                        [a, c] => *from == list_string(&[*a]) && *to == list_string(&[*c]),
-                        _ => false,
-                    }),
+                    (KvOp::Cas { from, to }, _) => {
+                        Some(match json_list(ln, value, "cas value")?.as_slice() {
+                            [a, c] => *from == list_string(&[*a]) && *to == list_string(&[*c]),
+                            _ => false,
+                        })
+                    }
                     (KvOp::Get, _) => None,
                 };
                 if echoed == Some(false) {
-                    return err(ln, format!("completion value {value} differs from the invocation's"));
+                    return err(
+                        ln,
+                        format!("completion value {value} differs from the invocation's"),
+                    );
                 }
                 let c = match (ty, &input.op) {
                     ("info", _) => Completion::Indeterminate,
                     ("fail", KvOp::Cas { .. }) => Completion::Done(KvOutput::CasFailed),
                     ("fail", _) => Completion::Dropped,
-                    ("ok", KvOp::Get) => {
-                        Completion::Done(KvOutput::Value(list_string(&json_list(ln, value, "read result")?)))
-                    }
+                    ("ok", KvOp::Get) => Completion::Done(KvOutput::Value(list_string(&json_list(
+                        ln,
+                        value,
+                        "read result",
+                    )?))),
                     _ => Completion::Done(KvOutput::Ok),
                 };
                 b.complete(ln, process, c)?;

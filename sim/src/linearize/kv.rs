@@ -90,10 +90,7 @@ impl Model for KvModel {
         for (i, o) in ops.iter().enumerate() {
             by_key.entry(o.input.key.as_str()).or_default().push(i);
         }
-        by_key
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
+        by_key.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
     fn is_read_only(&self, input: &KvInput, output: &KvOutput) -> bool {

@@ -126,7 +126,8 @@ impl Memo {
         if self.arena.len() + 6 + u.len() + p.len() >= NONE as usize {
             return Visit::Full;
         }
-        self.arena.extend_from_slice(&[r, state, off + 4 + u.len() as u32, u.len() as u32]);
+        self.arena
+            .extend_from_slice(&[r, state, off + 4 + u.len() as u32, u.len() as u32]);
         self.arena.extend_from_slice(u);
         if self.push_node(NONE, p).is_none() {
             return Visit::Full;

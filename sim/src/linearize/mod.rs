@@ -21,27 +21,45 @@
 //!   the model, and if legal *lifts* it (and its return) out of the list;
 //!   reaching a return entry means the corresponding op can no longer be
 //!   placed, so the search backtracks (unlifts the most recent choice).
+//!   Candidates are tried in order of their return time (earliest deadline
+//!   first) rather than call time: a long-running op tried first would be
+//!   placed too early in most branches.
 //! * **Memoisation** (Lowe 2017): a configuration (set of linearized ops,
 //!   model state) is explored at most once. The set is stored compactly as
 //!   "first unpassed return + the ops invoked before it that are still
 //!   unplaced", so a memo entry costs O(concurrency), not O(history length).
 //!   Model states are hash-consed to integer ids and model transitions are
 //!   cached per (state, op), so the model runs once per distinct pair.
-//! * **Pending-operation dominance** (our addition): pending ops are tried
+//! * **Indeterminate operations** (our additions): pending ops are tried
 //!   after the completed candidates; one that leaves the state unchanged is
-//!   never placed; and a configuration is skipped when a visited one has the
-//!   same key and placed a *subset* of its pending ops (a pending op may also
-//!   never happen, so the smaller set can do everything the larger can).
-//!   Without this, each indeterminate write doubles the search space.
+//!   never placed; identical pending ops (same input and output) are
+//!   interchangeable, so only the earliest unplaced one is a candidate; and a
+//!   configuration is skipped when a visited one has the same key and placed
+//!   a *subset* of its pending ops (a pending op may also never happen).
+//!   Without these, each indeterminate write multiplies the search space.
+//! * **Pruning through optional model hooks** (our additions; the defaults
+//!   switch them off, so a custom model only has to be correct):
+//!   [`Model::is_read_only`] ops that are legal now are placed at once
+//!   without branching (they could be moved to this point in any
+//!   linearization); and *forward checking* with [`Model::required_state`],
+//!   [`Model::is_monotone`], [`Model::reset_floor`] and [`Model::state_le`]
+//!   abandons a configuration as soon as some unplaced read (every invoked
+//!   one and the next few) can no longer see its value, instead of at the
+//!   read's return. For the kv model (appends only extend a string) this
+//!   turns exponential backtracking into near-linear search; it is what
+//!   "unique written values" pruning achieves, derived from the model.
 //! * **P-compositionality** (Horn & Kroening 2015): [`Model::partition`]
-//!   splits a history into independent sub-histories (e.g. per key) that are
-//!   checked one by one; the history is linearizable iff every part is.
-//! * **Explanations**: the search reports the op whose return it could never
-//!   get past; the history up to that return is the shortest
-//!   non-linearizable prefix. The explainer then relaxes ops of that prefix
-//!   one at a time (each may then happen at any point after its call or not
-//!   at all) and keeps the relaxation whenever the history stays
-//!   non-linearizable, leaving a small set of ops that conflict on their own.
+//!   splits a history into independent sub-histories (e.g. per key); the
+//!   history is linearizable iff every part is. Parts are searched
+//!   round-robin in fixed slices of steps, so a part that fails quickly is
+//!   found even if another would need a huge search.
+//! * **Explanations**: the shortest non-linearizable prefix of the failing
+//!   part is found (the search gives a lower bound; exact prefix checks
+//!   gallop from there); its last return is the *culprit*. The explainer
+//!   then relaxes ops of that prefix one at a time (each may then happen at
+//!   any point after its call or not at all) and keeps the relaxation
+//!   whenever the history stays non-linearizable, leaving a small set of ops
+//!   that conflict even when everything else is allowed to float.
 //!
 //! All verdicts depend only on the history and the step budget, never on
 //! wall-clock time, so simulations stay deterministic; a wall-clock timeout
@@ -58,6 +76,8 @@
 //! * A. Athalye. *Porcupine: a fast linearizability checker in Go.*
 //!   <https://github.com/anishathalye/porcupine>
 
+#![warn(missing_docs)]
+
 mod explain;
 pub mod formats;
 pub mod kv;
@@ -72,8 +92,8 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 pub use formats::{detect_format, Format, ParseError};
-pub use kv::{KvInput, KvModel, KvOp, KvOutput};
-pub use register::{RegisterInput, RegisterModel, RegisterOutput};
+pub use kv::{KvHistoryOp, KvInput, KvModel, KvOp, KvOutput};
+pub use register::{RegisterInput, RegisterModel, RegisterOp, RegisterOutput};
 
 use search::{Outcome, Search, SearchOp};
 
@@ -130,12 +150,7 @@ pub trait Model {
 
     /// Applies one operation: `Some(next_state)` if `output` is a legal
     /// result of `input` in `state`, `None` otherwise.
-    fn step(
-        &self,
-        state: &Self::State,
-        input: &Self::Input,
-        output: &Self::Output,
-    ) -> Option<Self::State>;
+    fn step(&self, state: &Self::State, input: &Self::Input, output: &Self::Output) -> Option<Self::State>;
 
     /// Splits a history into independent parts, each a name and a list of
     /// indices into `ops`; every op must be in exactly one part (ops left out
@@ -370,17 +385,16 @@ pub fn check_with<M: Model>(
         })
         .collect();
     'rounds: while !live.is_empty() {
-        let mut i = 0;
-        while i < live.len() {
+        // Decided partitions are marked here and dropped after the round
+        // (removing them one by one would be quadratic with many keys).
+        let mut decided = vec![false; live.len()];
+        for i in 0..live.len() {
             let (pi, sops, slot) = &mut live[i];
             let search = slot.get_or_insert_with(|| Search::new(model, ops, sops));
             match search.resume(budget, SLICE_STEPS) {
-                None => {
-                    i += 1;
-                    continue;
-                }
+                None => continue,
                 Some(Outcome::Linearizable) => {}
-                Some(Outcome::NotLinearizable { lower, .. }) => {
+                Some(Outcome::NotLinearizable { lower }) => {
                     let search_steps = search.steps();
                     let name = &parts[*pi].0;
                     let sops = sops.to_vec();
@@ -406,15 +420,18 @@ pub fn check_with<M: Model>(
                     }
                 }
             }
-            live.remove(i);
+            decided[i] = true;
+            *slot = None;
         }
+        let mut k = 0;
+        live.retain(|_| {
+            k += 1;
+            !decided[k - 1]
+        });
         // Keep the searches still running within the memory cap together:
         // give up on the hungriest ones first.
         loop {
-            let total: u64 = live
-                .iter()
-                .filter_map(|l| l.2.as_ref().map(Search::memory))
-                .sum();
+            let total: u64 = live.iter().filter_map(|l| l.2.as_ref().map(Search::memory)).sum();
             if total <= budget.max_memory_bytes {
                 break;
             }

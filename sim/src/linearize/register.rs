@@ -66,11 +66,7 @@ impl Model for RegisterModel {
             // "nil never equals a number": a failed cas on an unwritten
             // register is legal.
             (I::Cas { from, .. }, O::CasFailed) => (*state != Some(*from)).then_some(*state),
-            (I::Cas { from, to }, O::Unknown) => Some(if *state == Some(*from) {
-                Some(*to)
-            } else {
-                *state
-            }),
+            (I::Cas { from, to }, O::Unknown) => Some(if *state == Some(*from) { Some(*to) } else { *state }),
             _ => None,
         }
     }
@@ -80,6 +76,35 @@ impl Model for RegisterModel {
             (input, output),
             (RegisterInput::Read, _) | (RegisterInput::Cas { .. }, RegisterOutput::CasFailed)
         )
+    }
+
+    /// A completed read is legal only in the state it returned.
+    fn required_state(&self, input: &RegisterInput, output: &RegisterOutput) -> Option<Option<i64>> {
+        match (input, output) {
+            (RegisterInput::Read, RegisterOutput::Read(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Reads and failed cas change nothing; under the equality preorder
+    /// (see `state_le`) that is all that is monotone.
+    fn is_monotone(&self, input: &RegisterInput, output: &RegisterOutput) -> bool {
+        self.is_read_only(input, output)
+    }
+
+    /// A write yields its value, a cas its `to` (or nothing changes).
+    fn reset_floor(&self, input: &RegisterInput, _output: &RegisterOutput) -> Option<Option<i64>> {
+        match input {
+            RegisterInput::Read => None,
+            RegisterInput::Write(v) => Some(Some(*v)),
+            RegisterInput::Cas { to, .. } => Some(Some(*to)),
+        }
+    }
+
+    /// Equality: a read of `v` can only be satisfied if the value is `v` now
+    /// or some write (or cas) of `v` can still take effect before it returns.
+    fn state_le(&self, a: &Option<i64>, b: &Option<i64>) -> bool {
+        a == b
     }
 
     fn describe(&self, input: &RegisterInput, output: &RegisterOutput) -> String {

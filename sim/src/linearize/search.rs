@@ -5,7 +5,10 @@
 //! order; placing (linearizing) an op lifts both of its entries out. The
 //! candidates of a configuration are the call entries before the first
 //! remaining return entry. Pending ops (no return) live in a second list and
-//! are tried after the completed candidates.
+//! are tried after the completed candidates — except a pending reset that
+//! forward checking found some read to depend on, which is tried first.
+//! The search is resumable (`resume` with a step slice) so that partitions
+//! can be interleaved.
 
 use super::memo::{Memo, Visit};
 use super::table::{Interner, U64Map};
@@ -40,7 +43,9 @@ pub(crate) enum Outcome {
     /// configuration reached: the shortest non-linearizable prefix ends at
     /// or after it (forward checking can abandon a configuration before the
     /// return it would fail at, so it is a bound, not the answer).
-    NotLinearizable { lower: u64 },
+    NotLinearizable {
+        lower: u64,
+    },
     Exhausted(Exhausted),
 }
 
@@ -192,11 +197,7 @@ pub(crate) fn search<M: Model>(
 }
 
 impl<'m, M: Model> Search<'m, M> {
-    pub(crate) fn new(
-        model: &'m M,
-        ops: &'m [Operation<M::Input, M::Output>],
-        sops: &[SearchOp],
-    ) -> Self {
+    pub(crate) fn new(model: &'m M, ops: &'m [Operation<M::Input, M::Output>], sops: &[SearchOp]) -> Self {
         let mut done: Vec<SearchOp> = Vec::new();
         let mut pend: Vec<SearchOp> = Vec::new();
         for &o in sops {
@@ -309,7 +310,11 @@ impl<'m, M: Model> Search<'m, M> {
         let nm_floor = nm
             .iter()
             .map(|&(_, op)| {
-                let o = &ops[done.iter().chain(pend.iter()).nth(op as usize).map_or(0, |o| o.orig)];
+                let o = &ops[done
+                    .iter()
+                    .chain(pend.iter())
+                    .nth(op as usize)
+                    .map_or(0, |o| o.orig)];
                 match model.reset_floor(&o.input, &o.output) {
                     Some(st) => interner.intern(st),
                     None => NIL,
@@ -416,7 +421,7 @@ impl<'m, M: Model> Search<'m, M> {
             return Err(Stop::Exhausted(Exhausted::Steps));
         }
         self.steps += 1;
-        if self.steps % POLL_EVERY == 0 {
+        if self.steps.is_multiple_of(POLL_EVERY) {
             if let Some(cancel) = budget.cancel {
                 if cancel() {
                     return Err(Stop::Exhausted(Exhausted::Cancelled));

@@ -1,0 +1,327 @@
+//! Raft's safety properties (§5.2, Figure 3), checked after every event, incrementally: only the
+//! touched server is examined, and entries are compared by their chain hashes (a hash of the
+//! whole prefix), so a check is O(servers) however long the logs are.
+//!
+//! - Election Safety: at most one leader per term.
+//! - Leader Append-Only: a leader never overwrites or deletes entries in its log.
+//! - Log Matching: two logs with an entry of the same index and term agree on everything up to it.
+//! - Leader Completeness: a leader's log holds every entry committed in earlier terms.
+//! - State Machine Safety: no two servers apply different commands at one index.
+//! - Committed entries are kept: no server's *disk* ever loses a committed entry it held
+//!   (crashed servers included).
+
+use super::node::{Raft, Role};
+use sim::{CheckDecl, CheckSink, Invariants, NodeId, World};
+use std::collections::BTreeMap;
+
+pub const ELECTION_SAFETY: &str = "election-safety";
+pub const LEADER_APPEND_ONLY: &str = "leader-append-only";
+pub const LOG_MATCHING: &str = "log-matching";
+pub const LEADER_COMPLETENESS: &str = "leader-completeness";
+pub const STATE_MACHINE_SAFETY: &str = "state-machine-safety";
+pub const COMMITTED_KEPT: &str = "committed-entry-kept";
+pub const LEADER_CHANGE: &str = "leader-change";
+pub const TRUNCATED: &str = "log-truncated";
+pub const READ_INDEX: &str = "read-index-served";
+pub const LEASE_READ: &str = "lease-read-served";
+pub const COMPACTED: &str = "log-compacted";
+pub const SINGLE_LEADER: &str = "single-leader";
+
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    up: bool,
+    paused: bool,
+    leader: bool,
+    term: u64,
+    hint: Option<NodeId>,
+}
+
+pub struct RaftInvariants {
+    n: usize,
+    /// Term → its leader.
+    leaders: BTreeMap<u64, NodeId>,
+    /// While a server leads a term: (term, an index and its chain) to re-check.
+    leading: Vec<Option<(u64, u64, u64)>>,
+    /// Commit points: index → (chain at that index, term of the leader that committed it).
+    commits: BTreeMap<u64, (u64, u64)>,
+    /// Per server: the highest commit point its disk holds.
+    held: Vec<u64>,
+    /// Index → chain of the entry applied there (above every server's snapshot).
+    applied: BTreeMap<u64, u64>,
+    sm_index: Vec<u64>,
+    seen: Vec<Seen>,
+}
+
+impl RaftInvariants {
+    fn on_leader(&mut self, id: NodeId, r: &Raft, sink: &mut CheckSink) {
+        match self.leaders.get(&r.term()) {
+            Some(other) if *other != id => {
+                let other = *other;
+                sink.fail(ELECTION_SAFETY, || {
+                    format!("{id} and {other} are both leaders of term {}", r.term())
+                });
+            }
+            Some(_) => {}
+            None => {
+                self.leaders.insert(r.term(), id);
+                if self.leaders.len() >= 2 {
+                    sink.reached(LEADER_CHANGE);
+                }
+                self.check_completeness(id, r, sink);
+            }
+        }
+        // Leader Append-Only.
+        if let Some((term, index, chain)) = self.leading[id.index()] {
+            if term == r.term() && index > r.log().base_index && r.log().chain_at(index) != Some(chain) {
+                sink.fail(LEADER_APPEND_ONLY, || {
+                    format!("{id}, leader of term {term}, changed or removed its entry {index}")
+                });
+            }
+        }
+        self.leading[id.index()] = Some((r.term(), r.log().last_index(), r.log().last_chain()));
+        // A new commit point.
+        let c = r.commit_index();
+        let newest = self.commits.keys().next_back().copied().unwrap_or(0);
+        if c > newest {
+            if let Some(chain) = r.log().chain_at(c) {
+                self.commits.insert(c, (chain, r.term()));
+            }
+        }
+    }
+
+    /// Leader Completeness: the new leader holds the newest committed prefix.
+    fn check_completeness(&self, id: NodeId, r: &Raft, sink: &mut CheckSink) {
+        let Some((&index, &(chain, term))) = self.commits.range(..).next_back() else {
+            return;
+        };
+        if term >= r.term() || index <= r.log().base_index {
+            return;
+        }
+        if r.log().chain_at(index) != Some(chain) {
+            sink.fail(LEADER_COMPLETENESS, || {
+                format!(
+                    "{id} became leader of term {} without the entry committed at index {index} in term {term} \
+                     (its log ends at {})",
+                    r.term(),
+                    r.log().last_index()
+                )
+            });
+        }
+    }
+
+    /// Log Matching at the touched server's last and commit indices against every other server.
+    fn check_matching(&self, world: &World<Raft>, id: NodeId, r: &Raft, sink: &mut CheckSink) {
+        for index in [r.log().last_index(), r.commit_index()] {
+            let (Some(t), Some(c)) = (r.log().term_at(index), r.log().chain_at(index)) else {
+                continue;
+            };
+            if index == 0 {
+                continue;
+            }
+            for other in world.iter() {
+                if other.id == id {
+                    continue;
+                }
+                let Some(o) = other.state else { continue };
+                if o.log().term_at(index) == Some(t) && o.log().chain_at(index) != Some(c) {
+                    let oid = other.id;
+                    sink.fail(LOG_MATCHING, || {
+                        format!("{id} and {oid} both have an entry of term {t} at index {index} but their logs differ before it")
+                    });
+                }
+            }
+        }
+    }
+
+    fn check_applied(&mut self, id: NodeId, r: &Raft, sink: &mut CheckSink) {
+        for &(index, chain) in &r.applied_now {
+            match self.applied.get(&index) {
+                Some(c) if *c != chain => {
+                    sink.fail(STATE_MACHINE_SAFETY, || {
+                        format!("{id} applied a different command at index {index} than another server did")
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    self.applied.insert(index, chain);
+                }
+            }
+        }
+    }
+
+    /// No disk ever loses a committed entry it held (crashed servers' disks included).
+    fn check_disk(&mut self, world: &World<Raft>, id: NodeId, sink: &mut CheckSink) {
+        let d = world.node(id).durable;
+        let i = id.index();
+        let h = self.held[i];
+        if h > d.log.base_index {
+            if let Some(&(chain, term)) = self.commits.get(&h) {
+                if d.log.chain_at(h) != Some(chain) {
+                    sink.fail(COMMITTED_KEPT, || {
+                        format!(
+                            "the disk of {id} no longer holds the entry committed at index {h} (term {term})"
+                        )
+                    });
+                }
+            }
+        }
+        if let Some((&index, &(chain, _))) = self.commits.range(..=d.log.last_index()).next_back() {
+            if index > h && d.log.chain_at(index) == Some(chain) {
+                self.held[i] = index;
+            }
+        }
+        self.sm_index[i] = d.sm.index;
+    }
+
+    fn single_leader(&self) -> bool {
+        let max_term = self
+            .seen
+            .iter()
+            .filter(|s| s.up)
+            .map(|s| s.term)
+            .max()
+            .unwrap_or(0);
+        let leaders: Vec<usize> = (0..self.n)
+            .filter(|i| self.seen[*i].up && !self.seen[*i].paused && self.seen[*i].leader)
+            .collect();
+        let [l] = leaders[..] else { return false };
+        if self.seen[l].term < max_term {
+            return false;
+        }
+        let followers = self
+            .seen
+            .iter()
+            .filter(|s| s.up && s.term == self.seen[l].term && s.hint == Some(NodeId(l as u32)))
+            .count();
+        followers >= self.n / 2 + 1
+    }
+
+    /// Forgets what every server has folded into its snapshot.
+    fn prune(&mut self) {
+        let floor = self.sm_index.iter().copied().min().unwrap_or(0);
+        while let Some((&i, _)) = self.applied.first_key_value() {
+            if i > floor {
+                break;
+            }
+            self.applied.pop_first();
+        }
+        while self.commits.len() > 1 {
+            let (&i, _) = self.commits.first_key_value().expect("non-empty");
+            if i >= floor {
+                break;
+            }
+            self.commits.pop_first();
+        }
+    }
+}
+
+impl Invariants<Raft> for RaftInvariants {
+    fn new(n: usize) -> Self {
+        RaftInvariants {
+            n,
+            leaders: BTreeMap::new(),
+            leading: vec![None; n],
+            commits: BTreeMap::new(),
+            held: vec![0; n],
+            applied: BTreeMap::new(),
+            sm_index: vec![0; n],
+            seen: vec![Seen::default(); n],
+        }
+    }
+
+    fn checks() -> Vec<CheckDecl> {
+        vec![
+            CheckDecl::always(ELECTION_SAFETY, "at most one leader per term (§5.2)"),
+            CheckDecl::always(
+                LEADER_APPEND_ONLY,
+                "a leader never overwrites or deletes its entries (§5.3)",
+            ),
+            CheckDecl::always(
+                LOG_MATCHING,
+                "same index and term means the same log up to there (§5.3)",
+            ),
+            CheckDecl::always(
+                LEADER_COMPLETENESS,
+                "a leader holds every earlier committed entry (§5.4)",
+            ),
+            CheckDecl::always(
+                STATE_MACHINE_SAFETY,
+                "no two servers apply different commands at an index (§5.4.3)",
+            ),
+            CheckDecl::always(COMMITTED_KEPT, "no disk ever loses a committed entry it held"),
+            CheckDecl::sometimes(LEADER_CHANGE, "a second leader was elected"),
+            CheckDecl::sometimes(TRUNCATED, "a follower truncated conflicting entries"),
+            CheckDecl::sometimes(READ_INDEX, "a read was served by ReadIndex"),
+            CheckDecl::sometimes(LEASE_READ, "a read was served under a leader lease"),
+            CheckDecl::sometimes(COMPACTED, "a log was compacted"),
+            CheckDecl::eventually(SINGLE_LEADER, "exactly one leader, followed by a majority"),
+        ]
+    }
+
+    fn after_event(&mut self, world: &World<Raft>, touched: NodeId, sink: &mut CheckSink) {
+        let view = world.node(touched);
+        let i = touched.index();
+        match view.state {
+            None => self.seen[i] = Seen::default(),
+            Some(r) => {
+                self.seen[i] = Seen {
+                    up: true,
+                    paused: view.paused,
+                    leader: r.role_kind() == Role::Leader,
+                    term: r.term(),
+                    hint: r.leader_hint(),
+                };
+                if r.role_kind() == Role::Leader {
+                    self.on_leader(touched, r, sink);
+                } else {
+                    self.leading[i] = None;
+                }
+                self.check_matching(world, touched, r, sink);
+                self.check_applied(touched, r, sink);
+                if r.stats.truncations > 0 {
+                    sink.reached(TRUNCATED);
+                }
+                if r.stats.read_index_reads > 0 {
+                    sink.reached(READ_INDEX);
+                }
+                if r.stats.lease_reads > 0 {
+                    sink.reached(LEASE_READ);
+                }
+                if r.stats.compactions > 0 {
+                    sink.reached(COMPACTED);
+                }
+            }
+        }
+        self.check_disk(world, touched, sink);
+        if self.single_leader() {
+            sink.holds(SINGLE_LEADER);
+        }
+        if self.applied.len() > 4096 || self.commits.len() > 4096 {
+            self.prune();
+        }
+    }
+
+    fn at_end(&mut self, world: &World<Raft>, sink: &mut CheckSink) {
+        // Full Log Matching over every pair of live servers.
+        let live: Vec<(NodeId, &Raft)> = world.iter().filter_map(|v| v.state.map(|s| (v.id, s))).collect();
+        for (a, ra) in &live {
+            for (b, rb) in &live {
+                if a >= b {
+                    continue;
+                }
+                let lo = ra.log().base_index.max(rb.log().base_index) + 1;
+                let hi = ra.log().last_index().min(rb.log().last_index());
+                for index in lo..=hi {
+                    if ra.log().term_at(index) == rb.log().term_at(index)
+                        && ra.log().chain_at(index) != rb.log().chain_at(index)
+                    {
+                        sink.fail(LOG_MATCHING, || {
+                            format!("{a} and {b} have entries of the same term at {index} after different prefixes")
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

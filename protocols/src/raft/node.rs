@@ -1,0 +1,565 @@
+//! A Raft server: state (Figure 2), roles, elections (§5.2, §5.4.1) and the glue to the engine.
+//! Log replication is in `replication.rs`, client requests and reads in `client.rs`.
+
+use super::bugs::Bugs;
+use super::invariants::RaftInvariants;
+use super::log::{RaftDurable, RaftLog, RaftWrite};
+use super::messages::{Command, Msg, Timer};
+use crate::common::kv::KvStore;
+use crate::common::session::Sessions;
+use serde::{Deserialize, Serialize};
+use sim::time::{Dur, NANOS_PER_MILLI};
+use sim::{ClientId, ClientRequest, Ctx, Draw, NodeId, Protocol, SyncId, TimerId};
+use std::collections::{BTreeMap, VecDeque};
+
+/// How the leader serves reads (dissertation §6.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadMode {
+    /// Confirm leadership with a heartbeat round, then read at the commit index (§6.4).
+    ReadIndex,
+    /// Put reads in the log like writes.
+    Log,
+    /// Serve reads while a leader lease holds (§6.4.1), bounded by the clock drift bound.
+    Lease,
+    /// Pick one of the three at random per read (for fuzzing).
+    Mixed,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftParams {
+    /// Election timeouts are drawn uniformly from this range (§5.2).
+    pub election_timeout: [Dur; 2],
+    /// Leader heartbeat interval (§5.2).
+    pub heartbeat: Dur,
+    /// Most entries in one AppendEntries.
+    pub max_entries_per_append: u32,
+    pub read_mode: ReadMode,
+    /// Compact the log once this many entries below the all-have-it index can go (§7).
+    pub compact_every: u64,
+}
+
+impl Default for RaftParams {
+    fn default() -> Self {
+        RaftParams {
+            election_timeout: [Dur(150 * NANOS_PER_MILLI), Dur(300 * NANOS_PER_MILLI)],
+            heartbeat: Dur(50 * NANOS_PER_MILLI),
+            max_entries_per_append: 64,
+            read_mode: ReadMode::ReadIndex,
+            compact_every: 1000,
+        }
+    }
+}
+
+pub const PARAM_DOCS: &[sim::ParamDoc] = &[
+    sim::ParamDoc {
+        name: "election_timeout",
+        description: "[min, max]: each election timeout is drawn uniformly from it (§5.2)",
+    },
+    sim::ParamDoc {
+        name: "heartbeat",
+        description: "interval of the leader's empty AppendEntries",
+    },
+    sim::ParamDoc {
+        name: "max_entries_per_append",
+        description: "most log entries sent in one AppendEntries",
+    },
+    sim::ParamDoc {
+        name: "read_mode",
+        description: "read-index | log | lease | mixed (dissertation §6.4)",
+    },
+    sim::ParamDoc {
+        name: "compact_every",
+        description: "compact the log in steps of this many entries (§7)",
+    },
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// A read waiting for leadership confirmation and for the state machine to catch up (§6.4).
+#[derive(Clone, Debug)]
+pub(super) struct PendingRead {
+    pub req: ClientRequest,
+    pub read_index: u64,
+    pub round: u64,
+}
+
+/// Counters the checks read.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub elections_won: u64,
+    pub truncations: u64,
+    pub read_index_reads: u64,
+    pub lease_reads: u64,
+    pub log_reads: u64,
+    pub compactions: u64,
+}
+
+pub struct Raft {
+    pub(super) id: NodeId,
+    pub(super) n: usize,
+    pub(super) p: RaftParams,
+    pub(super) bugs: Bugs,
+    // Persistent state on all servers (Figure 2), mirrored in memory.
+    pub(super) term: u64,
+    pub(super) voted_for: Option<NodeId>,
+    pub(super) log: RaftLog,
+    // Volatile state on all servers.
+    pub(super) role: Role,
+    pub(super) leader: Option<NodeId>,
+    pub(super) commit_index: u64,
+    pub(super) last_applied: u64,
+    pub(super) kv: KvStore,
+    pub(super) sessions: Sessions,
+    pub(super) election_timer: Option<TimerId>,
+    pub(super) heartbeat_timer: Option<TimerId>,
+    /// Monotonic time of the last AppendEntries from a current leader (dissertation §4.2.3).
+    pub(super) leader_contact_mono: Option<u64>,
+    pub(super) votes: Vec<NodeId>,
+    /// Own log durable up to here (a leader counts itself only for durable entries).
+    pub(super) durable_index: u64,
+    pub(super) syncs: VecDeque<(SyncId, u64)>,
+    // Volatile state on leaders (reinitialized after election).
+    pub(super) next_index: Vec<u64>,
+    pub(super) match_index: Vec<u64>,
+    pub(super) inflight: Vec<bool>,
+    /// Clients waiting for the entry at an index to be applied.
+    pub(super) pending: BTreeMap<u64, (ClientId, u64, u64)>,
+    pub(super) pending_ops: BTreeMap<(u64, u64), u64>,
+    // Reads (dissertation §6.4).
+    pub(super) read_round: u64,
+    pub(super) acked_round: Vec<u64>,
+    pub(super) confirmed_round: u64,
+    pub(super) round_sent_mono: VecDeque<(u64, u64)>,
+    pub(super) lease_until_mono: u64,
+    pub(super) reads: VecDeque<PendingRead>,
+    /// The index every server holds, as last advertised by a leader (§7).
+    pub(super) floor: u64,
+    /// Entries applied during the current event: (index, chain). For the checks.
+    pub applied_now: Vec<(u64, u64)>,
+    pub stats: Stats,
+}
+
+impl Raft {
+    pub fn role_kind(&self) -> Role {
+        self.role
+    }
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+    pub fn last_applied(&self) -> u64 {
+        self.last_applied
+    }
+    pub fn leader_hint(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    pub(super) fn majority(&self) -> usize {
+        self.n / 2 + 1
+    }
+
+    /// Per-event scratch for the checks.
+    pub(super) fn begin_event(&mut self) {
+        self.applied_now.clear();
+    }
+
+    // ----- persistence -----
+
+    /// Writes currentTerm and votedFor (persisted before any message that depends on them).
+    pub(super) fn persist_hard_state(&mut self, cx: &mut Ctx<Self>) {
+        // Bug `forget-vote-on-restart`: the vote never reaches the disk.
+        let voted_for = if self.bugs.forget_vote_on_restart {
+            None
+        } else {
+            self.voted_for
+        };
+        cx.persist(RaftWrite::HardState {
+            term: self.term,
+            voted_for,
+        });
+    }
+
+    /// Requests a sync and remembers which index it makes durable.
+    pub(super) fn sync_log(&mut self, cx: &mut Ctx<Self>) {
+        let id = cx.sync();
+        self.syncs.push_back((id, self.log.last_index()));
+    }
+
+    // ----- timers -----
+
+    pub(super) fn reset_election_timer(&mut self, cx: &mut Ctx<Self>) {
+        if let Some(t) = self.election_timer.take() {
+            cx.cancel_timer(t);
+        }
+        let [lo, hi] = self.p.election_timeout;
+        let d = cx.rng().range_inclusive(lo.0, hi.0.max(lo.0));
+        self.election_timer = Some(cx.set_timer(d, Timer::Election));
+    }
+
+    fn stop_election_timer(&mut self, cx: &mut Ctx<Self>) {
+        if let Some(t) = self.election_timer.take() {
+            cx.cancel_timer(t);
+        }
+    }
+
+    pub(super) fn start_heartbeat_timer(&mut self, cx: &mut Ctx<Self>) {
+        if let Some(t) = self.heartbeat_timer.take() {
+            cx.cancel_timer(t);
+        }
+        self.heartbeat_timer = Some(cx.set_timer(self.p.heartbeat.0, Timer::Heartbeat));
+    }
+
+    // ----- roles -----
+
+    /// §5.1: a server that sees a higher term becomes a follower of that term.
+    pub(super) fn become_follower(&mut self, cx: &mut Ctx<Self>, term: u64) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.persist_hard_state(cx);
+        }
+        if self.role != Role::Follower {
+            if self.role == Role::Leader {
+                if let Some(t) = self.heartbeat_timer.take() {
+                    cx.cancel_timer(t);
+                }
+                // Clients waiting here will time out and retry at the new leader; their
+                // entries may still commit, which the session table makes harmless.
+                self.pending.clear();
+                self.pending_ops.clear();
+                self.reads.clear();
+                self.round_sent_mono.clear();
+            }
+            self.role = Role::Follower;
+            self.reset_election_timer(cx);
+        }
+        self.leader = None;
+    }
+
+    /// §5.2: on election timeout, start an election for the next term.
+    fn start_election(&mut self, cx: &mut Ctx<Self>) {
+        self.term += 1;
+        self.role = Role::Candidate;
+        self.voted_for = Some(self.id);
+        self.leader = None;
+        self.votes = vec![self.id];
+        self.persist_hard_state(cx);
+        self.reset_election_timer(cx);
+        if cx.tracing() {
+            cx.note(format!("times out, starts an election for term {}", self.term));
+        }
+        let msg = Msg::RequestVote {
+            term: self.term,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        for peer in cx.peers() {
+            // The vote for itself must be durable before anyone hears of the candidacy.
+            cx.send_after_sync(peer, msg.clone());
+        }
+        if self.votes.len() >= self.majority() {
+            self.become_leader(cx);
+        }
+    }
+
+    fn become_leader(&mut self, cx: &mut Ctx<Self>) {
+        self.role = Role::Leader;
+        self.leader = Some(self.id);
+        self.stats.elections_won += 1;
+        self.stop_election_timer(cx);
+        let next = self.log.last_index() + 1;
+        self.next_index = vec![next; self.n];
+        self.match_index = vec![0; self.n];
+        self.inflight = vec![false; self.n];
+        self.acked_round = vec![0; self.n];
+        self.confirmed_round = self.read_round;
+        self.lease_until_mono = 0;
+        // §8 / dissertation §6.4: a blank entry of the new term, so entries of earlier terms
+        // commit with it and reads can be served once it is committed.
+        self.append_entry(cx, Command::Noop);
+        self.broadcast_append(cx);
+        self.start_heartbeat_timer(cx);
+    }
+
+    // ----- elections -----
+
+    /// §5.2, §5.4.1: grant at most one vote per term, only to candidates whose log is at least
+    /// as up-to-date as ours.
+    fn on_request_vote(
+        &mut self,
+        cx: &mut Ctx<Self>,
+        from: NodeId,
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+    ) {
+        if term > self.term && self.heard_from_leader_recently(cx) {
+            // Dissertation §4.2.3: while a leader is known to be alive, ignore disruptive
+            // candidates (this is also what makes leader leases safe).
+            cx.send(
+                from,
+                Msg::RequestVoteReply {
+                    term: self.term,
+                    granted: false,
+                },
+            );
+            return;
+        }
+        if term > self.term {
+            self.become_follower(cx, term);
+        }
+        let up_to_date = last_term > self.log.last_term()
+            || (last_term == self.log.last_term() && last_index >= self.log.last_index());
+        let free = self.voted_for.is_none() || self.voted_for == Some(from);
+        let granted = term == self.term && free && (up_to_date || self.bugs.no_up_to_date_check);
+        if granted {
+            self.voted_for = Some(from);
+            self.persist_hard_state(cx);
+            self.reset_election_timer(cx);
+            if cx.tracing() {
+                cx.note(format!("votes for {from} in term {term}"));
+            }
+        }
+        // The vote must be on disk before the candidate can count it.
+        cx.send_after_sync(
+            from,
+            Msg::RequestVoteReply {
+                term: self.term,
+                granted,
+            },
+        );
+    }
+
+    fn heard_from_leader_recently(&self, cx: &Ctx<Self>) -> bool {
+        if self.role == Role::Leader {
+            return true;
+        }
+        match (self.leader, self.leader_contact_mono) {
+            (Some(_), Some(t)) => cx.now_mono().saturating_sub(t) < self.p.election_timeout[0].0,
+            _ => false,
+        }
+    }
+
+    fn on_request_vote_reply(&mut self, cx: &mut Ctx<Self>, from: NodeId, term: u64, granted: bool) {
+        if term > self.term {
+            self.become_follower(cx, term);
+            return;
+        }
+        if self.role != Role::Candidate || term != self.term || !granted {
+            return;
+        }
+        if !self.votes.contains(&from) {
+            self.votes.push(from);
+        }
+        if self.votes.len() >= self.majority() {
+            self.become_leader(cx);
+        }
+    }
+}
+
+impl Protocol for Raft {
+    const NAME: &'static str = "raft";
+    const DESCRIPTION: &'static str =
+        "Raft (Ongaro & Ousterhout 2014): elections, log replication, client sessions, ReadIndex and lease reads";
+    const DEFAULT_NODES: usize = 3;
+    const ROLES: &'static [&'static str] = &["leader", "follower", "candidate"];
+
+    type Msg = Msg;
+    type Timer = Timer;
+    type Durable = RaftDurable;
+    type Params = RaftParams;
+    type Invariants = RaftInvariants;
+
+    fn bugs() -> &'static [sim::BugDecl] {
+        super::bugs::BUGS
+    }
+
+    fn param_docs() -> &'static [sim::ParamDoc] {
+        PARAM_DOCS
+    }
+
+    fn validate_params(p: &RaftParams) -> Result<(), String> {
+        let [lo, hi] = p.election_timeout;
+        if lo.0 == 0 || lo > hi {
+            return Err("election_timeout must be [min, max] with 0 < min <= max".into());
+        }
+        if p.heartbeat.0 == 0 || p.heartbeat >= lo {
+            return Err(
+                "heartbeat must be greater than 0 and shorter than the minimum election timeout".into(),
+            );
+        }
+        if p.max_entries_per_append == 0 || p.max_entries_per_append > 100_000 {
+            return Err("max_entries_per_append must be between 1 and 100000".into());
+        }
+        if p.compact_every == 0 {
+            return Err("compact_every must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Starts, or restarts from durable state only: term, vote, log and the compacted state
+    /// machine. Everything else is rebuilt (commit index and leader are learned again).
+    fn boot(cx: &mut Ctx<Self>, params: &RaftParams, d: &RaftDurable) -> Self {
+        let n = cx.cluster_size();
+        let mut r = Raft {
+            id: cx.id(),
+            n,
+            p: params.clone(),
+            bugs: Bugs::from_set(cx.bugs()),
+            term: d.term,
+            voted_for: d.voted_for,
+            log: d.log.clone(),
+            role: Role::Follower,
+            leader: None,
+            commit_index: d.sm.index,
+            last_applied: d.sm.index,
+            kv: d.sm.kv.clone(),
+            sessions: d.sm.sessions.clone(),
+            election_timer: None,
+            heartbeat_timer: None,
+            leader_contact_mono: None,
+            votes: Vec::new(),
+            durable_index: d.log.last_index(),
+            syncs: VecDeque::new(),
+            next_index: Vec::new(),
+            match_index: Vec::new(),
+            inflight: Vec::new(),
+            pending: BTreeMap::new(),
+            pending_ops: BTreeMap::new(),
+            read_round: 0,
+            acked_round: Vec::new(),
+            confirmed_round: 0,
+            round_sent_mono: VecDeque::new(),
+            lease_until_mono: 0,
+            reads: VecDeque::new(),
+            floor: 0,
+            applied_now: Vec::new(),
+            stats: Stats {
+                truncations: d.truncations,
+                ..Stats::default()
+            },
+        };
+        r.reset_election_timer(cx);
+        r
+    }
+
+    fn on_message(&mut self, cx: &mut Ctx<Self>, from: NodeId, msg: Msg) {
+        self.begin_event();
+        match msg {
+            Msg::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.on_request_vote(cx, from, term, last_log_index, last_log_term),
+            Msg::RequestVoteReply { term, granted } => self.on_request_vote_reply(cx, from, term, granted),
+            Msg::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                read_round,
+                compact,
+            } => self.on_append_entries(
+                cx,
+                from,
+                super::replication::Append {
+                    term,
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    leader_commit,
+                    read_round,
+                    compact,
+                },
+            ),
+            Msg::AppendEntriesReply {
+                term,
+                success,
+                match_index,
+                conflict_term,
+                conflict_index,
+                read_round,
+            } => self.on_append_entries_reply(
+                cx,
+                from,
+                super::replication::AppendReply {
+                    term,
+                    success,
+                    match_index,
+                    conflict_term,
+                    conflict_index,
+                    read_round,
+                },
+            ),
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<Self>, timer: Timer) {
+        self.begin_event();
+        match timer {
+            Timer::Election => {
+                self.election_timer = None;
+                if self.role != Role::Leader {
+                    self.start_election(cx);
+                }
+            }
+            Timer::Heartbeat => {
+                self.heartbeat_timer = None;
+                if self.role == Role::Leader {
+                    self.on_heartbeat(cx);
+                    self.start_heartbeat_timer(cx);
+                }
+            }
+        }
+    }
+
+    fn on_client(&mut self, cx: &mut Ctx<Self>, req: ClientRequest) {
+        self.begin_event();
+        self.on_client_request(cx, req);
+    }
+
+    fn on_sync_done(&mut self, cx: &mut Ctx<Self>, sync: SyncId) {
+        self.begin_event();
+        while let Some(&(id, index)) = self.syncs.front() {
+            if id > sync {
+                break;
+            }
+            self.syncs.pop_front();
+            self.durable_index = self.durable_index.max(index.min(self.log.last_index()));
+        }
+        if self.role == Role::Leader {
+            self.advance_commit(cx);
+        }
+    }
+
+    fn role(&self) -> &'static str {
+        match self.role {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "term {}, log {} (last t{}), commit {}",
+            self.term,
+            self.log.last_index(),
+            self.log.last_term(),
+            self.commit_index
+        )
+    }
+}
