@@ -86,6 +86,7 @@ pub fn phold_config(nodes: usize, until: Time, seed: u64) -> SimConfig {
         max_offset: 0,
         max_drift_ppm: 0,
         assumed_drift_ppm: None,
+        extreme_drift: false,
         nodes: Vec::new(),
     };
     cfg.network = NetworkConfig {

@@ -224,9 +224,10 @@ impl<P: Protocol> Builder<'_, P> {
         }
 
         // Clients first: names like c2 are validated against their number.
-        cfg.clients.clients = self.client_count(&f)?;
+        let (all_clients, random_clients) = self.client_count(&f)?;
+        cfg.clients.clients = all_clients;
         if let Some(w) = &f.workload {
-            self.workload(w, &mut cfg)?;
+            self.workload(w, random_clients, &mut cfg)?;
         }
         if let Some(n) = &f.network {
             self.network(n, &mut cfg)?;
@@ -242,7 +243,34 @@ impl<P: Protocol> Builder<'_, P> {
         cfg.quiet_from = self.quiet_from(&f, duration)?;
         for op in f.ops.iter().flatten() {
             let o = self.op(op, &cfg)?;
-            cfg.scheduled_ops.push(o);
+            let s = op.get_ref();
+            let repeat = match &s.repeat {
+                Some(r) => self.int_in(r, 1, 1_000_000, "repeat")? as u64,
+                None => 1,
+            };
+            let every = s.every.map(|d| d.0).unwrap_or(0);
+            if repeat > 1 && every == 0 {
+                return self.err(op.span(), "`repeat` needs `every`, e.g. every = \"10ms\"", None);
+            }
+            for k in 0..repeat {
+                let at = o.at.saturating_add(k * every);
+                if at > cfg.duration {
+                    return self.err(op.span(), "repeated operations run past the end of the run", None);
+                }
+                if k > 0
+                    && matches!(
+                        o.op,
+                        OpTemplate::Write { value: Some(_), .. } | OpTemplate::Append { value: Some(_), .. }
+                    )
+                {
+                    return self.err(
+                        op.span(),
+                        "a repeated write cannot have a fixed `value` (values are unique)",
+                        None,
+                    );
+                }
+                cfg.scheduled_ops.push(ScheduledOp { at, ..o.clone() });
+            }
         }
         cfg.scheduled_ops.sort_by_key(|o| o.at);
         for fault in f.faults.iter().flatten() {
@@ -297,11 +325,16 @@ impl<P: Protocol> Builder<'_, P> {
         Ok(())
     }
 
-    /// Clients: `[workload] clients`, else enough for the scheduled ops.
-    fn client_count(&self, f: &ScenarioFile<Spanned<P::Params>>) -> R<usize> {
-        if let Some(c) = f.workload.as_ref().and_then(|w| w.clients.as_ref()) {
-            return Ok(self.int_in(c, 0, MAX_CLIENTS, "clients")? as usize);
-        }
+    /// Clients: those of the random workload (`[workload] clients`, default 3), and any more
+    /// that scheduled ops name (they run only their scheduled ops).
+    fn client_count(&self, f: &ScenarioFile<Spanned<P::Params>>) -> R<(usize, usize)> {
+        let random = match f.workload.as_ref() {
+            Some(w) => match &w.clients {
+                Some(c) => self.int_in(c, 0, MAX_CLIENTS, "clients")? as usize,
+                None => 3,
+            },
+            None => 0,
+        };
         let mut max = 0;
         for op in f.ops.iter().flatten() {
             let name = op.get_ref().client.get_ref();
@@ -316,13 +349,10 @@ impl<P: Protocol> Builder<'_, P> {
                 }
             }
         }
-        if max > 0 {
-            return Ok(max);
-        }
-        Ok(if f.workload.is_some() { 3 } else { 0 })
+        Ok((random.max(max), random))
     }
 
-    fn workload(&self, w: &WorkloadSpec, cfg: &mut SimConfig) -> R<()> {
+    fn workload(&self, w: &WorkloadSpec, random_clients: usize, cfg: &mut SimConfig) -> R<()> {
         if let Some(t) = &w.timeout {
             if t.get_ref().0 == 0 {
                 return self.err(t.span(), "timeout must be greater than 0", None);
@@ -380,10 +410,16 @@ impl<P: Protocol> Builder<'_, P> {
                 return self.err(s.span(), "workload stops before it starts", None);
             }
         }
-        if cfg.clients.clients == 0 {
+        if random_clients == 0 {
             return Ok(());
         }
+        let readers = match &w.readers {
+            Some(r) => self.int_in(r, 0, random_clients as i64, "readers")? as usize,
+            None => 0,
+        };
         cfg.workload = Some(WorkloadConfig {
+            clients: random_clients,
+            readers,
             interval,
             count,
             keys,
@@ -454,15 +490,28 @@ impl<P: Protocol> Builder<'_, P> {
             cfg.clocks.max_offset = o.0;
         }
         if let Some(d) = &c.max_drift_ppm {
-            cfg.clocks.max_drift_ppm = self.int_in(d, 0, 100_000, "max_drift_ppm")? as u64;
+            cfg.clocks.max_drift_ppm = self.int_in(d, 0, 500_000, "max_drift_ppm")? as u64;
         }
         if let Some(d) = &c.assumed_drift_ppm {
-            cfg.clocks.assumed_drift_ppm = Some(self.int_in(d, 0, 100_000, "assumed_drift_ppm")? as u64);
+            cfg.clocks.assumed_drift_ppm = Some(self.int_in(d, 0, 500_000, "assumed_drift_ppm")? as u64);
+        }
+        if let Some(d) = &c.drift {
+            cfg.clocks.extreme_drift = match d.get_ref().as_str() {
+                "uniform" => false,
+                "extremes" => true,
+                other => {
+                    return self.err(
+                        d.span(),
+                        format!("unknown drift distribution `{other}`"),
+                        Some("use \"uniform\" or \"extremes\"".into()),
+                    )
+                }
+            };
         }
         for (name, spec) in c.node.iter().flatten() {
             let node = self.node_name(name, cfg.nodes)?;
             let drift = match &spec.drift_ppm {
-                Some(d) => Some(self.int_in(d, -100_000, 100_000, "drift_ppm")?),
+                Some(d) => Some(self.int_in(d, -500_000, 500_000, "drift_ppm")?),
                 None => None,
             };
             cfg.clocks.nodes.push(ClockOverride {

@@ -86,6 +86,8 @@ pub struct ClocksSpec {
     /// The drift bound protocols are told, if different from the real one (to model a wrong
     /// assumption).
     pub assumed_drift_ppm: Option<Spanned<i64>>,
+    /// `"uniform"` (default) or `"extremes"`: every node drifts by exactly ±max_drift_ppm.
+    pub drift: Option<Spanned<String>>,
     /// `[clocks.node.n1] offset = "0ms", drift_ppm = 200`.
     pub node: Option<BTreeMap<Spanned<String>, ClockNodeSpec>>,
 }
@@ -111,6 +113,8 @@ pub struct WorkloadSpec {
     pub count: Option<Spanned<i64>>,
     pub keys: Option<Spanned<i64>>,
     pub mix: Option<Spanned<MixSpec>>,
+    /// The last this-many workload clients only read.
+    pub readers: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<Dur>>,
     pub retries: Option<Spanned<i64>>,
     pub backoff: Option<Dur>,
@@ -138,6 +142,9 @@ pub struct OpSpec {
     pub value: Option<Spanned<i64>>,
     pub from: Option<Spanned<i64>>,
     pub to: Option<Spanned<i64>>,
+    /// Issue the op this many times (default 1), `every` apart.
+    pub repeat: Option<Spanned<i64>>,
+    pub every: Option<Dur>,
 }
 
 /// One scheduled fault: `at` plus exactly one action key.

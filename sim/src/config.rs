@@ -121,6 +121,9 @@ pub struct ClockConfig {
     /// otherwise.
     pub max_drift_ppm: u64,
     pub assumed_drift_ppm: Option<u64>,
+    /// Draw each node's drift from the extremes `±max_drift_ppm` only (boundary values find
+    /// timing bugs faster than a uniform spread).
+    pub extreme_drift: bool,
     /// Per-node fixed settings that override the random draw.
     pub nodes: Vec<ClockOverride>,
 }
@@ -131,6 +134,7 @@ impl Default for ClockConfig {
             max_offset: 10 * NANOS_PER_MILLI,
             max_drift_ppm: 100,
             assumed_drift_ppm: None,
+            extreme_drift: false,
             nodes: Vec::new(),
         }
     }
@@ -182,6 +186,10 @@ impl Default for ClientConfig {
 /// The random client workload.
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkloadConfig {
+    /// Clients `c1..=cN` run the random workload; clients beyond only run scheduled ops.
+    pub clients: usize,
+    /// The last this-many of those clients only read (the others use `mix`).
+    pub readers: usize,
     /// Mean gap between operations of the whole workload (the inverse of the rate).
     pub interval: Time,
     /// Stop after this many operations in total.

@@ -451,7 +451,16 @@ impl<P: Protocol> Sim<P> {
                 // Always draw both values so a per-node override does not shift other nodes.
                 let offset = clocks_rng.range_inclusive(0, cfg.clocks.max_offset);
                 let d = cfg.clocks.max_drift_ppm;
-                let drift = clocks_rng.range_inclusive(0, 2 * d) as i64 - d as i64;
+                let x = clocks_rng.range_inclusive(0, 2 * d);
+                let drift = if cfg.clocks.extreme_drift {
+                    if x >= d {
+                        d as i64
+                    } else {
+                        -(d as i64)
+                    }
+                } else {
+                    x as i64 - d as i64
+                };
                 let o = cfg.clocks.nodes.iter().find(|o| o.node == id);
                 let offset = o.and_then(|o| o.offset).unwrap_or(offset);
                 let drift = o.and_then(|o| o.drift_ppm).unwrap_or(drift);
@@ -588,7 +597,7 @@ impl<P: Protocol> Sim<P> {
         }
         if let Some(w) = &self.cfg.workload {
             let start = w.start;
-            for c in 0..self.clients.list.len() {
+            for c in 0..w.clients.min(self.clients.list.len()) {
                 let at = self.clients.next_arrival(c, start).unwrap_or(start);
                 let gen = self.clients.list[c].gen;
                 self.core.queue.push(
@@ -898,7 +907,18 @@ impl<P: Protocol> Sim<P> {
         } else {
             "restarts from its durable state"
         };
-        self.trace_node_line(node, what, String::new);
+        let clock = slot.meta.clock.clone();
+        self.trace_node_line(node, what, || {
+            if inc > 0 || (clock.offset_ns == 0 && clock.drift_ppm == 0) {
+                String::new()
+            } else {
+                format!(
+                    "(clock offset {}, drift {:+} ppm)",
+                    crate::time::format_duration(clock.offset_ns),
+                    clock.drift_ppm
+                )
+            }
+        });
     }
 
     fn deliver_to_node(
@@ -1105,7 +1125,10 @@ impl<P: Protocol> Sim<P> {
         let now = self.core.now;
         let op = if let Some(t) = self.clients.list[c].queue.pop_front() {
             self.clients.fill(c, &t)
-        } else if self.clients.random_allowed(now, self.cfg.limits.max_history_ops) {
+        } else if self
+            .clients
+            .random_allowed(c, now, self.cfg.limits.max_history_ops)
+        {
             self.clients.random_invoked += 1;
             self.clients.random_op(c)
         } else {

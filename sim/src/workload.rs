@@ -132,7 +132,10 @@ impl Clients {
     /// rate/clients, so the whole workload runs at the configured rate while ops are short).
     pub fn next_arrival(&mut self, c: usize, now: Time) -> Option<Time> {
         let w = self.workload.as_ref()?;
-        let mean = w.interval as f64 * self.cfg.clients as f64;
+        if c >= w.clients {
+            return None;
+        }
+        let mean = w.interval as f64 * w.clients as f64;
         let gap = libm::round(self.list[c].rng.exp(mean)) as Time;
         let cl = &mut self.list[c];
         cl.next_arrival = cl.next_arrival.max(w.start).saturating_add(gap);
@@ -140,11 +143,12 @@ impl Clients {
     }
 
     /// Whether the random workload may invoke another op at `now`.
-    pub fn random_allowed(&self, now: Time, max_ops: u64) -> bool {
+    pub fn random_allowed(&self, c: usize, now: Time, max_ops: u64) -> bool {
         match &self.workload {
             None => false,
             Some(w) => {
-                now >= w.start
+                c < w.clients
+                    && now >= w.start
                     && now < w.stop
                     && w.count.is_none_or(|n| self.random_invoked < n)
                     && self.random_invoked < max_ops
@@ -162,8 +166,14 @@ impl Clients {
             append,
         } = w.mix;
         let keys = w.keys.max(1);
+        // The last `readers` clients of the random workload only read.
+        let reader = c + w.readers >= w.clients;
         let cl = &mut self.list[c];
-        let kind = cl.rng.weighted(&[read, write, cas, append]);
+        let kind = if reader {
+            0
+        } else {
+            cl.rng.weighted(&[read, write, cas, append])
+        };
         let key = cl.rng.below(u64::from(keys)) as Key;
         let expected = cl.last_seen.get(&key).copied();
         match kind {

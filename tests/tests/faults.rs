@@ -163,6 +163,7 @@ fn base(nodes: usize, duration_ms: u64) -> SimConfig {
         max_offset: 0,
         max_drift_ppm: 0,
         assumed_drift_ppm: None,
+        extreme_drift: false,
         nodes: Vec::new(),
     };
     cfg.network.default = LinkParams {

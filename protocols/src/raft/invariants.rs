@@ -3,6 +3,7 @@
 //! whole prefix), so a check is O(servers) however long the logs are.
 //!
 //! - Election Safety: at most one leader per term.
+//! - Vote Safety: a server votes for at most one candidate per term (§5.2), across restarts.
 //! - Leader Append-Only: a leader never overwrites or deletes entries in its log.
 //! - Log Matching: two logs with an entry of the same index and term agree on everything up to it.
 //! - Leader Completeness: a leader's log holds every entry committed in earlier terms.
@@ -15,6 +16,7 @@ use sim::{CheckDecl, CheckSink, Invariants, NodeId, World};
 use std::collections::BTreeMap;
 
 pub const ELECTION_SAFETY: &str = "election-safety";
+pub const VOTE_SAFETY: &str = "one-vote-per-term";
 pub const LEADER_APPEND_ONLY: &str = "leader-append-only";
 pub const LOG_MATCHING: &str = "log-matching";
 pub const LEADER_COMPLETENESS: &str = "leader-completeness";
@@ -40,10 +42,12 @@ pub struct RaftInvariants {
     n: usize,
     /// Term → its leader.
     leaders: BTreeMap<u64, NodeId>,
+    /// Per server: the last (term, candidate) it voted for.
+    votes: Vec<Option<(u64, NodeId)>>,
     /// While a server leads a term: (term, an index and its chain) to re-check.
     leading: Vec<Option<(u64, u64, u64)>>,
-    /// Commit points: index → (chain at that index, term of the leader that committed it).
-    commits: BTreeMap<u64, (u64, u64)>,
+    /// Commit points: index → (chain at that index, the entry's term, the committing leader's term).
+    commits: BTreeMap<u64, (u64, u64, u64)>,
     /// Per server: the highest commit point its disk holds.
     held: Vec<u64>,
     /// Index → chain of the entry applied there (above every server's snapshot).
@@ -83,25 +87,39 @@ impl RaftInvariants {
         let c = r.commit_index();
         let newest = self.commits.keys().next_back().copied().unwrap_or(0);
         if c > newest {
-            if let Some(chain) = r.log().chain_at(c) {
-                self.commits.insert(c, (chain, r.term()));
+            if let (Some(chain), Some(t)) = (r.log().chain_at(c), r.log().term_at(c)) {
+                self.commits.insert(c, (chain, t, r.term()));
             }
+        }
+    }
+
+    /// A server's vote in a term never changes, even across a crash.
+    fn check_vote(&mut self, id: NodeId, r: &Raft, sink: &mut CheckSink) {
+        let Some(c) = r.voted_for() else { return };
+        let i = id.index();
+        match self.votes[i] {
+            Some((term, prev)) if term == r.term() && prev != c => {
+                sink.fail(VOTE_SAFETY, || {
+                    format!("{id} voted for {prev} and then for {c} in term {term}")
+                });
+            }
+            _ => self.votes[i] = Some((r.term(), c)),
         }
     }
 
     /// Leader Completeness: the new leader holds the newest committed prefix.
     fn check_completeness(&self, id: NodeId, r: &Raft, sink: &mut CheckSink) {
-        let Some((&index, &(chain, term))) = self.commits.range(..).next_back() else {
+        let Some((&index, &(chain, term, by))) = self.commits.range(..).next_back() else {
             return;
         };
-        if term >= r.term() || index <= r.log().base_index {
+        if by >= r.term() || index <= r.log().base_index {
             return;
         }
         if r.log().chain_at(index) != Some(chain) {
             sink.fail(LEADER_COMPLETENESS, || {
                 format!(
-                    "{id} became leader of term {} without the entry committed at index {index} in term {term} \
-                     (its log ends at {})",
+                    "{id} became leader of term {} without the entry (term {term}) committed at index {index} \
+                     in term {by} (its log ends at {})",
                     r.term(),
                     r.log().last_index()
                 )
@@ -155,17 +173,17 @@ impl RaftInvariants {
         let i = id.index();
         let h = self.held[i];
         if h > d.log.base_index {
-            if let Some(&(chain, term)) = self.commits.get(&h) {
+            if let Some(&(chain, term, _)) = self.commits.get(&h) {
                 if d.log.chain_at(h) != Some(chain) {
                     sink.fail(COMMITTED_KEPT, || {
                         format!(
-                            "the disk of {id} no longer holds the entry committed at index {h} (term {term})"
+                            "the disk of {id} no longer holds the committed entry at index {h} (term {term})"
                         )
                     });
                 }
             }
         }
-        if let Some((&index, &(chain, _))) = self.commits.range(..=d.log.last_index()).next_back() {
+        if let Some((&index, &(chain, _, _))) = self.commits.range(..=d.log.last_index()).next_back() {
             if index > h && d.log.chain_at(index) == Some(chain) {
                 self.held[i] = index;
             }
@@ -220,6 +238,7 @@ impl Invariants<Raft> for RaftInvariants {
         RaftInvariants {
             n,
             leaders: BTreeMap::new(),
+            votes: vec![None; n],
             leading: vec![None; n],
             commits: BTreeMap::new(),
             held: vec![0; n],
@@ -232,6 +251,10 @@ impl Invariants<Raft> for RaftInvariants {
     fn checks() -> Vec<CheckDecl> {
         vec![
             CheckDecl::always(ELECTION_SAFETY, "at most one leader per term (§5.2)"),
+            CheckDecl::always(
+                VOTE_SAFETY,
+                "a server votes for at most one candidate per term (§5.2)",
+            ),
             CheckDecl::always(
                 LEADER_APPEND_ONLY,
                 "a leader never overwrites or deletes its entries (§5.3)",
@@ -271,6 +294,7 @@ impl Invariants<Raft> for RaftInvariants {
                     term: r.term(),
                     hint: r.leader_hint(),
                 };
+                self.check_vote(touched, r, sink);
                 if r.role_kind() == Role::Leader {
                     self.on_leader(touched, r, sink);
                 } else {

@@ -38,6 +38,9 @@ pub struct RaftParams {
     pub read_mode: ReadMode,
     /// Compact the log once this many entries below the all-have-it index can go (§7).
     pub compact_every: u64,
+    /// Dissertation §4.2.3: ignore RequestVote while a leader was heard from within the minimum
+    /// election timeout. Leases depend on it, so lease reads require it.
+    pub stickiness: bool,
 }
 
 impl Default for RaftParams {
@@ -48,6 +51,7 @@ impl Default for RaftParams {
             max_entries_per_append: 64,
             read_mode: ReadMode::ReadIndex,
             compact_every: 1000,
+            stickiness: true,
         }
     }
 }
@@ -72,6 +76,10 @@ pub const PARAM_DOCS: &[sim::ParamDoc] = &[
     sim::ParamDoc {
         name: "compact_every",
         description: "compact the log in steps of this many entries (§7)",
+    },
+    sim::ParamDoc {
+        name: "stickiness",
+        description: "ignore RequestVote while a leader is alive (dissertation §4.2.3); leases need it",
     },
 ];
 
@@ -122,6 +130,8 @@ pub struct Raft {
     /// Monotonic time of the last AppendEntries from a current leader (dissertation §4.2.3).
     pub(super) leader_contact_mono: Option<u64>,
     pub(super) votes: Vec<NodeId>,
+    /// Candidate: which servers answered our RequestVote this term.
+    pub(super) answered: Vec<bool>,
     /// Own log durable up to here (a leader counts itself only for durable entries).
     pub(super) durable_index: u64,
     pub(super) syncs: VecDeque<(SyncId, u64)>,
@@ -164,6 +174,9 @@ impl Raft {
     }
     pub fn leader_hint(&self) -> Option<NodeId> {
         self.leader
+    }
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
     }
 
     pub(super) fn majority(&self) -> usize {
@@ -231,10 +244,10 @@ impl Raft {
             self.persist_hard_state(cx);
         }
         if self.role != Role::Follower {
+            if let Some(t) = self.heartbeat_timer.take() {
+                cx.cancel_timer(t);
+            }
             if self.role == Role::Leader {
-                if let Some(t) = self.heartbeat_timer.take() {
-                    cx.cancel_timer(t);
-                }
                 // Clients waiting here will time out and retry at the new leader; their
                 // entries may still commit, which the session table makes harmless.
                 self.pending.clear();
@@ -260,17 +273,28 @@ impl Raft {
         if cx.tracing() {
             cx.note(format!("times out, starts an election for term {}", self.term));
         }
+        self.answered = vec![false; self.n];
+        self.answered[self.id.index()] = true;
+        self.request_votes(cx);
+        // §5.1: RPCs that get no answer are retried; a candidate re-asks every heartbeat.
+        self.start_heartbeat_timer(cx);
+        if self.votes.len() >= self.majority() {
+            self.become_leader(cx);
+        }
+    }
+
+    /// Sends RequestVote to every server that has not answered in this term.
+    fn request_votes(&mut self, cx: &mut Ctx<Self>) {
         let msg = Msg::RequestVote {
             term: self.term,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
         for peer in cx.peers() {
-            // The vote for itself must be durable before anyone hears of the candidacy.
-            cx.send_after_sync(peer, msg.clone());
-        }
-        if self.votes.len() >= self.majority() {
-            self.become_leader(cx);
+            if !self.answered[peer.index()] {
+                // The vote for itself must be durable before anyone hears of the candidacy.
+                cx.send_after_sync(peer, msg.clone());
+            }
         }
     }
 
@@ -343,6 +367,9 @@ impl Raft {
     }
 
     fn heard_from_leader_recently(&self, cx: &Ctx<Self>) -> bool {
+        if !self.p.stickiness {
+            return false;
+        }
         if self.role == Role::Leader {
             return true;
         }
@@ -357,7 +384,11 @@ impl Raft {
             self.become_follower(cx, term);
             return;
         }
-        if self.role != Role::Candidate || term != self.term || !granted {
+        if self.role != Role::Candidate || term != self.term {
+            return;
+        }
+        self.answered[from.index()] = true;
+        if !granted {
             return;
         }
         if !self.votes.contains(&from) {
@@ -406,6 +437,9 @@ impl Protocol for Raft {
         if p.compact_every == 0 {
             return Err("compact_every must be at least 1".into());
         }
+        if !p.stickiness && matches!(p.read_mode, ReadMode::Lease | ReadMode::Mixed) {
+            return Err("lease reads are only safe with stickiness = true (dissertation §6.4.1)".into());
+        }
         Ok(())
     }
 
@@ -431,6 +465,7 @@ impl Protocol for Raft {
             heartbeat_timer: None,
             leader_contact_mono: None,
             votes: Vec::new(),
+            answered: Vec::new(),
             durable_index: d.log.last_index(),
             syncs: VecDeque::new(),
             next_index: Vec::new(),
@@ -518,9 +553,16 @@ impl Protocol for Raft {
             }
             Timer::Heartbeat => {
                 self.heartbeat_timer = None;
-                if self.role == Role::Leader {
-                    self.on_heartbeat(cx);
-                    self.start_heartbeat_timer(cx);
+                match self.role {
+                    Role::Leader => {
+                        self.on_heartbeat(cx);
+                        self.start_heartbeat_timer(cx);
+                    }
+                    Role::Candidate => {
+                        self.request_votes(cx);
+                        self.start_heartbeat_timer(cx);
+                    }
+                    Role::Follower => {}
                 }
             }
         }
