@@ -1,1 +1,296 @@
-//! placeholder
+//! Plots of a run, drawn from the files `dsim run --out DIR` writes (`history.jsonl`,
+//! `trace.jsonl`). This crate reads what a run left behind; it never runs a simulation.
+//!
+//! - `latency.svg`: every client operation's latency against the time it completed, by outcome.
+//! - `timeline.svg`: each node's role over time (leader, follower, candidate, down…), with the
+//!   faults marked.
+
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("drawing {what}: {message}")]
+    Draw { what: &'static str, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn draw_err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ReportError {
+    move |e| ReportError::Draw {
+        what,
+        message: e.to_string(),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Draws every plot the files in `dir` allow; returns the files written.
+pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    let history = dir.join("history.jsonl");
+    if history.is_file() {
+        let ops = read_latencies(&history)?;
+        if !ops.is_empty() {
+            let out = dir.join("latency.svg");
+            write_atomic(&out, latency_svg(&ops)?.as_bytes())?;
+            written.push(out);
+        }
+    }
+    let trace = dir.join("trace.jsonl");
+    if trace.is_file() {
+        let t = read_timeline(&trace)?;
+        if !t.nodes.is_empty() {
+            let out = dir.join("timeline.svg");
+            write_atomic(&out, timeline_svg(&t)?.as_bytes())?;
+            written.push(out);
+        }
+    }
+    Ok(written)
+}
+
+/// One completed operation: (completion time in s, latency in ms, outcome).
+type Latency = (f64, f64, String);
+
+fn read_latencies(path: &Path) -> Result<Vec<Latency>, ReportError> {
+    let f = std::fs::File::open(path).map_err(io(path))?;
+    let mut open: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for line in BufReader::new(f).lines() {
+        let line = line.map_err(io(path))?;
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let (Some(kind), Some(p), Some(t)) =
+            (v["type"].as_str(), v["process"].as_u64(), v["time_ns"].as_u64())
+        else {
+            continue;
+        };
+        if kind == "invoke" {
+            open.insert(p, t);
+        } else if let Some(start) = open.remove(&p) {
+            out.push((t as f64 / 1e9, (t - start) as f64 / 1e6, kind.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+fn latency_svg(ops: &[Latency]) -> Result<String, ReportError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
+        let e = draw_err("latency.svg");
+        root.fill(&WHITE).map_err(&e)?;
+        let t_max = ops.iter().map(|o| o.0).fold(0.0, f64::max).max(1e-3);
+        let l_max = ops.iter().map(|o| o.1).fold(0.0, f64::max).max(1.0) * 1.05;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("client operation latency", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..t_max * 1.02, 0.0..l_max)
+            .map_err(&e)?;
+        chart
+            .configure_mesh()
+            .x_desc("completed at (s of simulated time)")
+            .y_desc("latency (ms)")
+            .draw()
+            .map_err(&e)?;
+        for (kind, color) in [
+            ("ok", RGBColor(31, 119, 180)),
+            ("fail", RGBColor(255, 127, 14)),
+            ("info", RGBColor(214, 39, 40)),
+        ] {
+            let pts: Vec<(f64, f64)> = ops.iter().filter(|o| o.2 == kind).map(|o| (o.0, o.1)).collect();
+            let n = pts.len();
+            chart
+                .draw_series(pts.into_iter().map(|p| Circle::new(p, 2, color.filled())))
+                .map_err(&e)?
+                .label(format!("{kind} ({n})"))
+                .legend(move |(x, y)| Circle::new((x + 8, y), 3, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(&e)?;
+        root.present().map_err(&e)?;
+    }
+    Ok(svg)
+}
+
+/// Roles over time per node, and fault times.
+struct Timeline {
+    /// node name → (start s, role) in order.
+    nodes: BTreeMap<String, Vec<(f64, String)>>,
+    faults: Vec<(f64, String)>,
+    end: f64,
+}
+
+fn read_timeline(path: &Path) -> Result<Timeline, ReportError> {
+    let f = std::fs::File::open(path).map_err(io(path))?;
+    let mut t = Timeline {
+        nodes: BTreeMap::new(),
+        faults: Vec::new(),
+        end: 0.0,
+    };
+    for line in BufReader::new(f).lines() {
+        let line = line.map_err(io(path))?;
+        // Only role changes and faults matter; skip the (many) message lines unparsed.
+        let relevant = line.contains("\"ev\":\"becomes\"")
+            || line.contains("\"ev\":\"fault\"")
+            || line.contains("starts");
+        if let Some(ts) = line.find("\"t\":") {
+            let digits: String = line[ts + 4..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            if let Ok(ns) = digits.parse::<u64>() {
+                t.end = t.end.max(ns as f64 / 1e9);
+            }
+        }
+        if !relevant {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let time = v["t"].as_u64().unwrap_or(0) as f64 / 1e9;
+        let detail = v["detail"].as_str().unwrap_or("");
+        match v["ev"].as_str().unwrap_or("") {
+            "becomes" => {
+                if let Some(node) = v["node"].as_str() {
+                    let role = detail.split_whitespace().next().unwrap_or("?").to_string();
+                    t.nodes.entry(node.to_string()).or_default().push((time, role));
+                }
+            }
+            "fault" => {
+                let words: Vec<&str> = detail.split_whitespace().collect();
+                let down = match words.as_slice() {
+                    ["crash", n, ..] => Some(*n),
+                    ["power", "loss", "at", n, ..] if detail.contains("lost") => {
+                        Some(n.trim_end_matches(':'))
+                    }
+                    _ => None,
+                };
+                if let Some(n) = down {
+                    t.nodes
+                        .entry(n.to_string())
+                        .or_default()
+                        .push((time, "down".into()));
+                }
+                t.faults.push((time, detail.to_string()));
+            }
+            _ => {
+                if let Some(node) = v["node"].as_str() {
+                    t.nodes.entry(node.to_string()).or_default();
+                }
+            }
+        }
+    }
+    Ok(t)
+}
+
+fn role_color(role: &str) -> RGBColor {
+    match role {
+        "leader" | "server" | "primary" => RGBColor(214, 39, 40),
+        "candidate" => RGBColor(255, 127, 14),
+        "down" => RGBColor(210, 210, 210),
+        "follower" | "standby" | "backup" => RGBColor(31, 119, 180),
+        _ => RGBColor(44, 160, 44),
+    }
+}
+
+fn timeline_svg(t: &Timeline) -> Result<String, ReportError> {
+    let mut svg = String::new();
+    let n = t.nodes.len();
+    {
+        let height = 150 + 36 * n as u32;
+        let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
+        let e = draw_err("timeline.svg");
+        root.fill(&WHITE).map_err(&e)?;
+        let end = t.end.max(1e-3);
+        let names: Vec<&String> = t.nodes.keys().collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "node roles over time (faults marked at the top)",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(0.0..end, 0.0..(n as f64 + 1.6))
+            .map_err(&e)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n + 1)
+            .y_label_formatter(&|y| {
+                let i = y.round() as usize;
+                if (y - y.round()).abs() < 0.01 && i >= 1 && i <= names.len() {
+                    names[i - 1].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc("simulated time (s)")
+            .draw()
+            .map_err(&e)?;
+        let mut legend: BTreeMap<String, RGBColor> = BTreeMap::new();
+        for (row, (_, segs)) in t.nodes.iter().enumerate() {
+            let y = (row + 1) as f64;
+            for (k, (start, role)) in segs.iter().enumerate() {
+                let stop = segs.get(k + 1).map_or(end, |s| s.0);
+                let c = role_color(role);
+                legend.insert(role.clone(), c);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(*start, y - 0.3), (stop, y + 0.3)],
+                        c.filled(),
+                    )))
+                    .map_err(&e)?;
+            }
+        }
+        let top = n as f64 + 0.6;
+        chart
+            .draw_series(t.faults.iter().map(|(x, _)| {
+                PathElement::new(vec![(*x, top - 0.15), (*x, top + 0.15)], BLACK.stroke_width(1))
+            }))
+            .map_err(&e)?;
+        for (role, c) in legend {
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(&e)?
+                .label(role)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(&e)?;
+        root.present().map_err(&e)?;
+    }
+    Ok(svg)
+}

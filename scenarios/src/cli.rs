@@ -38,9 +38,32 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Measure the engine's speed.
+    /// Check a recorded history for linearizability (exit 0 yes, 1 no, 3 undecided).
+    CheckHistory(CheckHistoryArgs),
+    /// Measure the engine's and the checker's speed.
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(Args)]
+struct CheckHistoryArgs {
+    /// A Jepsen etcd log, a Porcupine kv log, or a dsim history.jsonl.
+    file: PathBuf,
+    /// The sequential model the history is checked against.
+    #[arg(long, value_enum)]
+    model: crate::history_cmd::ModelArg,
+    /// The file's format (default: guessed from its first line).
+    #[arg(long, value_enum)]
+    format: Option<crate::history_cmd::FormatArg>,
+    /// Give up (verdict unknown, exit 3) after this much wall-clock time, e.g. "10s".
+    #[arg(long)]
+    timeout: Option<String>,
+    /// Give up (verdict unknown, exit 3) after this many search steps.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    budget: u64,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -82,6 +105,14 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The linearizability checker on every history of the shared test data, per family.
+    Check {
+        /// The shared data folder (default: $DSIM_SHARED_DATA, else ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs `dsim` with these arguments (the first is the program name); returns the exit code.
@@ -110,6 +141,8 @@ where
     let result = match cli.cmd {
         Cmd::Run(a) => cmd_run(a, &mut io),
         Cmd::List { json } => cmd_list(json, &mut io),
+        Cmd::CheckHistory(a) => cmd_check_history(a, &mut io),
+        Cmd::Bench(BenchCmd::Check { data, json }) => cmd_bench_check(data, json, &mut io),
         Cmd::Bench(BenchCmd::Phold {
             nodes,
             events_per_node,
@@ -180,6 +213,7 @@ fn cmd_run(a: RunArgs, io: &mut Io) -> Result<u8, InputError> {
         o.commit().map_err(|e| io_error(o.dir(), e))?;
         o.write("result.json", format!("{text}\n").as_bytes())
             .map_err(|e| io_error(o.dir(), e))?;
+        reports::plot_run(o.dir()).map_err(|e| InputError::Usage(format!("plotting the run: {e}")))?;
     }
     let human = summary(scn.as_ref(), &report, wall_ms, a.out.as_ref());
     if a.json {
@@ -235,6 +269,7 @@ fn run_catching(scn: &dyn Scenario, outputs: Outputs) -> Result<RunReport, Input
                 nodes: cfg.nodes,
                 sim_time_ns: 0,
                 events: 0,
+                events_by_kind: Default::default(),
                 messages: Default::default(),
                 ops: Default::default(),
                 checks: vec![sim::CheckResult {
@@ -344,7 +379,7 @@ fn summary(scn: &dyn Scenario, r: &RunReport, wall_ms: u64, out: Option<&PathBuf
     if let Some(dir) = out {
         let _ = writeln!(
             s,
-            "  output    {}/{{result.json, trace.txt, trace.jsonl, history.jsonl}}",
+            "  output    {}/{{result.json, trace.txt, trace.jsonl, history.jsonl, latency.svg, timeline.svg}}",
             dir.display()
         );
     }
@@ -513,4 +548,44 @@ fn cmd_phold(
         }
     }
     Ok(0)
+}
+
+fn cmd_check_history(a: CheckHistoryArgs, io: &mut Io) -> Result<u8, InputError> {
+    let deadline = match &a.timeout {
+        Some(t) => {
+            let d = parse_duration(t).map_err(|e| InputError::Usage(format!("--timeout: {e}")))?;
+            Some(crate::wall::Deadline::after(std::time::Duration::from_nanos(d)))
+        }
+        None => None,
+    };
+    let r = crate::history_cmd::check_file(&a.file, a.model, a.format, a.budget, deadline.as_ref())?;
+    if a.json {
+        let _ = writeln!(io.out, "{}", serde_json::to_string(&r).expect("serializes"));
+        let _ = write!(io.err, "{}", crate::history_cmd::render(&r));
+    } else {
+        let _ = write!(io.out, "{}", crate::history_cmd::render(&r));
+    }
+    Ok(crate::history_cmd::exit_code(&r))
+}
+
+fn cmd_bench_check(data: Option<PathBuf>, json: bool, io: &mut Io) -> Result<u8, InputError> {
+    let data = data.unwrap_or_else(crate::history_cmd::default_data_dir);
+    let families = crate::history_cmd::bench(&data)?;
+    let bad = families.iter().any(|f| !f.mismatches.is_empty());
+    if json {
+        let v = serde_json::json!({ "families": families });
+        let _ = writeln!(io.out, "{v}");
+    } else {
+        for f in &families {
+            let _ = writeln!(
+                io.out,
+                "{:<6} {:>4} files  {:>8.1} ms in all   slowest {} ({:.1} ms)",
+                f.family, f.files, f.total_ms, f.slowest_file, f.slowest_ms
+            );
+            for m in &f.mismatches {
+                let _ = writeln!(io.out, "       WRONG VERDICT {m}");
+            }
+        }
+    }
+    Ok(if bad { 1 } else { 0 })
 }

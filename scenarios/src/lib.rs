@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod cli;
 pub mod error;
+pub mod history_cmd;
 pub mod load;
 pub mod runner;
 pub mod spec;

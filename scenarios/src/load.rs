@@ -241,8 +241,22 @@ impl<P: Protocol> Builder<'_, P> {
             }
         }
         cfg.quiet_from = self.quiet_from(&f, duration)?;
+        let mut written = BTreeSet::new();
         for op in f.ops.iter().flatten() {
             let o = self.op(op, &cfg)?;
+            // Written values must be unique (a read names the write it saw).
+            if let OpTemplate::Write { value: Some(v), .. }
+            | OpTemplate::Append { value: Some(v), .. }
+            | OpTemplate::Cas { to: Some(v), .. } = o.op
+            {
+                if !written.insert(v) {
+                    return self.err(
+                        op.span(),
+                        format!("the value {v} is written twice; written values must be unique"),
+                        Some("leave the value out to get a fresh unique one".into()),
+                    );
+                }
+            }
             let s = op.get_ref();
             let repeat = match &s.repeat {
                 Some(r) => self.int_in(r, 1, 1_000_000, "repeat")? as u64,
@@ -604,6 +618,19 @@ impl<P: Protocol> Builder<'_, P> {
         }
     }
 
+    /// A target for restart/resume: a crashed or paused node plays no role, so only a name or
+    /// `random` (one of the crashed/paused nodes) makes sense.
+    fn node_or_random(&self, name: &Spanned<String>, cfg: &SimConfig, action: &str) -> R<Target> {
+        match self.target(name, cfg)? {
+            Target::Role(r) => self.err(
+                name.span(),
+                format!("`{action} = \"{r}\"` can never match: a crashed or paused node has no role"),
+                Some(format!("name the node (n1..n{}) or write \"random\"", cfg.nodes)),
+            ),
+            t => Ok(t),
+        }
+    }
+
     fn op(&self, o: &Spanned<OpSpec>, cfg: &SimConfig) -> R<ScheduledOp> {
         let s = o.get_ref();
         let at = s.at.get_ref().0;
@@ -641,7 +668,27 @@ impl<P: Protocol> Builder<'_, P> {
                 Some(x) => Ok(Some(self.int_in(x, 0, i64::MAX, "value")? as u64)),
             }
         };
-        let op = match s.op.get_ref().as_str() {
+        let kind = s.op.get_ref().as_str();
+        let allowed: &[&str] = match kind {
+            "read" => &[],
+            "write" | "append" => &["value"],
+            "cas" => &["from", "to"],
+            _ => &["value", "from", "to"],
+        };
+        for (name, present) in [
+            ("value", s.value.is_some()),
+            ("from", s.from.is_some()),
+            ("to", s.to.is_some()),
+        ] {
+            if present && !allowed.contains(&name) {
+                return self.err(
+                    o.span(),
+                    format!("`{name}` does not apply to a `{kind}` operation"),
+                    None,
+                );
+            }
+        }
+        let op = match kind {
             "read" => OpTemplate::Read { key },
             "write" => OpTemplate::Write {
                 key,
@@ -732,7 +779,8 @@ impl<P: Protocol> Builder<'_, P> {
         let action = actions[0];
         // Options that belong to another action are mistakes worth reporting.
         let allowed: &[&str] = match action {
-            "crash" | "lose_unsynced" => &["restart_after", "within"],
+            "crash" => &["restart_after"],
+            "lose_unsynced" => &["restart_after", "within"],
             "pause" => &["resume_after"],
             "partition" | "isolate" | "cut" => &["heal_after"],
             "clock_jump" => &["by"],
@@ -746,7 +794,7 @@ impl<P: Protocol> Builder<'_, P> {
             ("by", s.by.is_some()),
             ("factor", s.factor.is_some()),
             ("for", s.for_.is_some()),
-            ("within", s.within.is_some() && action == "lose_unsynced"),
+            ("within", s.within.is_some()),
         ];
         for (name, present) in options {
             if present && !allowed.contains(&name) {
@@ -757,13 +805,6 @@ impl<P: Protocol> Builder<'_, P> {
                 );
             }
         }
-        if s.within.is_some() && action != "lose_unsynced" {
-            return self.err(
-                fs.span(),
-                format!("`within` does not apply to a `{action}` fault"),
-                None,
-            );
-        }
         let after = |d: Option<Dur>| d.map(|d| d.0);
         let a = match action {
             "crash" => FaultAction::Crash {
@@ -771,14 +812,14 @@ impl<P: Protocol> Builder<'_, P> {
                 restart_after: after(s.restart_after),
             },
             "restart" => FaultAction::Restart {
-                target: self.target(s.restart.as_ref().expect("checked"), cfg)?,
+                target: self.node_or_random(s.restart.as_ref().expect("checked"), cfg, "restart")?,
             },
             "pause" => FaultAction::Pause {
                 target: self.target(s.pause.as_ref().expect("checked"), cfg)?,
                 resume_after: after(s.resume_after),
             },
             "resume" => FaultAction::Resume {
-                target: self.target(s.resume.as_ref().expect("checked"), cfg)?,
+                target: self.node_or_random(s.resume.as_ref().expect("checked"), cfg, "resume")?,
             },
             "partition" => {
                 let p = s.partition.as_ref().expect("checked");
@@ -901,13 +942,6 @@ impl<P: Protocol> Builder<'_, P> {
         .into_iter()
         .filter_map(|(k, r)| r.as_ref().map(|r| (k, r.get_ref().0)))
         .collect();
-        if kinds.is_empty() {
-            return self.err(
-                n.span(),
-                "[nemesis] enables no fault kind",
-                Some("give a rate per kind, e.g. crash = \"1/10s\", partition = \"1/20s\"".into()),
-            );
-        }
         if cfg.quiet_from.is_none() {
             // Allowed (faults until the end), but then no liveness is checked; say so in docs.
         }
@@ -929,7 +963,42 @@ impl<P: Protocol> Builder<'_, P> {
             Some(f) => self.int_in(f, 1, 1_000_000, "slow_disk_factor")? as u32,
             None => 10,
         };
+        let role_crash = match &s.crash_on_role {
+            None => None,
+            Some(rc) => {
+                let r = rc.get_ref();
+                let role = r.role.get_ref();
+                if !P::ROLES.contains(&role.as_str()) {
+                    return self.err(
+                        r.role.span(),
+                        format!("`{role}` is not a role of {}", P::NAME),
+                        Some(format!("roles: {}", P::ROLES.join(", "))),
+                    );
+                }
+                let [lo, hi] = *r.after.get_ref();
+                if lo.0 > hi.0 {
+                    return self.err(
+                        r.after.span(),
+                        "after: the first value must not exceed the second",
+                        None,
+                    );
+                }
+                Some(sim::config::RoleCrash {
+                    role: role.clone(),
+                    chance: r.chance.0,
+                    after: (lo.0, hi.0),
+                })
+            }
+        };
+        if kinds.is_empty() && role_crash.is_none() {
+            return self.err(
+                n.span(),
+                "[nemesis] enables no fault kind",
+                Some("give a rate per kind, e.g. crash = \"1/10s\", partition = \"1/20s\"".into()),
+            );
+        }
         Ok(NemesisConfig {
+            role_crash,
             kinds,
             fault_duration,
             max_clock_jump: s.max_clock_jump.map(|d| d.0).unwrap_or(NANOS_PER_SEC),

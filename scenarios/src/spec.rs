@@ -218,6 +218,17 @@ pub struct NemesisSpec {
     pub fault_duration: Option<Spanned<[Dur; 2]>>,
     pub max_clock_jump: Option<Dur>,
     pub slow_disk_factor: Option<Spanned<i64>>,
+    /// `{ role = "leader", chance = 0.3, after = ["0ms", "20ms"] }`: crash nodes soon after they
+    /// take on a role.
+    pub crash_on_role: Option<Spanned<RoleCrashSpec>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleCrashSpec {
+    pub role: Spanned<String>,
+    pub chance: Prob,
+    pub after: Spanned<[Dur; 2]>,
 }
 
 #[derive(Deserialize, Default)]

@@ -28,3 +28,17 @@ pub fn peak_rss_mib() -> Option<f64> {
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
+
+/// A wall-clock deadline, for `check-history --timeout` only (a command that is outside any
+/// simulation, so its verdict may depend on machine speed, as DESIGN.md allows).
+pub struct Deadline(Instant);
+
+impl Deadline {
+    pub fn after(d: Duration) -> Self {
+        Deadline(Instant::now() + d)
+    }
+
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.0
+    }
+}

@@ -147,7 +147,13 @@ impl CheckBoard {
     }
 
     fn entry(&mut self, name: &'static str) -> Option<&mut Entry> {
-        let found = self.entries.iter().position(|e| e.decl.name == name);
+        // Names are usually the very same static strings as in the declarations: compare the
+        // pointers first (this runs after every event).
+        let found = self
+            .entries
+            .iter()
+            .position(|e| std::ptr::eq(e.decl.name, name))
+            .or_else(|| self.entries.iter().position(|e| e.decl.name == name));
         match found {
             Some(i) => Some(&mut self.entries[i]),
             None => {

@@ -264,6 +264,18 @@ pub struct NemesisConfig {
     pub max_clock_jump: Time,
     /// Slow-disk faults multiply sync latency by this.
     pub slow_disk_factor: u32,
+    /// Crash a node soon after it takes on a role (e.g. a freshly elected leader), before its
+    /// first decisions have spread: random faults almost never land in that window.
+    pub role_crash: Option<RoleCrash>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RoleCrash {
+    pub role: String,
+    /// Probability that a node taking on the role is crashed.
+    pub chance: f64,
+    /// The crash comes uniformly within this delay after the role change.
+    pub after: (Time, Time),
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -39,10 +39,29 @@ pub(crate) enum Held<P: Protocol> {
 pub(crate) enum Heal {
     /// Undo the partition with this generation (a newer partition supersedes it).
     Partition(u64),
-    Uncut(u32, u32),
+    Uncut(u32, u32, u64),
     DiskNormal(u32, u64),
     PowerLossExpire(u32, u64),
 }
+
+/// Names of the event kinds, as counted in `RunReport::events_by_kind`.
+pub const EVENT_KINDS: [&str; 15] = [
+    "boot",
+    "deliver",
+    "timer",
+    "sync",
+    "sync-notify",
+    "link-broken",
+    "client-wake",
+    "client-timeout",
+    "client-backoff",
+    "scheduled-op",
+    "fault",
+    "heal",
+    "nemesis",
+    "quiet",
+    "other",
+];
 
 pub(crate) enum Ev<P: Protocol> {
     Boot {
@@ -80,9 +99,10 @@ pub(crate) enum Ev<P: Protocol> {
         client: u32,
         gen: u64,
     },
+    /// A client's (single) reply timer; `at` tells stale events from the armed one.
     ClientTimeout {
         client: u32,
-        gen: u64,
+        at: Time,
     },
     ClientBackoff {
         client: u32,
@@ -100,6 +120,27 @@ pub(crate) enum Ev<P: Protocol> {
         kind: FaultKind,
     },
     Quiet,
+}
+
+impl<P: Protocol> Ev<P> {
+    fn kind(&self) -> usize {
+        match self {
+            Ev::Boot { .. } => 0,
+            Ev::Deliver { .. } => 1,
+            Ev::Timer { .. } => 2,
+            Ev::SyncDone { .. } => 3,
+            Ev::SyncNotify { .. } => 4,
+            Ev::LinkBroken { .. } => 5,
+            Ev::ClientWake { .. } => 6,
+            Ev::ClientTimeout { .. } => 7,
+            Ev::ClientBackoff { .. } => 8,
+            Ev::ScheduledOp { .. } => 9,
+            Ev::Fault { .. } => 10,
+            Ev::Heal(_) => 11,
+            Ev::NemesisTick { .. } => 12,
+            Ev::Quiet => 13,
+        }
+    }
 }
 
 /// Durable storage of one node: a synced state plus a log of writes not yet durable.
@@ -197,6 +238,8 @@ pub(crate) struct Counters {
 pub(crate) struct Core<P: Protocol> {
     pub n_nodes: usize,
     pub now: Time,
+    /// Index of the event being processed (for trace lines).
+    pub event: u64,
     pub queue: EventQueue<Ev<P>>,
     pub net: Network,
     pub trace: Trace,
@@ -335,7 +378,7 @@ impl<P: Protocol> Core<P> {
                 Payload::Reply(r) => serde_json::to_value(r),
             }
             .unwrap_or(serde_json::Value::Null);
-            let mut j = JsonEvent::new(u64::MAX, now, what);
+            let mut j = JsonEvent::new(self.event, now, what);
             j.from = Some(from);
             j.to = Some(to);
             j.msg = Some(&msg);
@@ -407,10 +450,12 @@ pub struct Sim<P: Protocol> {
     history: Option<HistoryWriter>,
     stale: Option<StaleReadCheck>,
     scheduled_faults_rng: Rng,
+    role_crash_rng: Rng,
     nemesis_rngs: Vec<(FaultKind, Rng)>,
     quiet: bool,
     partition_gen: u64,
     events: u64,
+    events_by_kind: [u64; EVENT_KINDS.len()],
     last_history_stop: bool,
     ops_check: OpsCompleteCheck,
 }
@@ -536,6 +581,7 @@ impl<P: Protocol> Sim<P> {
         let core = Core {
             n_nodes: cfg.nodes,
             now: 0,
+            event: 0,
             queue: EventQueue::new(),
             net,
             trace: Trace::new(outputs.trace_jsonl, outputs.trace_txt),
@@ -557,6 +603,7 @@ impl<P: Protocol> Sim<P> {
                 pending: std::collections::BTreeMap::new(),
             },
             scheduled_faults_rng: Rng::stream(seed, "faults"),
+            role_crash_rng: Rng::stream(seed, "faults/role-crash"),
             nemesis_rngs,
             cfg,
             nodes,
@@ -569,6 +616,7 @@ impl<P: Protocol> Sim<P> {
             quiet: false,
             partition_gen: 0,
             events: 0,
+            events_by_kind: [0; EVENT_KINDS.len()],
             last_history_stop: false,
         }
     }
@@ -644,6 +692,7 @@ impl<P: Protocol> Sim<P> {
         self.schedule_start();
         let mut stop = StopReason::Idle;
         let max_events = self.cfg.limits.max_events;
+        let mut last_processed = 0;
         loop {
             if self.events >= max_events {
                 if !self.core.queue.is_empty() {
@@ -660,10 +709,14 @@ impl<P: Protocol> Sim<P> {
                 break;
             }
             self.core.now = t;
+            self.core.event = self.events;
             self.board.event = self.events;
             self.board.now = t;
+            let kind = ev.kind();
             if let Some(touched) = self.dispatch(ev) {
                 self.events += 1;
+                self.events_by_kind[kind] += 1;
+                last_processed = t;
                 if let Some(n) = touched {
                     self.after_node_event(n);
                 }
@@ -675,7 +728,7 @@ impl<P: Protocol> Sim<P> {
         }
         let end = match stop {
             StopReason::Time => self.cfg.duration,
-            _ => self.core.now,
+            _ => last_processed,
         };
         let seen = inspect(&World {
             nodes: &self.nodes,
@@ -807,11 +860,22 @@ impl<P: Protocol> Sim<P> {
                 self.client_next(client as usize);
                 Some(None)
             }
-            Ev::ClientTimeout { client, gen } => {
+            Ev::ClientTimeout { client, at } => {
                 let c = client as usize;
-                match self.clients.in_flight(c) {
-                    Some((f, _)) if f.timer_gen == gen => {}
-                    _ => return None,
+                let cl = &mut self.clients.list[c];
+                if cl.timer_armed != Some(at) {
+                    return None; // superseded
+                }
+                cl.timer_armed = None;
+                let (due, gen) = match (cl.deadline, cl.busy.as_ref()) {
+                    (Some((due, gen)), Some(f)) if f.timer_gen == gen => (due, gen),
+                    _ => return None, // the op completed or moved on
+                };
+                if now < due {
+                    // A later attempt moved the deadline: wait for it (not an event of its own).
+                    cl.timer_armed = Some(due);
+                    self.core.queue.push(due, Ev::ClientTimeout { client, at: due });
+                    return None;
                 }
                 self.core.trace.header(tag::CLIENT_TIMEOUT, now, client, 0);
                 self.core.trace.commit();
@@ -995,6 +1059,10 @@ impl<P: Protocol> Sim<P> {
             self.core.trace.header(tag::DROP_AT_DELIVERY, now, from, to);
             self.core.trace.rec().push(reason.code());
             self.core.trace.commit();
+            if self.core.trace.wants_text() || self.core.trace.wants_json() {
+                self.core
+                    .trace_payload("drop", now, from, to, &payload, Some(reason.name()));
+            }
             return;
         }
         self.core.counters.messages.delivered += 1;
@@ -1052,6 +1120,7 @@ impl<P: Protocol> Sim<P> {
             self.core.trace.header(tag::ROLE, now, node.0, 0);
             self.core.trace.rec().extend_from_slice(role.as_bytes());
             self.core.trace.commit();
+            self.maybe_role_crash(node, role);
             if role != "down" {
                 let summary = self.nodes[i]
                     .state
@@ -1099,7 +1168,7 @@ impl<P: Protocol> Sim<P> {
                 .text(now, format_args!("{}     {what} {d}", NodeId(node)));
         }
         if want_json {
-            let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.events, now, what);
+            let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.core.event, now, what);
             j.node = Some(NodeId(node).to_string());
             j.detail = (!d.is_empty()).then_some(d);
             self.core.trace.json(&j);
@@ -1112,7 +1181,7 @@ impl<P: Protocol> Sim<P> {
             self.core.trace.text(now, format_args!("!!  {text}"));
         }
         if self.core.trace.wants_json() {
-            let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.events, now, "fault");
+            let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.core.event, now, "fault");
             j.detail = Some(text.to_string());
             self.core.trace.json(&j);
         }
@@ -1167,13 +1236,20 @@ impl<P: Protocol> Sim<P> {
         let gen = f.timer_gen;
         let from = self.core.net.ep(Endpoint::Client(ClientId(c as u32)));
         self.core.send(now, from, to.0, Payload::Request(Box::new(req)));
-        self.core.queue.push(
-            now.saturating_add(timeout),
-            Ev::ClientTimeout {
-                client: c as u32,
-                gen,
-            },
-        );
+        // One armed timer per client: a busy client does not queue a timeout per operation.
+        let due = now.saturating_add(timeout);
+        let cl = &mut self.clients.list[c];
+        cl.deadline = Some((due, gen));
+        if cl.timer_armed.is_none_or(|armed| armed > due) {
+            cl.timer_armed = Some(due);
+            self.core.queue.push(
+                due,
+                Ev::ClientTimeout {
+                    client: c as u32,
+                    at: due,
+                },
+            );
+        }
     }
 
     fn client_act(&mut self, c: usize, action: ClientAction) {
@@ -1295,6 +1371,7 @@ impl<P: Protocol> Sim<P> {
                 .collect(),
         };
         if candidates.is_empty() {
+            self.fault_line(&format!("no node is {target} now; fault skipped"));
             return None;
         }
         let rng = match nemesis_kind {
@@ -1322,11 +1399,7 @@ impl<P: Protocol> Sim<P> {
                 target,
                 restart_after,
             } => {
-                let Some(n) = self.resolve(&target, kind_for_rng(FaultKind::Crash), |s| s.state.is_some())
-                else {
-                    self.fault_line(&format!("crash {target}: no such node now; skipped"));
-                    return None;
-                };
+                let n = self.resolve(&target, kind_for_rng(FaultKind::Crash), |s| s.state.is_some())?;
                 self.record_fault(1, n.0, 0, format!("crash {n}"));
                 self.crash(n.0, restart_after);
                 Some(n)
@@ -1341,12 +1414,9 @@ impl<P: Protocol> Sim<P> {
                 Some(n)
             }
             FaultAction::Pause { target, resume_after } => {
-                let Some(n) = self.resolve(&target, kind_for_rng(FaultKind::Pause), |s| {
+                let n = self.resolve(&target, kind_for_rng(FaultKind::Pause), |s| {
                     s.state.is_some() && !s.meta.paused
-                }) else {
-                    self.fault_line(&format!("pause {target}: no such node now; skipped"));
-                    return None;
-                };
+                })?;
                 let slot = &mut self.nodes[n.index()];
                 if slot.state.is_none() || slot.meta.paused {
                     return None;
@@ -1412,10 +1482,15 @@ impl<P: Protocol> Sim<P> {
                 let a = self.resolve(&from, kind_for_rng(FaultKind::Cut), |_| true);
                 let b = self.resolve(&to, kind_for_rng(FaultKind::Cut), |_| true);
                 let (Some(a), Some(b)) = (a, b) else {
-                    self.fault_line("cut: no node matches; skipped");
                     return None;
                 };
-                self.core.net.cut(a.0, b.0);
+                if a == b {
+                    self.fault_line(&format!(
+                        "cut {a} -> {a}: a node cannot be cut from itself; skipped"
+                    ));
+                    return None;
+                }
+                let gen = self.core.net.cut(a.0, b.0);
                 self.record_fault(5, a.0, b.0, format!("cut {a} -> {b} (one-way)"));
                 if self.core.net.kind == crate::protocol::LinkKind::Stream {
                     self.break_streams(&[(a.0, b.0)]);
@@ -1423,7 +1498,7 @@ impl<P: Protocol> Sim<P> {
                 if let Some(d) = heal_after {
                     self.core
                         .queue
-                        .push(now.saturating_add(d), Ev::Heal(Heal::Uncut(a.0, b.0)));
+                        .push(now.saturating_add(d), Ev::Heal(Heal::Uncut(a.0, b.0, gen)));
                 }
                 None
             }
@@ -1518,8 +1593,10 @@ impl<P: Protocol> Sim<P> {
                 self.record_fault(11, gen as u32, 0, "partition healed".into());
                 Some(None)
             }
-            Heal::Uncut(a, b) => {
-                self.core.net.uncut(a, b);
+            Heal::Uncut(a, b, gen) => {
+                if !self.core.net.uncut(a, b, gen) {
+                    return None;
+                }
                 self.record_fault(12, a, b, format!("cut {} -> {} healed", NodeId(a), NodeId(b)));
                 Some(None)
             }
@@ -1699,6 +1776,42 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
+    /// The nemesis's crash of nodes that just took on a role (see [`crate::config::RoleCrash`]).
+    fn maybe_role_crash(&mut self, node: NodeId, role: &'static str) {
+        if self.quiet {
+            return;
+        }
+        let Some(nem) = self.cfg.nemesis.as_ref() else {
+            return;
+        };
+        let Some(rc) = nem.role_crash.clone() else { return };
+        if rc.role != role {
+            return;
+        }
+        let (lo, hi) = nem.fault_duration;
+        let now = self.core.now;
+        let rng = &mut self.role_crash_rng;
+        if !rng.chance(rc.chance) {
+            return;
+        }
+        let delay = rng.range_inclusive(rc.after.0, rc.after.1);
+        let down = rng.range_inclusive(lo, hi);
+        let at = now.saturating_add(delay);
+        if self.cfg.quiet_from.is_some_and(|q| at >= q) {
+            return;
+        }
+        self.core.queue.push(
+            at,
+            Ev::Fault {
+                action: Box::new(FaultAction::Crash {
+                    target: Target::Node(node),
+                    restart_after: Some(down),
+                }),
+                nemesis: true,
+            },
+        );
+    }
+
     fn nemesis_strike(&mut self, kind: FaultKind) -> Option<NodeId> {
         let nem = self.cfg.nemesis.clone().expect("nemesis configured");
         let (lo, hi) = nem.fault_duration;
@@ -1801,6 +1914,12 @@ impl<P: Protocol> Sim<P> {
             nodes: self.cfg.nodes,
             sim_time_ns: end,
             events: self.events,
+            events_by_kind: EVENT_KINDS
+                .iter()
+                .zip(self.events_by_kind)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| (k.to_string(), n))
+                .collect(),
             messages: self.core.counters.messages,
             ops,
             checks,

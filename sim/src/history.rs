@@ -312,32 +312,18 @@ impl LinearizableCheck {
         s
     }
 
-    /// A written value as the checker sees it. Values that no read returned and no
-    /// compare-and-set expected are all written `_`: the model only ever compares values with
-    /// read results and cas expectations, so such values are indistinguishable, and making
-    /// them equal lets the search treat indeterminate writes of them as interchangeable (it
-    /// otherwise explores every subset of them — the classic blow-up with many `info` ops).
-    fn written(v: Value, observed: &std::collections::BTreeSet<Value>) -> String {
-        if observed.contains(&v) {
-            Self::list(&[v])
-        } else {
-            "_,".to_string()
-        }
-    }
-
     fn to_kv(
         key: Key,
         o: &CompactOp,
-        observed: &std::collections::BTreeSet<Value>,
     ) -> crate::linearize::Operation<crate::linearize::KvInput, crate::linearize::KvOutput> {
         use crate::linearize::{KvInput, KvOp, KvOutput};
         let op = match o.op {
             Op::Read { .. } => KvOp::Get,
-            Op::Write { value, .. } => KvOp::Put(Self::written(value, observed)),
-            Op::Append { value, .. } => KvOp::Append(Self::written(value, observed)),
+            Op::Write { value, .. } => KvOp::Put(Self::list(&[value])),
+            Op::Append { value, .. } => KvOp::Append(Self::list(&[value])),
             Op::Cas { from, to, .. } => KvOp::Cas {
                 from: Self::list(&[from]),
-                to: Self::written(to, observed),
+                to: Self::list(&[to]),
             },
         };
         let output = match &o.outcome {
@@ -428,21 +414,12 @@ impl HistoryObserver for LinearizableCheck {
         let mut unknown = Vec::new();
         for (key, list) in &self.keys {
             // Failed reads/writes were turned into unknown reads: they constrain nothing.
-            let mut observed = std::collections::BTreeSet::new();
-            for o in list {
-                match (&o.outcome, &o.op) {
-                    (Compact::Read(vals), _) => observed.extend(vals.iter().copied()),
-                    (_, Op::Cas { from, .. }) => {
-                        observed.insert(*from);
-                    }
-                    _ => {}
-                }
-            }
-            let ops: Vec<_> = list
+            let mut ops: Vec<_> = list
                 .iter()
                 .filter(|o| !(matches!(o.outcome, Compact::Unknown) && matches!(o.op, Op::Read { .. })))
-                .map(|o| Self::to_kv(*key, o, &observed))
+                .map(|o| Self::to_kv(*key, o))
                 .collect();
+            crate::linearize::formats::merge_unobserved_values(&mut ops);
             let r = check_with(&KvModel, &ops, &mut budget, &opts);
             match r.verdict {
                 Verdict::Linearizable => {}
@@ -453,7 +430,7 @@ impl HistoryObserver for LinearizableCheck {
                     result.detail = match f {
                         Some(f) => format!(
                             "k{key} is not linearizable: these {} operations cannot be ordered \
-                             (values are lists written as \"a,b,\"):\n{}",
+                             (values are lists written \"a,b,\"; _ is a value no read returned):\n{}",
                             f.ops.len(),
                             f.timeline
                         ),

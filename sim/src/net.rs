@@ -8,7 +8,7 @@ use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::LinkKind;
 use crate::rng::{Draw, LinkStreams};
 use crate::time::Time;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Endpoints in no partition group reach everyone.
 const FREE: u32 = u32::MAX;
@@ -96,7 +96,9 @@ pub struct Network {
     overrides: BTreeMap<(u32, u32), LinkParams>,
     group: Vec<u32>,
     partitioned: bool,
-    cuts: BTreeSet<(u32, u32)>,
+    /// One-way cuts, each with the generation that installed it (a heal names its generation).
+    cuts: BTreeMap<(u32, u32), u64>,
+    cut_gen: u64,
     streams: LinkTable<StreamState>,
     /// Sends per link at the current instant (for the link streams' same-instant index).
     instant: Time,
@@ -116,7 +118,8 @@ impl Network {
             overrides: BTreeMap::new(),
             group: vec![FREE; n_endpoints],
             partitioned: false,
-            cuts: BTreeSet::new(),
+            cuts: BTreeMap::new(),
+            cut_gen: 0,
             instant: 0,
             instant_sends: Vec::new(),
             streams: if kind == LinkKind::Stream {
@@ -171,7 +174,7 @@ impl Network {
                 return Err(DropReason::Partition);
             }
         }
-        if !self.cuts.is_empty() && self.cuts.contains(&(a, b)) {
+        if !self.cuts.is_empty() && self.cuts.contains_key(&(a, b)) {
             return Err(DropReason::Cut);
         }
         Ok(())
@@ -273,8 +276,11 @@ impl Network {
         self.newly_cut(before)
     }
 
-    pub fn cut(&mut self, a: u32, b: u32) -> bool {
-        self.cuts.insert((a, b))
+    /// Cuts `a -> b`; returns the cut's generation.
+    pub fn cut(&mut self, a: u32, b: u32) -> u64 {
+        self.cut_gen += 1;
+        self.cuts.insert((a, b), self.cut_gen);
+        self.cut_gen
     }
 
     /// Heals every partition and cut.
@@ -292,8 +298,15 @@ impl Network {
         had
     }
 
-    pub fn uncut(&mut self, a: u32, b: u32) {
-        self.cuts.remove(&(a, b));
+    /// Removes the cut `a -> b` if it is still the one of generation `gen` (a later cut of the
+    /// same link has its own heal).
+    pub fn uncut(&mut self, a: u32, b: u32, gen: u64) -> bool {
+        if self.cuts.get(&(a, b)) == Some(&gen) {
+            self.cuts.remove(&(a, b));
+            true
+        } else {
+            false
+        }
     }
 
     pub fn is_partitioned(&self) -> bool {

@@ -41,6 +41,8 @@ pub struct RunReport {
     pub nodes: usize,
     pub sim_time_ns: Time,
     pub events: u64,
+    /// Events by kind (deliver, timer, sync, …).
+    pub events_by_kind: std::collections::BTreeMap<String, u64>,
     pub messages: MessageStats,
     pub ops: OpStats,
     pub checks: Vec<CheckResult>,

@@ -44,6 +44,10 @@ pub(crate) struct ClientState {
     /// Last value seen per key (for choosing a compare-and-set's expected value).
     pub last_seen: BTreeMap<Key, Value>,
     pub values_made: u64,
+    /// The current attempt's reply deadline and the generation it belongs to.
+    pub deadline: Option<(Time, u64)>,
+    /// The time of the queued timeout event, if one is queued.
+    pub timer_armed: Option<Time>,
     /// When the random workload wants this client's next op (arrivals are a Poisson process;
     /// a client still busy then starts the op as soon as it is idle).
     pub next_arrival: Time,
@@ -107,6 +111,8 @@ impl Clients {
                     last_seen: BTreeMap::new(),
                     values_made: 0,
                     next_arrival: 0,
+                    deadline: None,
+                    timer_armed: None,
                 }
             })
             .collect();

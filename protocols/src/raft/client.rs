@@ -104,9 +104,8 @@ impl Raft {
         // One round in flight at a time; reads arriving meanwhile wait for the next one.
         if self.confirmed_round >= self.read_round {
             self.start_read_round(cx);
-            for peer in cx.peers() {
-                self.send_append(cx, peer);
-            }
+            // Followers with an AppendEntries in flight get the new round with the next one.
+            self.broadcast_append(cx);
         }
         self.on_round_acked(cx);
     }
@@ -154,9 +153,7 @@ impl Raft {
                 && self.confirmed_round >= self.read_round
             {
                 self.start_read_round(cx);
-                for peer in cx.peers() {
-                    self.send_append(cx, peer);
-                }
+                self.broadcast_append(cx);
             }
         }
         self.serve_reads(cx);

@@ -42,8 +42,8 @@ pub struct RaftInvariants {
     n: usize,
     /// Term → its leader.
     leaders: BTreeMap<u64, NodeId>,
-    /// Per server: the last (term, candidate) it voted for.
-    votes: Vec<Option<(u64, NodeId)>>,
+    /// (term, voter) → the candidate that counted that vote.
+    votes: BTreeMap<(u64, NodeId), NodeId>,
     /// While a server leads a term: (term, an index and its chain) to re-check.
     leading: Vec<Option<(u64, u64, u64)>>,
     /// Commit points: index → (chain at that index, the entry's term, the committing leader's term).
@@ -54,6 +54,14 @@ pub struct RaftInvariants {
     applied: BTreeMap<u64, u64>,
     sm_index: Vec<u64>,
     seen: Vec<Seen>,
+    /// Per server: (last index, last chain, commit index) when its log was last compared.
+    matched: Vec<(u64, u64, u64)>,
+    /// Per server: (durable last index, durable last chain, commit points version) at the last
+    /// disk check; bumps of `commits_version` force a re-check.
+    disk_seen: Vec<(u64, u64, u64)>,
+    commits_version: u64,
+    /// Sometimes-checks already reported (truncated, read-index, lease, compacted).
+    reported: [bool; 4],
 }
 
 impl RaftInvariants {
@@ -89,21 +97,35 @@ impl RaftInvariants {
         if c > newest {
             if let (Some(chain), Some(t)) = (r.log().chain_at(c), r.log().term_at(c)) {
                 self.commits.insert(c, (chain, t, r.term()));
+                self.commits_version += 1;
             }
         }
     }
 
-    /// A server's vote in a term never changes, even across a crash.
-    fn check_vote(&mut self, id: NodeId, r: &Raft, sink: &mut CheckSink) {
-        let Some(c) = r.voted_for() else { return };
-        let i = id.index();
-        match self.votes[i] {
-            Some((term, prev)) if term == r.term() && prev != c => {
-                sink.fail(VOTE_SAFETY, || {
-                    format!("{id} voted for {prev} and then for {c} in term {term}")
-                });
+    /// No server's vote is counted by two candidates of one term, even across a crash. Votes
+    /// are read from the candidates (a vote counts once its reply arrived), so a vote lost in a
+    /// crash before it was sent is no vote.
+    fn check_votes(&mut self, id: NodeId, r: &Raft, durable_term: u64, sink: &mut CheckSink) {
+        if r.role_kind() == Role::Follower {
+            return;
+        }
+        for &voter in r.votes_received() {
+            // Its own vote counts once it is on disk: only then did the candidacy go out.
+            if voter == id && durable_term < r.term() {
+                continue;
             }
-            _ => self.votes[i] = Some((r.term(), c)),
+            match self.votes.get(&(r.term(), voter)) {
+                Some(&other) if other != id => {
+                    let term = r.term();
+                    sink.fail(VOTE_SAFETY, || {
+                        format!("{voter} gave its vote in term {term} to both {other} and {id}")
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    self.votes.insert((r.term(), voter), id);
+                }
+            }
         }
     }
 
@@ -171,6 +193,11 @@ impl RaftInvariants {
     fn check_disk(&mut self, world: &World<Raft>, id: NodeId, sink: &mut CheckSink) {
         let d = world.node(id).durable;
         let i = id.index();
+        let key = (d.log.last_index(), d.log.last_chain(), self.commits_version);
+        if self.disk_seen[i] == key {
+            return; // neither the disk nor the commit points changed
+        }
+        self.disk_seen[i] = key;
         let h = self.held[i];
         if h > d.log.base_index {
             if let Some(&(chain, term, _)) = self.commits.get(&h) {
@@ -238,13 +265,17 @@ impl Invariants<Raft> for RaftInvariants {
         RaftInvariants {
             n,
             leaders: BTreeMap::new(),
-            votes: vec![None; n],
+            votes: BTreeMap::new(),
             leading: vec![None; n],
             commits: BTreeMap::new(),
             held: vec![0; n],
             applied: BTreeMap::new(),
             sm_index: vec![0; n],
             seen: vec![Seen::default(); n],
+            matched: vec![(u64::MAX, 0, 0); n],
+            disk_seen: vec![(u64::MAX, 0, 0); n],
+            commits_version: 0,
+            reported: [false; 4],
         }
     }
 
@@ -294,25 +325,29 @@ impl Invariants<Raft> for RaftInvariants {
                     term: r.term(),
                     hint: r.leader_hint(),
                 };
-                self.check_vote(touched, r, sink);
+                self.check_votes(touched, r, view.durable.term, sink);
                 if r.role_kind() == Role::Leader {
                     self.on_leader(touched, r, sink);
                 } else {
                     self.leading[i] = None;
                 }
-                self.check_matching(world, touched, r, sink);
+                let key = (r.log().last_index(), r.log().last_chain(), r.commit_index());
+                if self.matched[i] != key {
+                    self.matched[i] = key;
+                    self.check_matching(world, touched, r, sink);
+                }
                 self.check_applied(touched, r, sink);
-                if r.stats.truncations > 0 {
-                    sink.reached(TRUNCATED);
-                }
-                if r.stats.read_index_reads > 0 {
-                    sink.reached(READ_INDEX);
-                }
-                if r.stats.lease_reads > 0 {
-                    sink.reached(LEASE_READ);
-                }
-                if r.stats.compactions > 0 {
-                    sink.reached(COMPACTED);
+                let flags = [
+                    (r.stats.truncations > 0, TRUNCATED),
+                    (r.stats.read_index_reads > 0, READ_INDEX),
+                    (r.stats.lease_reads > 0, LEASE_READ),
+                    (r.stats.compactions > 0, COMPACTED),
+                ];
+                for (k, (hit, name)) in flags.into_iter().enumerate() {
+                    if hit && !self.reported[k] {
+                        self.reported[k] = true;
+                        sink.reached(name);
+                    }
                 }
             }
         }

@@ -125,7 +125,12 @@ pub struct Raft {
     pub(super) last_applied: u64,
     pub(super) kv: KvStore,
     pub(super) sessions: Sessions,
-    pub(super) election_timer: Option<TimerId>,
+    /// The armed election timer and the monotonic time it fires at.
+    pub(super) election_timer: Option<(TimerId, u64)>,
+    /// When the election timeout expires (monotonic). Resetting it only moves this deadline;
+    /// the armed timer re-arms itself when it fires early, so a busy follower does not queue a
+    /// new timer event for every AppendEntries.
+    pub(super) election_deadline: Option<u64>,
     pub(super) heartbeat_timer: Option<TimerId>,
     /// Monotonic time of the last AppendEntries from a current leader (dissertation §4.2.3).
     pub(super) leader_contact_mono: Option<u64>,
@@ -138,7 +143,11 @@ pub struct Raft {
     // Volatile state on leaders (reinitialized after election).
     pub(super) next_index: Vec<u64>,
     pub(super) match_index: Vec<u64>,
-    pub(super) inflight: Vec<bool>,
+    /// AppendEntries sent to each follower and not answered yet (reset every heartbeat, so a
+    /// lost message costs at most one heartbeat interval).
+    pub(super) inflight: Vec<u32>,
+    /// The read round carried by the last AppendEntries sent to each follower.
+    pub(super) round_sent: Vec<u64>,
     /// Clients waiting for the entry at an index to be applied.
     pub(super) pending: BTreeMap<u64, (ClientId, u64, u64)>,
     pub(super) pending_ops: BTreeMap<(u64, u64), u64>,
@@ -178,6 +187,10 @@ impl Raft {
     pub fn voted_for(&self) -> Option<NodeId> {
         self.voted_for
     }
+    /// The votes this server counted in its current term as a candidate (or when it won).
+    pub fn votes_received(&self) -> &[NodeId] {
+        &self.votes
+    }
 
     pub(super) fn majority(&self) -> usize {
         self.n / 2 + 1
@@ -212,18 +225,43 @@ impl Raft {
 
     // ----- timers -----
 
+    /// §5.2: a fresh randomized election timeout.
     pub(super) fn reset_election_timer(&mut self, cx: &mut Ctx<Self>) {
-        if let Some(t) = self.election_timer.take() {
-            cx.cancel_timer(t);
-        }
         let [lo, hi] = self.p.election_timeout;
         let d = cx.rng().range_inclusive(lo.0, hi.0.max(lo.0));
-        self.election_timer = Some(cx.set_timer(d, Timer::Election));
+        let deadline = cx.now_mono() + d;
+        self.election_deadline = Some(deadline);
+        match self.election_timer {
+            Some((_, fires)) if fires <= deadline => {} // fires first, then re-arms
+            _ => self.arm_election_timer(cx, d, deadline),
+        }
+    }
+
+    fn arm_election_timer(&mut self, cx: &mut Ctx<Self>, delay: u64, fires: u64) {
+        if let Some((t, _)) = self.election_timer.take() {
+            cx.cancel_timer(t);
+        }
+        self.election_timer = Some((cx.set_timer(delay, Timer::Election), fires));
     }
 
     fn stop_election_timer(&mut self, cx: &mut Ctx<Self>) {
-        if let Some(t) = self.election_timer.take() {
+        self.election_deadline = None;
+        if let Some((t, _)) = self.election_timer.take() {
             cx.cancel_timer(t);
+        }
+    }
+
+    /// The election timer fired: start an election if the deadline has really passed.
+    fn on_election_timer(&mut self, cx: &mut Ctx<Self>) {
+        self.election_timer = None;
+        let Some(deadline) = self.election_deadline else {
+            return;
+        };
+        let now = cx.now_mono();
+        if now < deadline {
+            self.arm_election_timer(cx, deadline - now, deadline);
+        } else if self.role != Role::Leader {
+            self.start_election(cx);
         }
     }
 
@@ -306,7 +344,8 @@ impl Raft {
         let next = self.log.last_index() + 1;
         self.next_index = vec![next; self.n];
         self.match_index = vec![0; self.n];
-        self.inflight = vec![false; self.n];
+        self.inflight = vec![0; self.n];
+        self.round_sent = vec![0; self.n];
         self.acked_round = vec![0; self.n];
         self.confirmed_round = self.read_round;
         self.lease_until_mono = 0;
@@ -462,6 +501,7 @@ impl Protocol for Raft {
             kv: d.sm.kv.clone(),
             sessions: d.sm.sessions.clone(),
             election_timer: None,
+            election_deadline: None,
             heartbeat_timer: None,
             leader_contact_mono: None,
             votes: Vec::new(),
@@ -471,6 +511,7 @@ impl Protocol for Raft {
             next_index: Vec::new(),
             match_index: Vec::new(),
             inflight: Vec::new(),
+            round_sent: Vec::new(),
             pending: BTreeMap::new(),
             pending_ops: BTreeMap::new(),
             read_round: 0,
@@ -545,12 +586,7 @@ impl Protocol for Raft {
     fn on_timer(&mut self, cx: &mut Ctx<Self>, timer: Timer) {
         self.begin_event();
         match timer {
-            Timer::Election => {
-                self.election_timer = None;
-                if self.role != Role::Leader {
-                    self.start_election(cx);
-                }
-            }
+            Timer::Election => self.on_election_timer(cx),
             Timer::Heartbeat => {
                 self.heartbeat_timer = None;
                 match self.role {

@@ -52,16 +52,19 @@ impl Raft {
         floor
     }
 
-    /// Sends `to` the entries from its next index (or a heartbeat if there are none).
+    /// Sends `to` the entries from its next index (or a heartbeat if there are none), and
+    /// assumes they will arrive: the next message carries what follows (pipelining). A
+    /// rejection moves `next_index` back.
     pub(super) fn send_append(&mut self, cx: &mut Ctx<Self>, to: NodeId) {
         let t = to.index();
         // Entries at or below the base are held by every server, so `to` never needs them.
         let next = self.next_index[t].max(self.log.base_index + 1);
-        self.next_index[t] = next;
         let prev = next - 1;
         let prev_term = self.log.term_at(prev).expect("prev is the base or a kept entry");
         let entries = self.log.slice(next, self.p.max_entries_per_append as usize);
-        self.inflight[t] = true;
+        self.next_index[t] = next + entries.len() as u64;
+        self.inflight[t] += 1;
+        self.round_sent[t] = self.read_round;
         cx.send(
             to,
             Msg::AppendEntries {
@@ -76,10 +79,11 @@ impl Raft {
         );
     }
 
-    /// Sends to every follower that has no AppendEntries outstanding.
+    /// Sends to every follower that has entries or a read round it was not sent yet, within
+    /// the window of messages in flight.
     pub(super) fn broadcast_append(&mut self, cx: &mut Ctx<Self>) {
         for peer in cx.peers() {
-            if !self.inflight[peer.index()] {
+            if self.wants_append(peer) {
                 self.send_append(cx, peer);
             }
         }
@@ -93,9 +97,19 @@ impl Raft {
     pub(super) fn on_heartbeat(&mut self, cx: &mut Ctx<Self>) {
         self.start_read_round(cx);
         for peer in cx.peers() {
+            self.inflight[peer.index()] = 0;
             self.send_append(cx, peer);
         }
         self.maybe_compact(cx, self.all_have());
+    }
+
+    /// Up to this many AppendEntries may be in flight to one follower.
+    const WINDOW: u32 = 4;
+
+    fn wants_append(&self, to: NodeId) -> bool {
+        let t = to.index();
+        let news = self.next_index[t] <= self.log.last_index() || self.round_sent[t] < self.read_round;
+        news && self.inflight[t] < Self::WINDOW
     }
 
     pub(super) fn on_append_entries_reply(&mut self, cx: &mut Ctx<Self>, from: NodeId, r: AppendReply) {
@@ -107,23 +121,25 @@ impl Raft {
             return; // stale
         }
         let f = from.index();
-        self.inflight[f] = false;
+        self.inflight[f] = self.inflight[f].saturating_sub(1);
         // Any answer in our term acknowledges us as leader (for reads, §6.4).
         self.acked_round[f] = self.acked_round[f].max(r.read_round);
         if r.success {
             self.match_index[f] = self.match_index[f].max(r.match_index);
-            self.next_index[f] = self.match_index[f] + 1;
+            self.next_index[f] = self.next_index[f].max(self.match_index[f] + 1);
             self.advance_commit(cx);
         } else {
-            // Fast backtracking: skip the follower's whole conflicting term at once.
+            // Fast backtracking: skip the follower's whole conflicting term at once. What was
+            // in flight was built on the wrong prefix: start over from the hint.
             let hint = match r.conflict_term {
                 Some(t) => self.log.last_index_of_term(t).map_or(r.conflict_index, |i| i + 1),
                 None => r.conflict_index,
             };
             self.next_index[f] = hint.clamp(self.match_index[f] + 1, self.log.last_index() + 1);
+            self.inflight[f] = 0;
         }
         self.on_round_acked(cx);
-        if self.next_index[f] <= self.log.last_index() || !r.success {
+        if self.wants_append(from) || !r.success {
             self.send_append(cx, from);
         }
     }

@@ -646,3 +646,37 @@ pub fn parse_dsim_jsonl(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>,
     }
     Ok(b.finish())
 }
+
+/// For dsim histories (values are lists of unique integers, written `"a,b,"`): replaces every
+/// written value that no read returned and no compare-and-set expected with `"_,"`.
+///
+/// The model only compares values with read results and cas expectations, so such values are
+/// indistinguishable and the verdict is unchanged. But making them equal lets the search treat
+/// indeterminate writes of them as interchangeable — otherwise it explores every subset of the
+/// pending writes, the classic blow-up with many `info` operations (measured on a 12 000-op Raft
+/// history with ~100 info ops: over 400 M steps without a verdict, 44 k steps with this).
+pub fn merge_unobserved_values(ops: &mut [Operation<KvInput, KvOutput>]) {
+    let mut observed: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for o in ops.iter() {
+        let set = observed.entry(o.input.key.clone()).or_default();
+        if let KvOutput::Value(v) = &o.output {
+            set.extend(v.split_terminator(',').map(str::to_string));
+        }
+        if let KvOp::Cas { from, .. } = &o.input.op {
+            set.extend(from.split_terminator(',').map(str::to_string));
+        }
+    }
+    let unseen = |key: &str, v: &str| -> bool {
+        let token = v.strip_suffix(',').unwrap_or(v);
+        !token.contains(',') && !observed.get(key).is_some_and(|s| s.contains(token))
+    };
+    for o in ops.iter_mut() {
+        let key = o.input.key.clone();
+        match &mut o.input.op {
+            KvOp::Put(v) | KvOp::Append(v) | KvOp::Cas { to: v, .. } if unseen(&key, v) => {
+                *v = "_,".to_string();
+            }
+            _ => {}
+        }
+    }
+}
