@@ -431,7 +431,12 @@ impl<P: Protocol> Builder<'_, P> {
             Some(r) => self.int_in(r, 0, random_clients as i64, "readers")? as usize,
             None => 0,
         };
+        let key_ops = match &w.key_ops {
+            Some(k) => Some(self.int_in(k, 1, 1_000_000_000, "key_ops")? as u64),
+            None => None,
+        };
         cfg.workload = Some(WorkloadConfig {
+            key_ops,
             clients: random_clients,
             readers,
             interval,

@@ -112,6 +112,8 @@ pub struct WorkloadSpec {
     pub rate: Option<Spanned<Rate>>,
     pub count: Option<Spanned<i64>>,
     pub keys: Option<Spanned<i64>>,
+    /// Retire a key after this many operations (a fresh key takes its place).
+    pub key_ops: Option<Spanned<i64>>,
     pub mix: Option<Spanned<MixSpec>>,
     /// The last this-many workload clients only read.
     pub readers: Option<Spanned<i64>>,

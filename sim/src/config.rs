@@ -194,7 +194,10 @@ pub struct WorkloadConfig {
     pub interval: Time,
     /// Stop after this many operations in total.
     pub count: Option<u64>,
+    /// Keys in use at once.
     pub keys: u32,
+    /// After this many operations a key retires and a fresh one replaces it.
+    pub key_ops: Option<u64>,
     pub mix: Mix,
     pub start: Time,
     pub stop: Time,

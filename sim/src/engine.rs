@@ -456,6 +456,7 @@ pub struct Sim<P: Protocol> {
     partition_gen: u64,
     events: u64,
     events_by_kind: [u64; EVENT_KINDS.len()],
+    pending_retired: Vec<crate::ids::Key>,
     last_history_stop: bool,
     ops_check: OpsCompleteCheck,
 }
@@ -617,6 +618,7 @@ impl<P: Protocol> Sim<P> {
             partition_gen: 0,
             events: 0,
             events_by_kind: [0; EVENT_KINDS.len()],
+            pending_retired: Vec::new(),
             last_history_stop: false,
         }
     }
@@ -1199,7 +1201,9 @@ impl<P: Protocol> Sim<P> {
             .random_allowed(c, now, self.cfg.limits.max_history_ops)
         {
             self.clients.random_invoked += 1;
-            self.clients.random_op(c)
+            let op = self.clients.random_op(c);
+            self.pending_retired.extend(self.clients.take_retired());
+            op
         } else {
             if self.clients.workload.is_some()
                 && self.clients.random_invoked >= self.cfg.limits.max_history_ops
@@ -1219,6 +1223,15 @@ impl<P: Protocol> Sim<P> {
             time: now,
         });
         self.client_send(c, to, timeout);
+        // Observers learn of a retired key after its last invocation.
+        for key in std::mem::take(&mut self.pending_retired) {
+            if let Some(s) = self.stale.as_mut() {
+                s.key_retired(key);
+            }
+            for o in &mut self.observers {
+                o.key_retired(key);
+            }
+        }
     }
 
     fn client_send(&mut self, c: usize, to: NodeId, timeout: Time) {

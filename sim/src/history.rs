@@ -56,8 +56,14 @@ impl Serialize for HistoryEvent {
 /// Something that consumes the history as it streams.
 pub trait HistoryObserver {
     fn observe(&mut self, event: &HistoryEvent);
+    /// No operation will be invoked on `key` again (the workload rotates keys).
+    fn key_retired(&mut self, _key: Key) {}
     /// The verdict at the end of the run.
     fn finish(&mut self) -> Option<CheckResult>;
+    /// True once a violation is certain (lets the run stop early).
+    fn violated(&self) -> bool {
+        false
+    }
 }
 
 /// Streams the history to `history.jsonl`.
@@ -107,11 +113,15 @@ impl HistoryObserver for HistoryWriter {
 /// only its invocation/completion times.
 pub struct StaleReadCheck {
     /// Per value: (key, invoke time, completion time if acknowledged).
-    writes: BTreeMap<Value, (Key, Time, Option<Time>)>,
+    /// Per key, per value written: (invoke time, completion time if acknowledged).
+    writes: BTreeMap<Key, BTreeMap<Value, (Time, Option<Time>)>>,
+    tracked: usize,
     /// Per key: the latest invocation time among acknowledged writes.
     latest_acked_invoke: BTreeMap<Key, (Time, Value)>,
     /// Reads in flight: process → snapshot of `latest_acked_invoke` at invocation.
-    pending_reads: BTreeMap<u64, (Time, Option<(Time, Value)>)>,
+    pending_reads: BTreeMap<u64, (Key, Time, Option<(Time, Value)>)>,
+    /// Retired keys whose writes are kept until their last read completes.
+    retired: Vec<Key>,
     violation: Option<(Time, String)>,
     reads_checked: u64,
     max_tracked: usize,
@@ -122,12 +132,34 @@ impl StaleReadCheck {
     pub fn new(max_tracked: usize) -> Self {
         StaleReadCheck {
             writes: BTreeMap::new(),
+            tracked: 0,
             latest_acked_invoke: BTreeMap::new(),
             pending_reads: BTreeMap::new(),
+            retired: Vec::new(),
             violation: None,
             reads_checked: 0,
             max_tracked,
             overflowed: false,
+        }
+    }
+
+    /// Forgets retired keys once no read on them is in flight (a read still needs the writes
+    /// of its key to judge what it returns).
+    fn forget_retired(&mut self) {
+        let reading: std::collections::BTreeSet<Key> =
+            self.pending_reads.values().map(|(k, ..)| *k).collect();
+        let mut i = 0;
+        while i < self.retired.len() {
+            let key = self.retired[i];
+            if reading.contains(&key) {
+                i += 1;
+                continue;
+            }
+            self.retired.swap_remove(i);
+            if let Some(w) = self.writes.remove(&key) {
+                self.tracked -= w.len();
+            }
+            self.latest_acked_invoke.remove(&key);
         }
     }
 
@@ -166,13 +198,13 @@ impl StaleReadCheck {
                     ),
                 ));
             }
-            Some(v) => match self.writes.get(v) {
+            Some(v) => match self.writes.get(&key).and_then(|w| w.get(v)) {
                 None if !self.overflowed => {
                     self.violation =
                         Some((at, format!("read of k{key} returned {v}, which no client wrote")));
                 }
                 None => {}
-                Some(&(_, _, Some(w_done))) if w_done < acked_invoke => {
+                Some(&(_, Some(w_done))) if w_done < acked_invoke => {
                     self.violation = Some((
                         at,
                         format!(
@@ -191,6 +223,11 @@ impl StaleReadCheck {
 }
 
 impl HistoryObserver for StaleReadCheck {
+    fn key_retired(&mut self, key: Key) {
+        self.retired.push(key);
+        self.forget_retired();
+    }
+
     fn observe(&mut self, e: &HistoryEvent) {
         if self.violation.is_some() {
             return;
@@ -198,28 +235,32 @@ impl HistoryObserver for StaleReadCheck {
         match (e.kind, &e.op) {
             (EventType::Invoke, Op::Read { key }) => {
                 let snap = self.latest_acked_invoke.get(key).copied();
-                self.pending_reads.insert(e.process, (e.time, snap));
+                self.pending_reads.insert(e.process, (*key, e.time, snap));
             }
             (EventType::Invoke, op) => {
                 if let Some((key, value)) = Self::written_value(op) {
-                    if self.writes.len() < self.max_tracked {
-                        self.writes.insert(value, (key, e.time, None));
+                    if self.tracked < self.max_tracked {
+                        self.tracked += 1;
+                        self.writes.entry(key).or_default().insert(value, (e.time, None));
                     } else {
                         self.overflowed = true;
                     }
                 }
             }
             (EventType::Ok, Op::Read { key }) => {
-                if let Some((invoked, snap)) = self.pending_reads.remove(&e.process) {
+                if let Some((_, invoked, snap)) = self.pending_reads.remove(&e.process) {
                     let seen = e.read.clone().unwrap_or_default();
                     self.check_read(*key, invoked, snap, &seen, e.time);
+                }
+                if !self.retired.is_empty() {
+                    self.forget_retired();
                 }
             }
             (EventType::Ok, op) => {
                 if let Some((key, value)) = Self::written_value(op) {
-                    if let Some(w) = self.writes.get_mut(&value) {
-                        w.2 = Some(e.time);
-                        let inv = w.1;
+                    if let Some(w) = self.writes.get_mut(&key).and_then(|w| w.get_mut(&value)) {
+                        w.1 = Some(e.time);
+                        let inv = w.0;
                         let slot = self.latest_acked_invoke.entry(key).or_insert((inv, value));
                         if inv > slot.0 {
                             *slot = (inv, value);
@@ -279,17 +320,31 @@ enum Compact {
 }
 
 /// The `linearizable` history check: the client history, split per key (P-compositionality),
-/// checked with [`crate::linearize`] against the key/value model when the run ends. Operations
-/// are kept compactly per key; indeterminate ones (`info`, or pending at the end) may take effect
-/// at any point after their invocation, or never. The budget is a count of search steps, so the
-/// verdict never depends on machine speed.
+/// checked with [`crate::linearize`] against the key/value model. Operations are kept compactly
+/// per key; indeterminate ones (`info`, or pending at the end) may take effect at any point
+/// after their invocation, or never. A key the workload retires (`key_ops`) is checked as soon
+/// as its last operations complete and then forgotten, so memory stays flat over long runs;
+/// other keys are checked at the end. The budget is a count of search steps, so the verdict
+/// never depends on machine speed.
 pub struct LinearizableCheck {
-    keys: BTreeMap<Key, Vec<CompactOp>>,
+    keys: BTreeMap<Key, KeyHistory>,
     /// process → (key, position in its list) of the op in flight.
     in_flight: BTreeMap<u64, (Key, usize)>,
     clock: u64,
     budget_steps: u64,
+    steps_used: u64,
     ops: u64,
+    keys_checked: u64,
+    failure: Option<String>,
+    unknown: Vec<String>,
+}
+
+#[derive(Default)]
+struct KeyHistory {
+    ops: Vec<CompactOp>,
+    /// Operations in flight that can still complete (not `info`).
+    open: usize,
+    retired: bool,
 }
 
 impl LinearizableCheck {
@@ -299,7 +354,11 @@ impl LinearizableCheck {
             in_flight: BTreeMap::new(),
             clock: 0,
             budget_steps,
+            steps_used: 0,
             ops: 0,
+            keys_checked: 0,
+            failure: None,
+            unknown: Vec::new(),
         }
     }
 
@@ -343,59 +402,110 @@ impl LinearizableCheck {
             output,
         }
     }
+
+    /// Checks one key's history (and forgets it).
+    fn check_key(&mut self, key: Key) {
+        use crate::linearize::{check_with, Budget, CheckOptions, KvModel, Verdict};
+        let Some(h) = self.keys.remove(&key) else { return };
+        self.keys_checked += 1;
+        if self.failure.is_some() {
+            return;
+        }
+        // Failed reads/writes were turned into unknown reads: they constrain nothing.
+        let mut ops: Vec<_> = h
+            .ops
+            .iter()
+            .filter(|o| !(matches!(o.outcome, Compact::Unknown) && matches!(o.op, Op::Read { .. })))
+            .map(|o| Self::to_kv(key, o))
+            .collect();
+        crate::linearize::formats::merge_unobserved_values(&mut ops);
+        let mut budget = Budget::new(self.budget_steps.saturating_sub(self.steps_used));
+        let r = check_with(&KvModel, &ops, &mut budget, &CheckOptions::default());
+        self.steps_used += budget.steps_used;
+        match r.verdict {
+            Verdict::Linearizable => {}
+            Verdict::Unknown => self.unknown.push(format!("k{key}")),
+            Verdict::NotLinearizable => {
+                self.failure = Some(match r.failure {
+                    Some(f) => format!(
+                        "k{key} is not linearizable: these {} operations cannot be ordered \
+                         (values are lists written \"a,b,\"; _ is a value no read returned):\n{}",
+                        f.ops.len(),
+                        f.timeline
+                    ),
+                    None => format!("k{key} is not linearizable"),
+                });
+            }
+        }
+    }
 }
 
 impl HistoryObserver for LinearizableCheck {
     fn observe(&mut self, e: &HistoryEvent) {
         self.clock += 1;
         let key = e.op.key();
-        match e.kind {
-            EventType::Invoke => {
-                let list = self.keys.entry(key).or_default();
-                list.push(CompactOp {
-                    // 1-based, as clients are named (c1, c2, …).
-                    client: e.client.0 + 1,
-                    call: self.clock,
-                    ret: crate::linearize::PENDING,
-                    op: e.op.clone(),
-                    outcome: Compact::Unknown,
-                });
-                self.in_flight.insert(e.process, (key, list.len() - 1));
-                self.ops += 1;
+        if e.kind == EventType::Invoke {
+            let h = self.keys.entry(key).or_default();
+            h.ops.push(CompactOp {
+                // 1-based, as clients are named (c1, c2, …).
+                client: e.client.0 + 1,
+                call: self.clock,
+                ret: crate::linearize::PENDING,
+                op: e.op.clone(),
+                outcome: Compact::Unknown,
+            });
+            h.open += 1;
+            self.in_flight.insert(e.process, (key, h.ops.len() - 1));
+            self.ops += 1;
+            return;
+        }
+        let Some((key, pos)) = self.in_flight.remove(&e.process) else {
+            return;
+        };
+        let clock = self.clock;
+        let Some(h) = self.keys.get_mut(&key) else { return };
+        h.open -= 1;
+        let o = &mut h.ops[pos];
+        match (e.kind, &o.op) {
+            (EventType::Ok, Op::Read { .. }) => {
+                o.ret = clock;
+                o.outcome = Compact::Read(e.read.clone().unwrap_or_default());
             }
-            kind => {
-                let Some((key, pos)) = self.in_flight.remove(&e.process) else {
-                    return;
-                };
-                let o = &mut self.keys.get_mut(&key).expect("key of an op in flight")[pos];
-                match (kind, &o.op) {
-                    (EventType::Ok, Op::Read { .. }) => {
-                        o.ret = self.clock;
-                        o.outcome = Compact::Read(e.read.clone().unwrap_or_default());
-                    }
-                    (EventType::Ok, _) => {
-                        o.ret = self.clock;
-                        o.outcome = Compact::Done;
-                    }
-                    (EventType::Fail, Op::Cas { .. }) => {
-                        o.ret = self.clock;
-                        o.outcome = Compact::CasFailed;
-                    }
-                    // Provably not applied: a read or write that failed has no effect.
-                    (EventType::Fail, _) => {
-                        o.ret = self.clock;
-                        o.outcome = Compact::Unknown;
-                        o.op = Op::Read { key };
-                    }
-                    // Indeterminate: stays pending forever.
-                    _ => {}
-                }
+            (EventType::Ok, _) => {
+                o.ret = clock;
+                o.outcome = Compact::Done;
             }
+            (EventType::Fail, Op::Cas { .. }) => {
+                o.ret = clock;
+                o.outcome = Compact::CasFailed;
+            }
+            // Provably not applied: a read or write that failed has no effect.
+            (EventType::Fail, _) => {
+                o.ret = clock;
+                o.outcome = Compact::Unknown;
+                o.op = Op::Read { key };
+            }
+            // Indeterminate: stays pending forever.
+            _ => {}
+        }
+        if h.retired && h.open == 0 {
+            self.check_key(key);
+        }
+    }
+
+    fn violated(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    fn key_retired(&mut self, key: Key) {
+        let Some(h) = self.keys.get_mut(&key) else { return };
+        h.retired = true;
+        if h.open == 0 {
+            self.check_key(key);
         }
     }
 
     fn finish(&mut self) -> Option<CheckResult> {
-        use crate::linearize::{check_with, Budget, CheckOptions, KvModel, Verdict};
         let mut result = CheckResult {
             name: "linearizable".into(),
             kind: CheckKind::History,
@@ -409,50 +519,24 @@ impl HistoryObserver for LinearizableCheck {
             result.detail = "no client operations".into();
             return Some(result);
         }
-        let mut budget = Budget::new(self.budget_steps);
-        let opts = CheckOptions::default();
-        let mut unknown = Vec::new();
-        for (key, list) in &self.keys {
-            // Failed reads/writes were turned into unknown reads: they constrain nothing.
-            let mut ops: Vec<_> = list
-                .iter()
-                .filter(|o| !(matches!(o.outcome, Compact::Unknown) && matches!(o.op, Op::Read { .. })))
-                .map(|o| Self::to_kv(*key, o))
-                .collect();
-            crate::linearize::formats::merge_unobserved_values(&mut ops);
-            let r = check_with(&KvModel, &ops, &mut budget, &opts);
-            match r.verdict {
-                Verdict::Linearizable => {}
-                Verdict::Unknown => unknown.push(format!("k{key}")),
-                Verdict::NotLinearizable => {
-                    result.status = CheckStatus::Fail;
-                    let f = r.failure.as_ref();
-                    result.detail = match f {
-                        Some(f) => format!(
-                            "k{key} is not linearizable: these {} operations cannot be ordered \
-                             (values are lists written \"a,b,\"; _ is a value no read returned):\n{}",
-                            f.ops.len(),
-                            f.timeline
-                        ),
-                        None => format!("k{key} is not linearizable"),
-                    };
-                    return Some(result);
-                }
-            }
+        let keys: Vec<Key> = self.keys.keys().copied().collect();
+        for key in keys {
+            self.check_key(key);
         }
-        if unknown.is_empty() {
+        if let Some(f) = &self.failure {
+            result.status = CheckStatus::Fail;
+            result.detail = f.clone();
+        } else if self.unknown.is_empty() {
             result.detail = format!(
                 "{} operations on {} keys, {} search steps",
-                self.ops,
-                self.keys.len(),
-                budget.steps_used
+                self.ops, self.keys_checked, self.steps_used
             );
         } else {
             result.status = CheckStatus::Unknown;
             result.detail = format!(
                 "search budget of {} steps ran out on {} (raise [checks] history_budget)",
                 self.budget_steps,
-                unknown.join(", ")
+                self.unknown.join(", ")
             );
         }
         Some(result)

@@ -84,6 +84,10 @@ pub(crate) struct Clients {
     value_base: Value,
     /// Next process id to hand out after an `info`.
     next_process: u64,
+    /// With `key_ops`: each slot's current key and the operations it has had.
+    slot_keys: Vec<(Key, u64)>,
+    next_key: Key,
+    retired: Vec<Key>,
 }
 
 impl Clients {
@@ -124,6 +128,9 @@ impl Clients {
             random_invoked: 0,
             value_base,
             next_process: cfg.clients as u64,
+            slot_keys: Vec::new(),
+            next_key: 0,
+            retired: Vec::new(),
         }
     }
 
@@ -180,7 +187,9 @@ impl Clients {
         } else {
             cl.rng.weighted(&[read, write, cas, append])
         };
-        let key = cl.rng.below(u64::from(keys)) as Key;
+        let slot = cl.rng.below(u64::from(keys)) as usize;
+        let key = self.slot_key(slot);
+        let cl = &mut self.list[c];
         let expected = cl.last_seen.get(&key).copied();
         match kind {
             0 => Op::Read { key },
@@ -203,6 +212,36 @@ impl Clients {
                 value: self.fresh_value(c),
             },
         }
+    }
+
+    /// The key in `slot` for the next op. With `key_ops`, a key takes that many operations and
+    /// then retires for a fresh one (Jepsen's independent keys): histories stay short per key,
+    /// so they can be checked — and forgotten — as the run goes.
+    fn slot_key(&mut self, slot: usize) -> Key {
+        let w = self.workload.as_ref().expect("random op without a workload");
+        let keys = w.keys.max(1) as usize;
+        let Some(limit) = w.key_ops else {
+            return slot as Key;
+        };
+        if self.slot_keys.is_empty() {
+            self.slot_keys = (0..keys).map(|s| (s as Key, 0)).collect();
+            self.next_key = keys as Key;
+        }
+        let (key, used) = &mut self.slot_keys[slot];
+        let k = *key;
+        *used += 1;
+        if *used >= limit {
+            self.retired.push(k);
+            *key = self.next_key;
+            *used = 0;
+            self.next_key = self.next_key.checked_add(1).expect("more than 4 billion keys");
+        }
+        k
+    }
+
+    /// Keys retired since the last call: no operation will be invoked on them again.
+    pub fn take_retired(&mut self) -> Vec<Key> {
+        std::mem::take(&mut self.retired)
     }
 
     /// Turns a scheduled op into a concrete one, giving fresh values to the holes.
