@@ -111,6 +111,10 @@ impl HistoryObserver for HistoryWriter {
 /// it saw, `W`, had completed before `A` was even invoked: `W` → `A` → read in real time, so a
 /// linearizable store cannot return `W`'s value. Incremental: per key it keeps, for each write,
 /// only its invocation/completion times.
+/// A read in flight: its key, invocation time, and the latest acknowledged write (invoke time,
+/// value) of the key when it was invoked.
+type PendingRead = (Key, Time, Option<(Time, Value)>);
+
 pub struct StaleReadCheck {
     /// Per value: (key, invoke time, completion time if acknowledged).
     /// Per key, per value written: (invoke time, completion time if acknowledged).
@@ -119,7 +123,7 @@ pub struct StaleReadCheck {
     /// Per key: the latest invocation time among acknowledged writes.
     latest_acked_invoke: BTreeMap<Key, (Time, Value)>,
     /// Reads in flight: process → snapshot of `latest_acked_invoke` at invocation.
-    pending_reads: BTreeMap<u64, (Key, Time, Option<(Time, Value)>)>,
+    pending_reads: BTreeMap<u64, PendingRead>,
     /// Retired keys whose writes are kept until their last read completes.
     retired: Vec<Key>,
     violation: Option<(Time, String)>,

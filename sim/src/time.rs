@@ -106,7 +106,7 @@ fn parse_signed_duration_parts(text: &str) -> Result<(bool, Time), DurationError
         let digit = d
             .to_digit(10)
             .ok_or_else(|| DurationError::Malformed(t.to_string()))? as u128;
-        if place % 10 != 0 {
+        if !place.is_multiple_of(10) {
             if digit != 0 {
                 return Err(DurationError::TooPrecise(t.to_string()));
             }
@@ -125,8 +125,8 @@ pub fn format_duration(ns: Time) -> String {
     if ns == 0 {
         return "0s".to_string();
     }
-    let (scale, unit) = if ns >= 3600 * NANOS_PER_SEC && ns % (60 * NANOS_PER_SEC) == 0 {
-        if ns % (3600 * NANOS_PER_SEC) == 0 {
+    let (scale, unit) = if ns >= 3600 * NANOS_PER_SEC && ns.is_multiple_of(60 * NANOS_PER_SEC) {
+        if ns.is_multiple_of(3600 * NANOS_PER_SEC) {
             (3600 * NANOS_PER_SEC, "h")
         } else {
             (60 * NANOS_PER_SEC, "m")

@@ -238,7 +238,7 @@ impl RaftInvariants {
             .iter()
             .filter(|s| s.up && s.term == self.seen[l].term && s.hint == Some(NodeId(l as u32)))
             .count();
-        followers >= self.n / 2 + 1
+        followers > self.n / 2
     }
 
     /// Forgets what every server has folded into its snapshot.

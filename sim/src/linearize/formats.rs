@@ -653,7 +653,7 @@ pub fn parse_dsim_jsonl(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>,
 /// The model only compares values with read results and cas expectations, so such values are
 /// indistinguishable and the verdict is unchanged. But making them equal lets the search treat
 /// indeterminate writes of them as interchangeable — otherwise it explores every subset of the
-/// pending writes, the classic blow-up with many `info` operations (measured on a 12 000-op Raft
+/// pending writes, the classic blow-up with many `info` operations (measured on a 12 000-op consensus
 /// history with ~100 info ops: over 400 M steps without a verdict, 44 k steps with this).
 pub fn merge_unobserved_values(ops: &mut [Operation<KvInput, KvOutput>]) {
     let mut observed: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
