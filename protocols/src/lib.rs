@@ -35,6 +35,8 @@ pub struct ProtocolInfo {
     pub name: &'static str,
     pub description: &'static str,
     pub link: sim::LinkKind,
+    /// What `role()` can return (fault targets may name a role).
+    pub roles: Vec<&'static str>,
     pub params: serde_json::Value,
     pub param_docs: Vec<ParamDoc>,
     pub bugs: Vec<BugDecl>,
@@ -50,6 +52,7 @@ impl ProtocolVisitor for InfoVisitor {
             name: P::NAME,
             description: P::DESCRIPTION,
             link: P::LINK,
+            roles: P::ROLES.to_vec(),
             params: serde_json::to_value(P::Params::default()).unwrap_or(serde_json::Value::Null),
             param_docs: P::param_docs().to_vec(),
             bugs: P::bugs().to_vec(),

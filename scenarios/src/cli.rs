@@ -76,7 +76,7 @@ struct RunArgs {
     /// Enable a planted bug (repeatable); `dsim list` names them.
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
-    /// Write trace.jsonl, trace.txt, history.jsonl and result.json into this directory.
+    /// Write trace.txt, trace.jsonl, history.jsonl, result.json, latency.svg and timeline.svg here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print exactly one JSON object on stdout (human text goes to stderr).
@@ -439,6 +439,11 @@ fn cmd_list(json: bool, io: &mut Io) -> Result<u8, InputError> {
                 .unwrap_or_default()
                 .trim_matches('"')
         );
+        let _ = writeln!(
+            io.out,
+            "    roles (fault targets may name one): {}",
+            p.roles.join(", ")
+        );
         if let Some(obj) = p.params.as_object() {
             if !obj.is_empty() {
                 let _ = writeln!(io.out, "    parameters ([params] and per node in [node.nX]):");
@@ -449,6 +454,7 @@ fn cmd_list(json: bool, io: &mut Io) -> Result<u8, InputError> {
                         .find(|d| d.name == k)
                         .map(|d| d.description)
                         .unwrap_or("");
+                    let v = v.to_string();
                     let _ = writeln!(io.out, "      {k:<24} default {v:<22} {doc}");
                 }
             }

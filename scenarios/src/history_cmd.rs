@@ -103,7 +103,11 @@ pub fn check_file(
     let format = match format {
         Some(f) => f.format(),
         None => match text.lines().find(|l| !l.trim().is_empty()) {
-            None => Format::DsimJsonl, // empty: any format; it is linearizable
+            // Empty: any format fits; it is linearizable.
+            None => match model {
+                ModelArg::Register => Format::JepsenEtcd,
+                ModelArg::Kv => Format::DsimJsonl,
+            },
             Some(first) => formats::detect_format(first).ok_or_else(|| InputError::Read {
                 path: shown.clone(),
                 message:

@@ -274,12 +274,14 @@ impl<P: Protocol> Builder<'_, P> {
                 if k > 0
                     && matches!(
                         o.op,
-                        OpTemplate::Write { value: Some(_), .. } | OpTemplate::Append { value: Some(_), .. }
+                        OpTemplate::Write { value: Some(_), .. }
+                            | OpTemplate::Append { value: Some(_), .. }
+                            | OpTemplate::Cas { to: Some(_), .. }
                     )
                 {
                     return self.err(
                         op.span(),
-                        "a repeated write cannot have a fixed `value` (values are unique)",
+                        "a repeated write cannot have a fixed `value` or `to` (values are unique)",
                         None,
                     );
                 }
@@ -424,9 +426,6 @@ impl<P: Protocol> Builder<'_, P> {
                 return self.err(s.span(), "workload stops before it starts", None);
             }
         }
-        if random_clients == 0 {
-            return Ok(());
-        }
         let readers = match &w.readers {
             Some(r) => self.int_in(r, 0, random_clients as i64, "readers")? as usize,
             None => 0,
@@ -435,6 +434,9 @@ impl<P: Protocol> Builder<'_, P> {
             Some(k) => Some(self.int_in(k, 1, 1_000_000_000, "key_ops")? as u64),
             None => None,
         };
+        if random_clients == 0 {
+            return Ok(());
+        }
         cfg.workload = Some(WorkloadConfig {
             key_ops,
             clients: random_clients,

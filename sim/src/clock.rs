@@ -21,7 +21,10 @@ pub struct NodeClock {
 
 impl NodeClock {
     pub fn new(offset_ns: u64, drift_ppm: i64) -> Self {
-        assert!(drift_ppm > -(PPM as i64) / 2, "drift {drift_ppm} ppm is absurd");
+        assert!(
+            drift_ppm > -(PPM as i64),
+            "drift {drift_ppm} ppm would stop the clock"
+        );
         NodeClock {
             offset_ns,
             drift_ppm,

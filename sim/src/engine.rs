@@ -45,7 +45,7 @@ pub(crate) enum Heal {
 }
 
 /// Names of the event kinds, as counted in `RunReport::events_by_kind`.
-pub const EVENT_KINDS: [&str; 15] = [
+pub const EVENT_KINDS: [&str; 14] = [
     "boot",
     "deliver",
     "timer",
@@ -60,7 +60,6 @@ pub const EVENT_KINDS: [&str; 15] = [
     "heal",
     "nemesis",
     "quiet",
-    "other",
 ];
 
 pub(crate) enum Ev<P: Protocol> {
@@ -743,7 +742,9 @@ impl<P: Protocol> Sim<P> {
         if self.last_history_stop {
             return true;
         }
-        let v = self.stale.as_ref().is_some_and(|s| s.violated()) || self.ops_check.violation.is_some();
+        let v = self.stale.as_ref().is_some_and(|s| s.violated())
+            || self.ops_check.violation.is_some()
+            || self.observers.iter().any(|o| o.violated());
         self.last_history_stop = v;
         v
     }
@@ -1384,7 +1385,11 @@ impl<P: Protocol> Sim<P> {
                 .collect(),
         };
         if candidates.is_empty() {
-            self.fault_line(&format!("no node is {target} now; fault skipped"));
+            let what = match target {
+                Target::Random => "no node can take this fault now".to_string(),
+                other => format!("no node is {other} now"),
+            };
+            self.fault_line(&format!("{what}; fault skipped"));
             return None;
         }
         let rng = match nemesis_kind {
@@ -1413,6 +1418,10 @@ impl<P: Protocol> Sim<P> {
                 restart_after,
             } => {
                 let n = self.resolve(&target, kind_for_rng(FaultKind::Crash), |s| s.state.is_some())?;
+                if self.nodes[n.index()].state.is_none() {
+                    self.fault_line(&format!("crash {n}: it is already down; fault skipped"));
+                    return None;
+                }
                 self.record_fault(1, n.0, 0, format!("crash {n}"));
                 self.crash(n.0, restart_after);
                 Some(n)

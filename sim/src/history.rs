@@ -532,8 +532,11 @@ impl HistoryObserver for LinearizableCheck {
             result.detail = f.clone();
         } else if self.unknown.is_empty() {
             result.detail = format!(
-                "{} operations on {} keys, {} search steps",
-                self.ops, self.keys_checked, self.steps_used
+                "{} operations on {} key{}, {} search steps",
+                self.ops,
+                self.keys_checked,
+                if self.keys_checked == 1 { "" } else { "s" },
+                self.steps_used
             );
         } else {
             result.status = CheckStatus::Unknown;

@@ -3,8 +3,9 @@
 //!
 //! - Retries of one operation (same session + sequence number) are one history entry, from the
 //!   first invoke to the final reply.
-//! - `fail` only when the operation provably did not take effect (every attempt was answered
-//!   "not applied"), or for a compare-and-set whose comparison failed.
+//! - `fail` only for a compare-and-set whose comparison failed (the server says so; nothing
+//!   changed). A client that gives up records `info`, whatever the answers were: a delayed or
+//!   duplicated copy of its request may still be applied.
 //! - `info` when the client gives up; it then continues under a fresh process id (Jepsen's rule),
 //!   which is also its new session, so a late application of the old operation cannot be
 //!   mistaken for a new one.
@@ -24,8 +25,6 @@ pub(crate) struct InFlight {
     pub seq: u64,
     pub attempts: u32,
     pub hops: u32,
-    /// Every answer so far said "not applied" and no attempt timed out.
-    pub all_definite: bool,
     pub timer_gen: u64,
 }
 
@@ -276,7 +275,6 @@ impl Clients {
             seq: cl.seq,
             attempts: 1,
             hops: 0,
-            all_definite: true,
             timer_gen: cl.gen,
         });
         (cl.target, cl.process, cl.seq, timeout)
@@ -386,7 +384,6 @@ impl Clients {
         if f.timer_gen != gen {
             return ClientAction::Nothing;
         }
-        f.all_definite = false;
         if f.attempts > retries {
             return self.give_up(c);
         }
@@ -423,16 +420,12 @@ impl Clients {
         let f = cl.busy.take().expect("in flight");
         cl.gen += 1;
         let process = cl.process;
-        let kind = if f.all_definite {
-            EventType::Fail
-        } else {
-            // Indeterminate: continue as a new process (and session).
-            cl.process = next;
-            self.next_process += 1;
-            EventType::Info
-        };
+        // Indeterminate: even if every answer said "not here", a delayed or duplicated copy of
+        // the request may still be applied. Continue as a new process (and session).
+        cl.process = next;
+        self.next_process += 1;
         ClientAction::Complete {
-            kind,
+            kind: EventType::Info,
             op: f.op,
             read: None,
             process,
