@@ -67,8 +67,11 @@ pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     Ok(written)
 }
 
-/// One completed operation: (completion time in s, latency in ms, outcome).
-type Latency = (f64, f64, String);
+/// One completed operation: (completion time in s, latency in ms, outcome: 0 ok, 1 fail, 2 info).
+type Latency = (f64, f64, u8);
+
+/// Above this many operations the plot shows percentiles per time bucket instead of points.
+const MAX_POINTS: usize = 5000;
 
 fn read_latencies(path: &Path) -> Result<Vec<Latency>, ReportError> {
     let f = std::fs::File::open(path).map_err(io(path))?;
@@ -87,7 +90,12 @@ fn read_latencies(path: &Path) -> Result<Vec<Latency>, ReportError> {
         if kind == "invoke" {
             open.insert(p, t);
         } else if let Some(start) = open.remove(&p) {
-            out.push((t as f64 / 1e9, (t - start) as f64 / 1e6, kind.to_string()));
+            let k = match kind {
+                "ok" => 0,
+                "fail" => 1,
+                _ => 2,
+            };
+            out.push((t as f64 / 1e9, t.saturating_sub(start) as f64 / 1e6, k));
         }
     }
     Ok(out)
@@ -114,18 +122,59 @@ fn latency_svg(ops: &[Latency]) -> Result<String, ReportError> {
             .y_desc("latency (ms)")
             .draw()
             .map_err(&e)?;
-        for (kind, color) in [
-            ("ok", RGBColor(31, 119, 180)),
-            ("fail", RGBColor(255, 127, 14)),
-            ("info", RGBColor(214, 39, 40)),
-        ] {
-            let pts: Vec<(f64, f64)> = ops.iter().filter(|o| o.2 == kind).map(|o| (o.0, o.1)).collect();
-            let n = pts.len();
-            chart
-                .draw_series(pts.into_iter().map(|p| Circle::new(p, 2, color.filled())))
-                .map_err(&e)?
-                .label(format!("{kind} ({n})"))
-                .legend(move |(x, y)| Circle::new((x + 8, y), 3, color.filled()));
+        if ops.len() <= MAX_POINTS {
+            let kinds = [
+                ("ok", RGBColor(31, 119, 180)),
+                ("fail", RGBColor(255, 127, 14)),
+                ("info", RGBColor(214, 39, 40)),
+            ];
+            for (k, (kind, color)) in kinds.into_iter().enumerate() {
+                let pts: Vec<(f64, f64)> = ops
+                    .iter()
+                    .filter(|o| o.2 == k as u8)
+                    .map(|o| (o.0, o.1))
+                    .collect();
+                let n = pts.len();
+                chart
+                    .draw_series(pts.into_iter().map(|p| Circle::new(p, 2, color.filled())))
+                    .map_err(&e)?
+                    .label(format!("{kind} ({n})"))
+                    .legend(move |(x, y)| Circle::new((x + 8, y), 3, color.filled()));
+            }
+        } else {
+            // Too many points to draw one by one: percentiles over 200 time buckets.
+            let buckets = 200usize;
+            let mut per: Vec<Vec<f64>> = vec![Vec::new(); buckets];
+            for o in ops {
+                let b = ((o.0 / (t_max * 1.0001)) * buckets as f64) as usize;
+                per[b.min(buckets - 1)].push(o.1);
+            }
+            for v in &mut per {
+                v.sort_by(|a, b| a.total_cmp(b));
+            }
+            let width = t_max / buckets as f64;
+            let series = |q: f64| -> Vec<(f64, f64)> {
+                per.iter()
+                    .enumerate()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(i, v)| {
+                        let idx = ((v.len() - 1) as f64 * q).round() as usize;
+                        ((i as f64 + 0.5) * width, v[idx])
+                    })
+                    .collect()
+            };
+            let lines = [
+                (0.5, "p50", RGBColor(31, 119, 180)),
+                (0.99, "p99", RGBColor(255, 127, 14)),
+                (1.0, "max", RGBColor(214, 39, 40)),
+            ];
+            for (q, name, color) in lines {
+                chart
+                    .draw_series(LineSeries::new(series(q), color.stroke_width(2)))
+                    .map_err(&e)?
+                    .label(format!("{name} of {} ops", ops.len()))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            }
         }
         chart
             .configure_series_labels()
@@ -232,18 +281,18 @@ fn timeline_svg(t: &Timeline) -> Result<String, ReportError> {
         let names: Vec<&String> = t.nodes.keys().collect();
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                "node roles over time (faults marked at the top)",
+                "roles over time: leader or server red, follower blue, candidate orange, down grey; | a fault",
                 ("sans-serif", 18),
             )
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(48)
-            .build_cartesian_2d(0.0..end, 0.0..(n as f64 + 1.6))
+            .build_cartesian_2d(0.0..end, 0.0..(n as f64 + 1.0))
             .map_err(&e)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(n + 1)
+            .y_labels(n + 2)
             .y_label_formatter(&|y| {
                 let i = y.round() as usize;
                 if (y - y.round()).abs() < 0.01 && i >= 1 && i <= names.len() {
@@ -255,13 +304,11 @@ fn timeline_svg(t: &Timeline) -> Result<String, ReportError> {
             .x_desc("simulated time (s)")
             .draw()
             .map_err(&e)?;
-        let mut legend: BTreeMap<String, RGBColor> = BTreeMap::new();
         for (row, (_, segs)) in t.nodes.iter().enumerate() {
             let y = (row + 1) as f64;
             for (k, (start, role)) in segs.iter().enumerate() {
                 let stop = segs.get(k + 1).map_or(end, |s| s.0);
                 let c = role_color(role);
-                legend.insert(role.clone(), c);
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
                         [(*start, y - 0.3), (stop, y + 0.3)],
@@ -270,25 +317,11 @@ fn timeline_svg(t: &Timeline) -> Result<String, ReportError> {
                     .map_err(&e)?;
             }
         }
-        let top = n as f64 + 0.6;
+        let top = n as f64 + 0.65;
         chart
             .draw_series(t.faults.iter().map(|(x, _)| {
                 PathElement::new(vec![(*x, top - 0.15), (*x, top + 0.15)], BLACK.stroke_width(1))
             }))
-            .map_err(&e)?;
-        for (role, c) in legend {
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(&e)?
-                .label(role)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
             .map_err(&e)?;
         root.present().map_err(&e)?;
     }

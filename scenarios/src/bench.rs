@@ -82,13 +82,7 @@ pub fn phold_config(nodes: usize, until: Time, seed: u64) -> SimConfig {
     let mut cfg = SimConfig::new(nodes, until, seed);
     cfg.limits.max_events = u64::MAX;
     cfg.limits.max_in_flight = usize::MAX;
-    cfg.clocks = ClockConfig {
-        max_offset: 0,
-        max_drift_ppm: 0,
-        assumed_drift_ppm: None,
-        extreme_drift: false,
-        nodes: Vec::new(),
-    };
+    cfg.clocks = ClockConfig::exact();
     cfg.network = NetworkConfig {
         kind: None,
         default: LinkParams {

@@ -140,6 +140,17 @@ impl Default for ClockConfig {
     }
 }
 
+impl ClockConfig {
+    /// Perfect clocks: no offset, no drift (monotonic time equals true time).
+    pub fn exact() -> Self {
+        ClockConfig {
+            max_offset: 0,
+            max_drift_ppm: 0,
+            ..ClockConfig::default()
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ClockOverride {
     pub node: NodeId,

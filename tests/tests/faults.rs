@@ -159,13 +159,7 @@ impl<const STREAM: bool> Protocol for Probe<STREAM> {
 /// Exact clocks, constant 1 ms latency, nothing else.
 fn base(nodes: usize, duration_ms: u64) -> SimConfig {
     let mut cfg = SimConfig::new(nodes, duration_ms * MS, 7);
-    cfg.clocks = ClockConfig {
-        max_offset: 0,
-        max_drift_ppm: 0,
-        assumed_drift_ppm: None,
-        extreme_drift: false,
-        nodes: Vec::new(),
-    };
+    cfg.clocks = ClockConfig::exact();
     cfg.network.default = LinkParams {
         latency: Dist::constant(MS),
         ..LinkParams::default()
