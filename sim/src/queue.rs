@@ -23,8 +23,6 @@ pub struct EventQueue<E> {
     now: VecDeque<Entry<E>>,
     /// Bucket `i` (1..=64) holds events whose time differs from `last` first at bit `i - 1`.
     buckets: Vec<Vec<Entry<E>>>,
-    /// Bit `i` set: bucket `i` is non-empty (finds the first one in one instruction).
-    nonempty: u128,
     len: usize,
 }
 
@@ -40,7 +38,6 @@ impl<E> EventQueue<E> {
             last: 0,
             now: VecDeque::new(),
             buckets: (0..65).map(|_| Vec::new()).collect(),
-            nonempty: 0,
             len: 0,
         }
     }
@@ -71,10 +68,7 @@ impl<E> EventQueue<E> {
         let e = Entry { time, event };
         match self.bucket(time) {
             0 => self.now.push_back(e),
-            i => {
-                self.buckets[i].push(e);
-                self.nonempty |= 1 << i;
-            }
+            i => self.buckets[i].push(e),
         }
     }
 
@@ -91,11 +85,7 @@ impl<E> EventQueue<E> {
     /// Moves the earliest non-empty bucket down, so `now` holds the next events.
     #[cold]
     fn refill(&mut self) -> Option<()> {
-        if self.nonempty == 0 {
-            return None;
-        }
-        let i = self.nonempty.trailing_zeros() as usize;
-        self.nonempty &= !(1 << i);
+        let i = (1..65).find(|&i| !self.buckets[i].is_empty())?;
         let mut b = std::mem::take(&mut self.buckets[i]);
         self.last = b.iter().map(|e| e.time).min().expect("non-empty bucket");
         for e in b.drain(..) {
@@ -103,8 +93,7 @@ impl<E> EventQueue<E> {
                 0 => self.now.push_back(e),
                 j => {
                     assert!(j < i, "radix heap invariant");
-                    self.buckets[j].push(e);
-                    self.nonempty |= 1 << j;
+                    self.buckets[j].push(e)
                 }
             }
         }
