@@ -9,35 +9,47 @@
 //! output, or never. Relaxing only ever adds linearizations, so whenever the
 //! relaxed history is still not linearizable, neither is the original.
 //!
-//! Minimisation relaxes strict ops one at a time and keeps each relaxation
-//! that leaves the history non-linearizable. Relaxing (rather than deleting)
-//! matters: deleting the write that a read observed would make the read
-//! fail on its own and yield a bogus "explanation"; relaxing lets the write
-//! float, so it is kept as long as the conflict depends on it. The result
-//! is 1-minimal: relaxing any single remaining op makes the history
-//! linearizable (relaxing more ops only adds linearizations, so one pass
-//! suffices).
+//! Minimisation looks for a small set of strict ops that stays
+//! non-linearizable with every other op of the prefix relaxed. Relaxing
+//! (rather than deleting) matters: deleting the write that a read observed
+//! would make the read fail on its own and yield a bogus "explanation";
+//! relaxing lets the write float, so it is kept as long as the conflict
+//! depends on it. Relaxing more ops only adds linearizations, which makes
+//! "still fails" monotone: [`extract_core`] uses that to grow a core from
+//! the culprit with O(k log n) re-checks (k ops in the result, n strict ops
+//! in the prefix), nearest to the culprit first, and the result is
+//! 1-minimal: relaxing any single remaining op makes the history
+//! linearizable.
+//!
+//! Re-checks of histories in which most ops are relaxed are what makes this
+//! expensive: hundreds of pending ops, any subset of which may take effect
+//! in any order. They leave out relaxed read-only ops (never placed anyway)
+//! and run the search with the pruning of
+//! [`Search::with_pruning`](super::search::Search::with_pruning).
+//! All bounds are step counts, so the result is deterministic.
+
+use std::cmp::Reverse;
 
 use super::search::{search, Outcome, SearchOp};
-use super::{Budget, CheckOptions, Failure, Model, Operation, PENDING};
+use super::{Budget, CheckOptions, Exhausted, Failure, Model, Operation, PENDING};
 
-/// Chunk size of the coarse pass used on long prefixes before the
-/// one-by-one pass.
-const CHUNK: usize = 8;
 /// A re-check may take this many times the steps of the search of the
-/// failing prefix (at least `PER_CHECK_MIN`). Relaxed ops make searches
-/// costlier; an inconclusive re-check just keeps the op.
+/// failing prefix, and at least `PER_CHECK_MIN` plus `PER_CHECK_PER_OP` per
+/// op of the prefix (a re-check with most ops relaxed may try each pending
+/// op at every level, however quickly the strict prefix was refuted). An
+/// inconclusive re-check counts as "passes".
 const PER_CHECK_FACTOR: u64 = 4;
 const PER_CHECK_MIN: u64 = 20_000;
+const PER_CHECK_PER_OP: u64 = 64;
 /// All re-checks together may take this many times the steps of the search
-/// of the failing prefix (at least `TOTAL_MIN`).
+/// of the failing prefix, and at least `TOTAL_MIN` plus `TOTAL_PER_OP` per op
+/// of the prefix.
 const TOTAL_FACTOR: u64 = 16;
 const TOTAL_MIN: u64 = 250_000;
+const TOTAL_PER_OP: u64 = 256;
 /// Above this width the timeline puts labels after the bars instead of
 /// inside them.
 const MAX_WIDE_COLUMNS: usize = 100;
-/// Prefixes with more strict ops than this get the coarse pass first.
-const COARSE_ABOVE: usize = 32;
 /// At most this many ops are drawn in a timeline.
 const MAX_TIMELINE_LINES: usize = 40;
 
@@ -78,14 +90,11 @@ pub(crate) fn explain<M: Model>(
         return unminimised(vec![culprit]);
     }
 
-    let mut strict: Vec<bool> = prefix.iter().map(|o| eff_ret(o) <= prefix_time).collect();
-    let strict_set = |strict: &[bool]| -> Vec<usize> {
-        prefix
-            .iter()
-            .zip(strict)
-            .filter(|(_, &s)| s)
-            .map(|(o, _)| o.orig)
-            .collect()
+    let strict_at_end: Vec<bool> = prefix.iter().map(|o| eff_ret(o) <= prefix_time).collect();
+    let set_of = |idx: &[usize]| -> Vec<usize> {
+        let mut v: Vec<usize> = idx.iter().map(|&i| prefix[i].orig).collect();
+        v.sort_by_key(|&i| (ops[i].call, i));
+        v
     };
 
     let mut checker = ReChecker {
@@ -94,51 +103,34 @@ pub(crate) fn explain<M: Model>(
         total_end: u64::MAX,
         rechecks: 0,
         max_rechecks: options.max_explain_rechecks,
+        exhausted: false,
         inconclusive: false,
     };
+    let all: Vec<usize> = (0..prefix.len()).filter(|&i| strict_at_end[i]).collect();
     let before = budget.steps_used;
-    match checker.non_linearizable(model, ops, &strict, budget, u64::MAX) {
+    match checker.check(model, ops, &all, budget, u64::MAX) {
         Some(true) => {}
         // Cannot happen by construction (see module docs); stay honest and
         // report the unminimised strict prefix if it does.
-        _ => return unminimised(strict_set(&strict)),
+        _ => return unminimised(set_of(&all)),
     }
     let prefix_steps = budget.steps_used - before;
-    checker.per_check = prefix_steps.saturating_mul(PER_CHECK_FACTOR).max(PER_CHECK_MIN);
-    checker.total_end = budget
-        .steps_used
-        .saturating_add(prefix_steps.saturating_mul(TOTAL_FACTOR).max(TOTAL_MIN));
+    let n = prefix_len as u64;
+    checker.per_check = prefix_steps
+        .saturating_mul(PER_CHECK_FACTOR)
+        .max(PER_CHECK_MIN + PER_CHECK_PER_OP * n);
+    checker.total_end = budget.steps_used.saturating_add(
+        prefix_steps
+            .saturating_mul(TOTAL_FACTOR)
+            .max(TOTAL_MIN + TOTAL_PER_OP * n),
+    );
+    checker.inconclusive = false;
 
-    // Nearest to the culprit first: a relaxed op floats from its call to the
-    // end of the prefix, so late ones make cheap re-checks; and ops far from
-    // the conflict are then tried against an already small strict set.
-    let candidates: Vec<usize> = (0..prefix.len())
-        .rev()
-        .filter(|&i| strict[i] && prefix[i].orig != culprit)
-        .collect();
-    if candidates.len() > COARSE_ABOVE {
-        for chunk in candidates.chunks(CHUNK) {
-            for &i in chunk {
-                strict[i] = false;
-            }
-            if checker.try_relax(model, ops, &strict, budget) != Some(true) {
-                for &i in chunk {
-                    strict[i] = true;
-                }
-            }
-        }
-    }
-    for &i in &candidates {
-        if !strict[i] {
-            continue;
-        }
-        strict[i] = false;
-        if checker.try_relax(model, ops, &strict, budget) != Some(true) {
-            strict[i] = true;
-        }
-    }
-
-    let set = strict_set(&strict);
+    let at = |i: usize| prefix.iter().position(|o| o.orig == i);
+    let culprit_at = at(culprit).expect("the culprit is in its prefix");
+    let candidates = candidate_order(model, ops, &prefix, &all, culprit_at);
+    let core = extract_core(model, ops, &mut checker, budget, culprit_at, candidates);
+    let set = set_of(&core);
     Failure {
         partition: partition.to_string(),
         culprit,
@@ -146,8 +138,126 @@ pub(crate) fn explain<M: Model>(
         conflicting: set.iter().copied().filter(|&i| i != culprit).collect(),
         timeline: timeline(model, ops, &set, Some(culprit)),
         ops: set,
-        minimal: exact && !checker.inconclusive,
+        minimal: exact && !checker.inconclusive && !checker.exhausted,
     }
+}
+
+/// The strict ops of the prefix other than the culprit (positions in
+/// `prefix`), in the order the core extraction prefers them: ops that can
+/// change the state before read-only ones ([`Model::is_read_only`]: a
+/// conflict is best told by the writes it involves, and strict writes keep
+/// re-checks cheap), each group nearest to the culprit first (latest return,
+/// then latest call): conflicts are usually local, and the extraction finds
+/// ops early in this order with few re-checks.
+fn candidate_order<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    prefix: &[SearchOp],
+    strict: &[usize],
+    culprit_at: usize,
+) -> Vec<usize> {
+    let mut c: Vec<usize> = strict.iter().copied().filter(|&i| i != culprit_at).collect();
+    c.sort_by_key(|&i| {
+        let o = &prefix[i];
+        let ro = model.is_read_only(&ops[o.orig].input, &ops[o.orig].output);
+        (ro, Reverse(eff_ret(o)), Reverse(o.call), Reverse(o.orig))
+    });
+    c
+}
+
+/// Core extraction: a small set of strict ops (positions in `prefix`) that
+/// stays non-linearizable with every other op of the prefix relaxed.
+///
+/// Invariant: `core + candidates[..hi]` is known to fail (initially the
+/// whole strict prefix). Each round finds the shortest `i` for which
+/// `core + candidates[..i]` fails, galloping from `i = 0` (conflicts are
+/// usually among the first candidates) and then bisecting; if `i > 0`,
+/// `candidates[i - 1]` is needed (the shorter set passes) and joins the
+/// core, and the search goes on among `candidates[..i - 1]`. This takes
+/// O(k log n) re-checks for a core of k ops among n candidates, and when
+/// every passing re-check was conclusive the core is 1-minimal: without
+/// the op added in some round it is a subset of that round's passing set,
+/// and relaxing more ops only adds linearizations. Otherwise (some re-check
+/// ran out of steps) a final pass tries to relax each core op once more.
+/// Out of budget, it stops with the known failing set.
+fn extract_core<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    checker: &mut ReChecker<'_>,
+    budget: &mut Budget<'_>,
+    culprit_at: usize,
+    mut candidates: Vec<usize>,
+) -> Vec<usize> {
+    let mut core = vec![culprit_at];
+    let mut hi = candidates.len();
+    let mut strict: Vec<usize> = Vec::new();
+    let mut fails =
+        |core: &[usize], cands: &[usize], checker: &mut ReChecker<'_>, budget: &mut Budget<'_>| {
+            strict.clear();
+            strict.extend_from_slice(core);
+            strict.extend_from_slice(cands);
+            checker.try_check(model, ops, &strict, budget) == Some(true)
+        };
+    'rounds: loop {
+        // Everything below `lo` is known not to fail (or could not be shown
+        // to); `hi` is known to fail.
+        let mut lo = 0;
+        let mut step = 1;
+        while lo < hi {
+            let probe = (lo + step - 1).min(hi);
+            if probe == hi {
+                break;
+            }
+            if fails(&core, &candidates[..probe], checker, budget) {
+                hi = probe;
+                break;
+            }
+            if checker.exhausted {
+                break 'rounds;
+            }
+            lo = probe + 1;
+            step *= 2;
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if fails(&core, &candidates[..mid], checker, budget) {
+                hi = mid;
+            } else if checker.exhausted {
+                break 'rounds;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if hi == 0 {
+            break;
+        }
+        core.push(candidates[hi - 1]);
+        hi -= 1;
+        candidates.truncate(hi);
+    }
+    if checker.exhausted {
+        // Stopped early: report the last set known to fail.
+        core.extend_from_slice(&candidates[..hi]);
+        return core;
+    }
+    if checker.inconclusive {
+        // Some op may have joined the core only because a re-check ran out
+        // of steps: try to relax each once more (the culprit is needed).
+        checker.inconclusive = false;
+        let mut k = 1;
+        while k < core.len() {
+            let x = core.remove(k);
+            if fails(&core, &[], checker, budget) {
+                continue;
+            }
+            core.insert(k, x);
+            if checker.exhausted {
+                break;
+            }
+            k += 1;
+        }
+    }
+    core
 }
 
 /// The history up to time `t`: ops invoked by then, those not completed by
@@ -199,7 +309,7 @@ fn shortest_failing_prefix<M: Model>(
             max_memory_bytes: budget.max_memory_bytes,
             cancel: budget.cancel,
         };
-        let out = search(model, ops, &prefix_ops(sops, rets[i].0), &mut sub);
+        let out = search(model, ops, &prefix_ops(sops, rets[i].0), &mut sub, true);
         budget.steps_used = sub.steps_used;
         match out {
             Outcome::NotLinearizable { .. } => true,
@@ -241,40 +351,55 @@ struct ReChecker<'p> {
     total_end: u64,
     rechecks: usize,
     max_rechecks: usize,
-    /// Some re-check was skipped or ran out of budget.
+    /// The re-check bound or the budget is used up: no further re-checks.
+    exhausted: bool,
+    /// Some re-check ran out of steps (its answer was taken as "passes").
     inconclusive: bool,
 }
 
 impl ReChecker<'_> {
-    /// A bounded re-check; `None` when the bound or budget stopped it.
-    fn try_relax<M: Model>(
+    /// A bounded re-check; `None` when the bounds or the budget stopped it.
+    fn try_check<M: Model>(
         &mut self,
         model: &M,
         ops: &[Operation<M::Input, M::Output>],
-        strict: &[bool],
+        strict: &[usize],
         budget: &mut Budget<'_>,
     ) -> Option<bool> {
-        if self.rechecks >= self.max_rechecks || budget.steps_used >= self.total_end {
+        if self.rechecks >= self.max_rechecks
+            || budget.steps_used >= self.total_end
+            || budget.steps_used >= budget.max_steps
+        {
+            self.exhausted = true;
             self.inconclusive = true;
             return None;
         }
         self.rechecks += 1;
         let limit = self.per_check.min(self.total_end - budget.steps_used);
-        self.non_linearizable(model, ops, strict, budget, limit)
+        self.check(model, ops, strict, budget, limit)
     }
 
-    fn non_linearizable<M: Model>(
+    /// Whether the prefix with only `strict` (positions in the prefix)
+    /// strict and every other op relaxed is not linearizable; `None` if the
+    /// search ran out of steps. Relaxed read-only ops are left out: as
+    /// pending ops they would never be placed anyway.
+    fn check<M: Model>(
         &mut self,
         model: &M,
         ops: &[Operation<M::Input, M::Output>],
-        strict: &[bool],
+        strict: &[usize],
         budget: &mut Budget<'_>,
         limit: u64,
     ) -> Option<bool> {
+        let mut is_strict = vec![false; self.prefix.len()];
+        for &i in strict {
+            is_strict[i] = true;
+        }
         let sops: Vec<SearchOp> = self
             .prefix
             .iter()
-            .zip(strict)
+            .zip(&is_strict)
+            .filter(|(o, &s)| s || !model.is_read_only(&ops[o.orig].input, &ops[o.orig].output))
             .map(|(o, &s)| SearchOp {
                 ret: if s { o.ret } else { PENDING },
                 ..*o
@@ -286,13 +411,19 @@ impl ReChecker<'_> {
             max_memory_bytes: budget.max_memory_bytes,
             cancel: budget.cancel,
         };
-        let out = search(model, ops, &sops, &mut sub);
+        let out = search(model, ops, &sops, &mut sub, true);
         budget.steps_used = sub.steps_used;
         match out {
             Outcome::NotLinearizable { .. } => Some(true),
             Outcome::Linearizable => Some(false),
-            Outcome::Exhausted(_) => {
+            Outcome::Exhausted(e) => {
                 self.inconclusive = true;
+                if e == Exhausted::Cancelled
+                    || budget.steps_used >= budget.max_steps
+                    || budget.steps_used >= self.total_end
+                {
+                    self.exhausted = true;
+                }
                 None
             }
         }

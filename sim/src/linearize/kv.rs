@@ -100,6 +100,30 @@ impl Model for KvModel {
         )
     }
 
+    /// A get's value; a successful cas's expected value.
+    fn precondition(&self, input: &KvInput, output: &KvOutput) -> Option<String> {
+        match (&input.op, output) {
+            (KvOp::Get, KvOutput::Value(v)) | (KvOp::Cas { from: v, .. }, KvOutput::Ok) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// Puts and appends, and every op with an unknown outcome.
+    fn is_total(&self, input: &KvInput, output: &KvOutput) -> bool {
+        matches!(
+            (&input.op, output),
+            (KvOp::Put(_) | KvOp::Append(_), KvOutput::Ok) | (_, KvOutput::Unknown)
+        )
+    }
+
+    /// A put sets its value whatever was there.
+    fn is_blind(&self, input: &KvInput, output: &KvOutput) -> bool {
+        matches!(
+            (&input.op, output),
+            (KvOp::Put(_), KvOutput::Ok | KvOutput::Unknown)
+        )
+    }
+
     /// A completed get is legal only in the state it returned.
     fn required_state(&self, input: &KvInput, output: &KvOutput) -> Option<String> {
         match (&input.op, output) {

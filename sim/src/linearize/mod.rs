@@ -56,10 +56,17 @@
 //! * **Explanations**: the shortest non-linearizable prefix of the failing
 //!   part is found (the search gives a lower bound; exact prefix checks
 //!   gallop from there); its last return is the *culprit*. The explainer
-//!   then relaxes ops of that prefix one at a time (each may then happen at
-//!   any point after its call or not at all) and keeps the relaxation
-//!   whenever the history stays non-linearizable, leaving a small set of ops
-//!   that conflict even when everything else is allowed to float.
+//!   then extracts a small set of ops of that prefix that stays
+//!   non-linearizable when every other op is *relaxed* (may happen at any
+//!   point after its call, or not at all): growing it from the culprit,
+//!   nearest ops first, with galloping and bisection over how many
+//!   candidates must stay strict. Its re-checks, where most ops are
+//!   pending, use extra pruning driven by the optional hooks
+//!   [`Model::is_blind`], [`Model::is_total`] and [`Model::precondition`]:
+//!   pending ops before a blind write that overwrites their effect are
+//!   pointless, so is a state that such a write must overwrite before it
+//!   can be observed, and so are runs of pending ops that can no longer
+//!   reach a state the next op accepts.
 //!
 //! All verdicts depend only on the history and the step budget, never on
 //! wall-clock time, so simulations stay deterministic; a wall-clock timeout
@@ -168,6 +175,34 @@ pub trait Model {
     /// trying alternatives: in any linearization it could be moved to this
     /// point. Default `false`, which is always sound.
     fn is_read_only(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
+
+    /// Optional pruning hook: the single state in which this op is legal,
+    /// if there is one (e.g. a read's value, or the expected value of a
+    /// successful compare-and-set). Used when re-checking relaxed histories
+    /// for failure explanations, with [`Model::state_le`] and
+    /// [`Model::reset_floor`]. Default: [`Model::required_state`].
+    fn precondition(&self, input: &Self::Input, output: &Self::Output) -> Option<Self::State> {
+        self.required_state(input, output)
+    }
+
+    /// Optional pruning hook: `true` if this op is legal in every state
+    /// (e.g. a write, an append, or any op with an unknown outcome). Only
+    /// used, together with [`Model::is_blind`], when re-checking relaxed
+    /// histories for failure explanations. Default `false`, which is always
+    /// sound.
+    fn is_total(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
+
+    /// Optional pruning hook: `true` if this op is legal in every state and
+    /// leads to one and the same state whatever the state before (a blind
+    /// write, e.g. `put`). Used when re-checking relaxed histories for
+    /// failure explanations: ops placed just before a blind write are
+    /// pointless if they change nothing else. Default `false`, which is
+    /// always sound.
+    fn is_blind(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
         false
     }
 

@@ -78,6 +78,34 @@ impl Model for RegisterModel {
         )
     }
 
+    /// A read's value; a successful cas's expected value.
+    fn precondition(&self, input: &RegisterInput, output: &RegisterOutput) -> Option<Option<i64>> {
+        match (input, output) {
+            (RegisterInput::Read, RegisterOutput::Read(v)) => Some(*v),
+            (RegisterInput::Cas { from, .. }, RegisterOutput::Ok) => Some(Some(*from)),
+            _ => None,
+        }
+    }
+
+    /// Writes, and every op with an unknown outcome.
+    fn is_total(&self, input: &RegisterInput, output: &RegisterOutput) -> bool {
+        matches!(
+            (input, output),
+            (RegisterInput::Write(_), RegisterOutput::Ok) | (_, RegisterOutput::Unknown)
+        )
+    }
+
+    /// A write sets its value whatever was there.
+    fn is_blind(&self, input: &RegisterInput, output: &RegisterOutput) -> bool {
+        matches!(
+            (input, output),
+            (
+                RegisterInput::Write(_),
+                RegisterOutput::Ok | RegisterOutput::Unknown
+            )
+        )
+    }
+
     /// A completed read is legal only in the state it returned.
     fn required_state(&self, input: &RegisterInput, output: &RegisterOutput) -> Option<Option<i64>> {
         match (input, output) {

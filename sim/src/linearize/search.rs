@@ -9,6 +9,11 @@
 //! forward checking found some read to depend on, which is tried first.
 //! The search is resumable (`resume` with a step slice) so that partitions
 //! can be interleaved.
+//!
+//! The explainer's re-checks relax most ops of a history into pending ones,
+//! which the plain search handles badly (any subset, in any order, may take
+//! effect anywhere); they switch on extra pruning for that case, see
+//! [`Search::with_pruning`].
 
 use super::memo::{Memo, Visit};
 use super::table::{Interner, U64Map};
@@ -21,6 +26,14 @@ const ILLEGAL: u32 = u32::MAX;
 /// not yet invoked ones (the next in call order): a wrong placement often
 /// shows only in a read that starts a little later.
 const FC_LOOKAHEAD: u32 = 4;
+/// How many pending placements back [`Search::run_dominated`] looks.
+const RUN_LOOKBACK: usize = 16;
+/// How many list entries [`Search::irrelevance`] looks at.
+const IRRELEVANCE_WALK: u32 = 64;
+/// [`Search::reachable`] gives up beyond this many target states.
+const MAX_TARGETS: usize = 16;
+/// Memo-key state of configurations whose state is irrelevant.
+const ANY_STATE: u32 = u32::MAX - 1;
 /// How often (in steps) the cancel callback and the memory cap are polled.
 const POLL_EVERY: u64 = 4096;
 
@@ -82,6 +95,17 @@ struct Level {
     r: u32,
     /// Pending op tried first at this level (see `fresh`), or `NIL`.
     pref: u32,
+    /// Which pending ops may be tried at this level.
+    pend: Pend,
+}
+
+/// Which pending ops a configuration tries (see [`Search::irrelevance`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pend {
+    All,
+    /// Only blind ones ([`Model::is_blind`]).
+    Blind,
+    None,
 }
 
 #[derive(Clone, Copy)]
@@ -178,17 +202,33 @@ pub(crate) struct Search<'m, M: Model> {
     state: u32,
     max_r: u32,
     started: bool,
+    /// Extra pruning for the explainer's re-checks of relaxed histories
+    /// (many pending ops): see [`Search::with_pruning`].
+    relaxed: bool,
+    /// Per search op (completed, then pending): [`Model::is_total`] and
+    /// [`Model::is_blind`]; filled only when `relaxed`.
+    total: Vec<bool>,
+    blind: Vec<bool>,
+    /// Per search op: [`Model::precondition`] state id, or `NIL`; filled
+    /// only when `relaxed`.
+    pre: Vec<u32>,
+    /// Pending ops the configuration just entered tries (see
+    /// [`Search::irrelevance`]).
+    entered_pend: Pend,
+    /// Scratch: required states of the current candidates.
+    tbuf: Vec<u32>,
 }
 
 /// Runs the search on `sops` (indices into `ops`) to the end, charging
-/// `budget`.
+/// `budget`; `relaxed` as in [`Search::with_pruning`].
 pub(crate) fn search<M: Model>(
     model: &M,
     ops: &[Operation<M::Input, M::Output>],
     sops: &[SearchOp],
     budget: &mut Budget<'_>,
+    relaxed: bool,
 ) -> Outcome {
-    let mut s = Search::new(model, ops, sops);
+    let mut s = Search::with_pruning(model, ops, sops, relaxed);
     loop {
         if let Some(out) = s.resume(budget, u64::MAX) {
             return out;
@@ -198,6 +238,29 @@ pub(crate) fn search<M: Model>(
 
 impl<'m, M: Model> Search<'m, M> {
     pub(crate) fn new(model: &'m M, ops: &'m [Operation<M::Input, M::Output>], sops: &[SearchOp]) -> Self {
+        Self::with_pruning(model, ops, sops, false)
+    }
+
+    /// A search; `relaxed` switches on pruning meant for histories with
+    /// many pending ops, such as the explainer's relaxed re-checks (each
+    /// rule is sound on its own; they are off in the main search only to
+    /// keep its step counts as they were):
+    ///
+    /// * *run dominance* ([`Search::run_dominated`]): an op placed after a
+    ///   run of pending ops that it makes pointless is skipped;
+    /// * *irrelevant states* ([`Search::irrelevance`]): when a blind write
+    ///   must come before anything can observe the state, the state is left
+    ///   out of the memo key and only blind pending ops (or none) are tried;
+    /// * *dead runs* ([`Search::dead_run`]): a run of pending ops that can
+    ///   no longer lead to a state some candidate accepts is abandoned;
+    /// * forward checking also covers ops with a [`Model::precondition`]
+    ///   (e.g. a successful cas), not only read-like ones.
+    pub(crate) fn with_pruning(
+        model: &'m M,
+        ops: &'m [Operation<M::Input, M::Output>],
+        sops: &[SearchOp],
+        relaxed: bool,
+    ) -> Self {
         let mut done: Vec<SearchOp> = Vec::new();
         let mut pend: Vec<SearchOp> = Vec::new();
         for &o in sops {
@@ -273,10 +336,26 @@ impl<'m, M: Model> Search<'m, M> {
         }
 
         let mut interner = Interner::new();
+        // Only `legal in one state` matters to forward checking; the
+        // relaxed search also uses it for ops that are not read-like.
+        let required = |op: &Operation<M::Input, M::Output>| {
+            if relaxed {
+                model.precondition(&op.input, &op.output)
+            } else {
+                model.required_state(&op.input, &op.output)
+            }
+        };
+        let mut pre = vec![NIL; if relaxed { n + k } else { 0 }];
+        for (i, o) in done.iter().chain(pend.iter()).enumerate().take(pre.len()) {
+            if let Some(st) = required(&ops[o.orig]) {
+                pre[i] = interner.intern(st);
+            }
+        }
         let mut req = vec![NIL; n];
         for (i, o) in done.iter().enumerate() {
-            let op = &ops[o.orig];
-            if let Some(st) = model.required_state(&op.input, &op.output) {
+            if relaxed {
+                req[i] = pre[i];
+            } else if let Some(st) = required(&ops[o.orig]) {
                 req[i] = interner.intern(st);
             }
         }
@@ -297,7 +376,7 @@ impl<'m, M: Model> Search<'m, M> {
             .collect();
         // Non-monotone ops (completed and pending) in call order.
         let mut nm: Vec<(u64, u32)> = Vec::new();
-        if fc {
+        if fc || relaxed {
             for (i, o) in done.iter().chain(pend.iter()).enumerate() {
                 let op = &ops[o.orig];
                 if !model.is_monotone(&op.input, &op.output) {
@@ -331,6 +410,16 @@ impl<'m, M: Model> Search<'m, M> {
         }
         nm_next[j] = if j > 0 { 0 } else { NIL };
 
+        // Blind and total flags (blind implies total) for the relaxed rules.
+        let (mut blind, mut total) = (Vec::new(), Vec::new());
+        if relaxed {
+            for o in done.iter().chain(pend.iter()) {
+                let op = &ops[o.orig];
+                let b = model.is_blind(&op.input, &op.output);
+                blind.push(b);
+                total.push(b || model.is_total(&op.input, &op.output));
+            }
+        }
         Search {
             model,
             ops,
@@ -378,10 +467,17 @@ impl<'m, M: Model> Search<'m, M> {
                 len: 0,
                 r: NIL,
                 pref: NIL,
+                pend: Pend::All,
             },
             state: 0,
             max_r: NIL,
             started: false,
+            relaxed,
+            total,
+            blind,
+            pre,
+            entered_pend: Pend::All,
+            tbuf: Vec::new(),
         }
     }
 
@@ -453,6 +549,168 @@ impl<'m, M: Model> Search<'m, M> {
         };
         self.trans.insert_new(key, v);
         (v != ILLEGAL).then_some(v)
+    }
+
+    /// Whether placing `op` now (giving state `ns`) is dominated by placing
+    /// it earlier in the current run of pending placements.
+    ///
+    /// Pending placements do not move the frontier, so every configuration
+    /// of the run (the top frames of the stack chosen as `Pend`/`Pref`) had
+    /// the same completed candidates and a subset of the pending ops placed
+    /// now, and none had a forced move (it would have been its only child).
+    /// If `op` gives `ns` from such an earlier state too, that child of the
+    /// earlier configuration has the same frontier, state and unplaced
+    /// completed ops with fewer pending ops used: it can do everything this
+    /// one can, and the search explores it (or something dominating it)
+    /// anyway. E.g. a write after a pending write it overwrites.
+    fn run_dominated(&mut self, op: u32, ns: u32) -> bool {
+        if !self.relaxed {
+            return false;
+        }
+        for k in (0..self.stack.len()).rev().take(RUN_LOOKBACK) {
+            let f = self.stack[k];
+            if !matches!(f.choice, Choice::Pend(_) | Choice::Pref(_)) {
+                break;
+            }
+            if self.transition(f.prev_state, op) == Some(ns) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether the state `st` of the configuration just entered cannot
+    /// matter, because every continuation must place a blind op (legal
+    /// everywhere, same result from every state) before any completed op
+    /// that could observe the state. Two such configurations that differ only
+    /// in their state (and, with a subset, in the pending ops used) are then
+    /// equivalent: one can replay the other's continuation without the
+    /// pending ops placed before the first blind op (the completed ops placed
+    /// before it are legal everywhere). So the state is replaced by
+    /// [`ANY_STATE`] in the memo key, and pending ops that are not blind are
+    /// not tried (dropping them from a continuation leaves one that starts
+    /// with a child tried here).
+    ///
+    /// Walking the unplaced completed ops in time order (at most
+    /// [`IRRELEVANCE_WALK`] list entries): every op invoked so far must be
+    /// total (legal everywhere) or *blocked*: legal in one state only
+    /// ([`Model::precondition`]) that cannot be reached from `st` without a
+    /// blind op ([`Search::reachable`]). Then if a blind op returns, it or
+    /// an earlier blind op comes first (and if nothing was blocked, no
+    /// pending op needs to be tried at all: `Pend::None`); if a blocked op
+    /// returns, a blind op must come before it (`Pend::Blind`). Otherwise
+    /// `Pend::All`.
+    fn irrelevance(&mut self, st: u32) -> Pend {
+        let mut e = self.next[self.head as usize];
+        let mut walked = 0;
+        let mut blocked = false;
+        let mut targets = std::mem::take(&mut self.tbuf);
+        let mut out = Pend::All;
+        while e != NIL && walked < IRRELEVANCE_WALK {
+            let o = self.ent_op[e as usize] as usize;
+            if self.ent_is_call[e as usize] {
+                if !self.total[o] {
+                    targets.clear();
+                    targets.push(self.pre[o]);
+                    if self.pre[o] == NIL || self.reachable(st, &mut targets, self.ret_time[o], false) {
+                        break;
+                    }
+                    blocked = true;
+                }
+            } else if self.blind[o] {
+                out = if blocked { Pend::Blind } else { Pend::None };
+                break;
+            } else if !self.total[o] {
+                out = Pend::Blind;
+                break;
+            }
+            e = self.next[e as usize];
+            walked += 1;
+        }
+        self.tbuf = targets;
+        out
+    }
+
+    /// Whether some state `<=` one of `targets` may be reachable from `st`
+    /// by unplaced ops invoked by `deadline` other than blind ones (only
+    /// pending ones if `pending_only`); `false` is a proof that it is not.
+    ///
+    /// From a state that is not `<=` a target, monotone ops never get there
+    /// ([`Model::is_monotone`], [`Model::state_le`]); a non-monotone op only
+    /// if its reset floor is `<=` it ([`Model::reset_floor`]), and if that op
+    /// is legal in one state only ([`Model::precondition`]), the state before
+    /// it must be that one, which becomes a target too. Grows `targets` to a
+    /// closure (giving up beyond [`MAX_TARGETS`]).
+    fn reachable(&mut self, st: u32, targets: &mut Vec<u32>, deadline: u64, pending_only: bool) -> bool {
+        let mut checked = 0;
+        loop {
+            while checked < targets.len() {
+                if self.le(st, targets[checked]) {
+                    return true;
+                }
+                checked += 1;
+            }
+            if targets.len() > MAX_TARGETS {
+                return true;
+            }
+            let mut x = self.nm_next[self.nm_head as usize];
+            while x != NIL && self.nm_call[x as usize] <= deadline {
+                let op = self.nm_op[x as usize] as usize;
+                let f = self.nm_floor[x as usize];
+                x = self.nm_next[x as usize];
+                if (pending_only && op < self.n) || self.blind[op] {
+                    continue;
+                }
+                if f != NIL && !targets.iter().any(|&t| self.le(f, t)) {
+                    continue;
+                }
+                let p = self.pre[op];
+                if f == NIL || p == NIL {
+                    return true;
+                }
+                if !targets.contains(&p) {
+                    targets.push(p);
+                }
+            }
+            if checked == targets.len() {
+                return false;
+            }
+        }
+    }
+
+    /// Whether the current configuration, reached by placing a pending op,
+    /// is a dead end. The run of pending ops it belongs to can only be
+    /// completed usefully by a completed candidate that is not blind (after
+    /// a blind one the run is dominated, see [`Search::run_dominated`]); if
+    /// all of those are legal in one state only ([`Model::precondition`]),
+    /// the run must reach one of those states, by pending ops that are not
+    /// blind (a blind one would be dominated too). Dead if
+    /// [`Search::reachable`] proves that impossible.
+    fn dead_run(&mut self) -> bool {
+        let lo = self.level.base as usize;
+        let hi = lo + self.level.len as usize;
+        let mut targets = std::mem::take(&mut self.tbuf);
+        targets.clear();
+        let mut dead = true;
+        for k in lo..hi {
+            let c = self.cands[k] as usize;
+            if self.blind[c] {
+                continue;
+            }
+            if self.pre[c] == NIL {
+                dead = false;
+                break;
+            }
+            if !targets.contains(&self.pre[c]) {
+                targets.push(self.pre[c]);
+            }
+        }
+        if dead {
+            let now = self.ent_time[self.level.r as usize];
+            dead = !self.reachable(self.state, &mut targets, now, true);
+        }
+        self.tbuf = targets;
+        dead
     }
 
     fn nm_remove(&mut self, op: u32) {
@@ -635,12 +893,19 @@ impl<'m, M: Model> Search<'m, M> {
         if r == NIL {
             return Ok(None);
         }
-        let h = Memo::hash_key(r, ns, &self.ubuf);
-        match self.memo.visit(h, r, ns, &self.ubuf, &self.cur_p) {
+        let irrelevant = if self.relaxed {
+            self.irrelevance(ns)
+        } else {
+            Pend::All
+        };
+        let key_state = if irrelevant == Pend::All { ns } else { ANY_STATE };
+        let h = Memo::hash_key(r, key_state, &self.ubuf);
+        match self.memo.visit(h, r, key_state, &self.ubuf, &self.cur_p) {
             Visit::Full => Err(Stop::Exhausted(Exhausted::Memory)),
             Visit::New => {
                 self.max_r = self.max_r.max(r);
                 self.level.r = r;
+                self.entered_pend = irrelevant;
                 Ok(Some(Visit::New))
             }
             Visit::Seen => Ok(Some(Visit::Seen)),
@@ -676,6 +941,9 @@ impl<'m, M: Model> Search<'m, M> {
             self.state = self.interner.intern(init);
             self.max_r = self.frontier();
             self.level.r = self.max_r;
+            if self.relaxed && self.max_r != NIL {
+                self.entered_pend = self.irrelevance(self.state);
+            }
             self.pos = Pos::Fresh;
         }
         if self.max_r == NIL {
@@ -701,6 +969,9 @@ impl<'m, M: Model> Search<'m, M> {
                     else {
                         continue;
                     };
+                    if self.run_dominated(self.n as u32 + p, ns) {
+                        continue;
+                    }
                     self.plift(p);
                     match self.enter(ns)? {
                         None => return Ok(Outcome::Linearizable),
@@ -714,7 +985,11 @@ impl<'m, M: Model> Search<'m, M> {
                 Pos::Cand(i) => {
                     let level = self.level;
                     if i >= level.len {
-                        self.pos = Pos::Pend(self.pnext[self.phead as usize]);
+                        self.pos = if level.pend == Pend::None {
+                            Pos::Backtrack
+                        } else {
+                            Pos::Pend(self.pnext[self.phead as usize])
+                        };
                         continue;
                     }
                     self.tick(budget, slice_end)?;
@@ -723,6 +998,9 @@ impl<'m, M: Model> Search<'m, M> {
                     let Some(ns) = self.transition(self.state, op) else {
                         continue;
                     };
+                    if self.run_dominated(op, ns) {
+                        continue;
+                    }
                     let e = self.call_entry[op as usize];
                     self.lift(e);
                     match self.enter(ns)? {
@@ -746,6 +1024,9 @@ impl<'m, M: Model> Search<'m, M> {
                         // An identical earlier op is still unplaced.
                         continue;
                     }
+                    if level.pend == Pend::Blind && !self.blind[self.n + p as usize] {
+                        continue;
+                    }
                     self.tick(budget, slice_end)?;
                     let state = self.state;
                     // A pending op that leaves the state unchanged is
@@ -756,6 +1037,9 @@ impl<'m, M: Model> Search<'m, M> {
                     else {
                         continue;
                     };
+                    if self.run_dominated(self.n as u32 + p, ns) {
+                        continue;
+                    }
                     self.plift(p);
                     match self.enter(ns)? {
                         None => return Ok(Outcome::Linearizable),
@@ -822,6 +1106,7 @@ impl<'m, M: Model> Search<'m, M> {
             len: self.ubuf.len() as u32,
             r: self.level.r,
             pref: NIL,
+            pend: self.entered_pend,
         };
         let mut reset = None;
         if self.fc {
@@ -832,6 +1117,14 @@ impl<'m, M: Model> Search<'m, M> {
                 }
                 Some(r) => reset = r,
             }
+        }
+        let in_run = matches!(
+            self.stack.last().map(|f| f.choice),
+            Some(Choice::Pend(_) | Choice::Pref(_))
+        );
+        if self.relaxed && in_run && self.dead_run() {
+            self.pos = Pos::Backtrack;
+            return Ok(false);
         }
         let level = self.level;
         let state = self.state;
@@ -870,7 +1163,7 @@ impl<'m, M: Model> Search<'m, M> {
                     self.cands[lo..=lo + at].rotate_right(1);
                 }
             }
-            Some(op) => {
+            Some(op) if level.pend == Pend::All || (level.pend == Pend::Blind && self.blind[op as usize]) => {
                 let p = op - self.n as u32;
                 let ps = self.prev_same[p as usize];
                 if ps == NIL || self.placed[ps as usize] {
@@ -878,7 +1171,7 @@ impl<'m, M: Model> Search<'m, M> {
                     self.pos = Pos::Pref;
                 }
             }
-            None => {}
+            _ => {}
         }
         Ok(false)
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::formats::{self, Format, ParseError};
+use super::search::{self, SearchOp};
 use super::*;
 
 // ------------------------------------------------------------ helpers ---
@@ -485,6 +486,30 @@ fn compare_with_oracle<M: Model>(
         let t = ops[f.culprit].ret;
         let (tm, idx) = prefix(t);
         assert!(!ok(&tm, &idx), "prefix up to the culprit passes: {ops:?}");
+        // The claim of the explanation: its ops cannot be linearized even
+        // with every other op of the prefix relaxed (pending); if minimal,
+        // relaxing any one of them (but the culprit) as well passes.
+        let relaxed = |keep: &dyn Fn(usize) -> bool| -> Vec<(u64, u64)> {
+            idx.iter()
+                .zip(&tm)
+                .map(|(&i, &(c, r))| (c, if keep(i) { r } else { PENDING }))
+                .collect()
+        };
+        assert!(f.ops.contains(&f.culprit));
+        assert!(
+            !ok(&relaxed(&|i| f.ops.contains(&i)), &idx),
+            "explanation {:?} passes with the other ops relaxed: {ops:?}",
+            f.ops
+        );
+        if f.minimal {
+            for &x in &f.conflicting {
+                assert!(
+                    ok(&relaxed(&|i| i != x && f.ops.contains(&i)), &idx),
+                    "explanation {:?} claims minimality, but {x} is not needed: {ops:?}",
+                    f.ops
+                );
+            }
+        }
         if let Some(before) = part.iter().map(|&i| times[i].1).filter(|&x| x < t).max() {
             let (tm, idx) = prefix(before);
             assert!(ok(&tm, &idx), "a shorter prefix fails too: {ops:?}");
@@ -619,6 +644,113 @@ fn kv_matches_brute_force_oracle() {
         let want = compare_with_oracle(&KvModel, &ops, &ok);
         seen[usize::from(want)] += 1;
         let _ = case;
+    }
+    assert!(
+        seen[0] > 300 && seen[1] > 300,
+        "both verdicts exercised: {seen:?}"
+    );
+}
+
+/// The pruning the explainer's re-checks switch on (`relaxed` searches:
+/// run dominance, irrelevant states, dead runs) against the oracle, on
+/// histories with many pending ops (which is what re-checks look like) and
+/// the ops those rules reason about: blind puts/writes, appends, reads and
+/// cas with preconditions.
+#[test]
+fn relaxed_search_matches_brute_force_oracle() {
+    let mut rng = Rng(23);
+    let vals = ["", "a", "b", "ab", "ba", "aa"];
+    let mut seen = [0usize; 2];
+    for _ in 0..oracle_cases() {
+        let n = 2 + rng.below(8) as usize;
+        let times = random_times(&mut rng, n, 50);
+        let kv = rng.chance(60);
+        let sops: Vec<SearchOp> = times
+            .iter()
+            .enumerate()
+            .map(|(orig, &(call, ret))| SearchOp { call, ret, orig })
+            .collect();
+        let pick = |rng: &mut Rng, k: u64| vals[rng.below(k) as usize].to_string();
+        let (want, got) = if kv {
+            let ops: Vec<_> = times
+                .iter()
+                .map(|&(c, r)| {
+                    let (kop, out) = match rng.below(5) {
+                        0 | 1 => (KvOp::Get, KvOutput::Value(pick(&mut rng, 6))),
+                        2 => (KvOp::Put(pick(&mut rng, 3)), KvOutput::Ok),
+                        3 => (
+                            KvOp::Append(vals[1 + rng.below(2) as usize].to_string()),
+                            KvOutput::Ok,
+                        ),
+                        _ => (
+                            KvOp::Cas {
+                                from: pick(&mut rng, 4),
+                                to: pick(&mut rng, 6),
+                            },
+                            if rng.chance(60) {
+                                KvOutput::Ok
+                            } else {
+                                KvOutput::CasFailed
+                            },
+                        ),
+                    };
+                    let out = if r == PENDING && rng.chance(40) {
+                        KvOutput::Unknown
+                    } else {
+                        out
+                    };
+                    op(rng.below(4), c, r, kv_in("k", kop), out)
+                })
+                .collect();
+            let step = |s: &String, k: usize| KvModel.step(s, &ops[k].input, &ops[k].output);
+            let want = oracle(&times, &mut vec![false; n], String::new(), &step);
+            let got = search::search(&KvModel, &ops, &sops, &mut Budget::new(1_000_000), true);
+            let plain = search::search(&KvModel, &ops, &sops, &mut Budget::new(1_000_000), false);
+            assert_eq!(
+                got == search::Outcome::Linearizable,
+                plain == search::Outcome::Linearizable
+            );
+            (want, got)
+        } else {
+            let ops: Vec<_> = times
+                .iter()
+                .map(|&(c, r)| {
+                    let v = rng.below(3) as i64;
+                    let (input, output) = match rng.below(4) {
+                        0 | 1 => (RI::Read, RO::Read((v > 0).then_some(v - 1))),
+                        2 => (RI::Write(v), RO::Ok),
+                        _ => (
+                            RI::Cas {
+                                from: v,
+                                to: rng.below(3) as i64,
+                            },
+                            if rng.chance(60) { RO::Ok } else { RO::CasFailed },
+                        ),
+                    };
+                    let output = if r == PENDING && rng.chance(40) {
+                        RO::Unknown
+                    } else {
+                        output
+                    };
+                    op(rng.below(4), c, r, input, output)
+                })
+                .collect();
+            let step = |s: &Option<i64>, k: usize| RegisterModel.step(s, &ops[k].input, &ops[k].output);
+            let want = oracle(&times, &mut vec![false; n], None, &step);
+            let got = search::search(&RegisterModel, &ops, &sops, &mut Budget::new(1_000_000), true);
+            (want, got)
+        };
+        let expected = if want {
+            search::Outcome::Linearizable
+        } else {
+            search::Outcome::NotLinearizable { lower: 0 }
+        };
+        let got = match got {
+            search::Outcome::NotLinearizable { .. } => search::Outcome::NotLinearizable { lower: 0 },
+            o => o,
+        };
+        assert_eq!(got, expected, "times {times:?}");
+        seen[usize::from(want)] += 1;
     }
     assert!(
         seen[0] > 300 && seen[1] > 300,
@@ -931,6 +1063,175 @@ fn stress_register_with_indeterminate_writes() {
     assert_eq!(res.failure.expect("failure").culprit, r);
 }
 
+/// A kv workload shaped like dsim's consensus histories: one key, `clients`
+/// clients running ops back to back, values unique integers written as
+/// `"n,"` (appends extend the list); 45% gets, 25% puts, 20% appends, 10%
+/// cas (half from the current value); each op takes effect at a random
+/// point of its interval, and about 2% time out (pending; half took
+/// effect). Linearizable by construction.
+fn dsim_like_workload(rng: &mut Rng, clients: u64, ops_per_client: u64) -> Vec<Operation<KvInput, KvOutput>> {
+    // (effect time, client, call, ret, kind, info, applies)
+    let mut raw = Vec::new();
+    for c in 0..clients {
+        let mut t = rng.below(50);
+        for _ in 0..ops_per_client {
+            let call = t;
+            let ret = call + 5 + rng.below(15);
+            let at = call + 1 + rng.below(ret - call - 1);
+            let info = rng.chance(1);
+            let applies = !info || rng.chance(50);
+            raw.push((at, c, call, ret, rng.below(20), info, applies));
+            t = ret + 1 + rng.below(80);
+        }
+    }
+    raw.sort_by_key(|r| (r.0, r.1));
+    let mut state = String::new();
+    let mut old: Vec<String> = vec![String::new()];
+    let mut fresh = 0u64;
+    let mut ops = Vec::new();
+    for (_, c, call, ret, kind, info, applies) in raw {
+        fresh += 1;
+        let v = format!("{fresh},");
+        let (kop, out, next) = match kind {
+            0..=8 => (KvOp::Get, KvOutput::Value(state.clone()), state.clone()),
+            9..=13 => (KvOp::Put(v.clone()), KvOutput::Ok, v),
+            14..=17 => (KvOp::Append(v.clone()), KvOutput::Ok, format!("{state}{v}")),
+            _ => {
+                let from = if rng.chance(50) {
+                    state.clone()
+                } else {
+                    old[rng.below(old.len() as u64) as usize].clone()
+                };
+                if from == state {
+                    (KvOp::Cas { from, to: v.clone() }, KvOutput::Ok, v)
+                } else {
+                    (KvOp::Cas { from, to: v }, KvOutput::CasFailed, state.clone())
+                }
+            }
+        };
+        if applies && next != state {
+            old.push(std::mem::replace(&mut state, next));
+        }
+        let (ret, out) = if info {
+            (PENDING, KvOutput::Unknown)
+        } else {
+            (2 * ret + 1, out)
+        };
+        ops.push(op(c, 2 * call, ret, kv_in("k", kop), out));
+    }
+    // Distinct times, as in a real history (equal ones would make the
+    // culprit one of several ops returning at once).
+    let mut times: Vec<(u64, u64)> = ops.iter().map(|o| (o.call, o.ret)).collect();
+    renumber(&mut times);
+    for (o, (c, r)) in ops.iter_mut().zip(times) {
+        (o.call, o.ret) = (c, r);
+    }
+    ops
+}
+
+/// Makes one late get provably stale: it returns the value of a completed
+/// put `p1` although another completed put `p2` certainly came between
+/// (values are unique, so nothing else writes it). Returns the get's index.
+fn inject_stale_get(ops: &mut [Operation<KvInput, KvOutput>], at_percent: usize) -> usize {
+    let mut by_call: Vec<usize> = (0..ops.len()).collect();
+    by_call.sort_by_key(|&i| ops[i].call);
+    let completed_put = |o: &Operation<KvInput, KvOutput>| {
+        matches!(o.input.op, KvOp::Put(_)) && o.output == KvOutput::Ok && o.ret != PENDING
+    };
+    for &g in &by_call[ops.len() * at_percent / 100..] {
+        if !matches!(ops[g].output, KvOutput::Value(_)) || ops[g].ret == PENDING {
+            continue;
+        }
+        let latest_before = |t: u64| {
+            (0..ops.len())
+                .filter(|&i| completed_put(&ops[i]) && ops[i].ret < t)
+                .max_by_key(|&i| ops[i].ret)
+        };
+        let Some(p2) = latest_before(ops[g].call) else {
+            continue;
+        };
+        let Some(p1) = latest_before(ops[p2].call) else {
+            continue;
+        };
+        let KvOp::Put(v) = &ops[p1].input.op else {
+            unreachable!()
+        };
+        ops[g].output = KvOutput::Value(v.clone());
+        return g;
+    }
+    panic!("no get suitable for a stale read");
+}
+
+/// Relaxing ops of a linearizable history only adds linearizations, so the
+/// relaxed search (with its extra pruning) must never refute one, however
+/// many ops are relaxed; nor miss a stale read that stays strict.
+#[test]
+fn relaxed_search_never_refutes_relaxations_of_linearizable_histories() {
+    let mut rng = Rng(77);
+    for round in 0..12 {
+        let mut ops = dsim_like_workload(&mut rng, 30, 8);
+        if round % 2 == 0 {
+            formats::merge_unobserved_values(&mut ops);
+        }
+        let percent = [20, 50, 80, 95, 99, 100][round % 6];
+        let sops: Vec<SearchOp> = ops
+            .iter()
+            .enumerate()
+            .map(|(orig, o)| SearchOp {
+                call: o.call,
+                ret: if rng.chance(percent) { PENDING } else { o.ret },
+                orig,
+            })
+            .collect();
+        let mut b = Budget::new(2_000_000);
+        let out = search::search(&KvModel, &ops, &sops, &mut b, true);
+        assert_eq!(
+            out,
+            search::Outcome::Linearizable,
+            "round {round}: {} steps",
+            b.steps_used
+        );
+    }
+}
+
+/// dsim-sized histories (30 clients, ~500 ops of the failing key before the
+/// violation, many of them alike after `merge_unobserved_values`): the
+/// explanation of a single stale read is a handful of ops, 1-minimal, found
+/// within a small share of the budget, and fails on its own.
+#[test]
+fn explanations_of_long_many_client_histories_are_small() {
+    for seed in 0..3 {
+        let mut rng = Rng(300 + seed);
+        let mut ops = dsim_like_workload(&mut rng, 30, 20);
+        let mut merged = ops.clone();
+        formats::merge_unobserved_values(&mut merged);
+        assert_eq!(verdict(&KvModel, &merged), Verdict::Linearizable, "seed {seed}");
+        let g = inject_stale_get(&mut ops, 85);
+        formats::merge_unobserved_values(&mut ops);
+        let r = check(&KvModel, &ops, &mut Budget::new(10_000_000));
+        assert_eq!(r.verdict, Verdict::NotLinearizable, "seed {seed}");
+        let f = r.failure.expect("failure");
+        assert_eq!(f.culprit, g, "seed {seed}");
+        assert!(f.prefix_len > 400, "seed {seed}: prefix of {} ops", f.prefix_len);
+        assert!(
+            f.ops.len() <= 12 && f.minimal,
+            "seed {seed}: {} ops (minimal {}):\n{}",
+            f.ops.len(),
+            f.minimal,
+            f.timeline
+        );
+        let no_explanation = CheckOptions {
+            explain: false,
+            ..CheckOptions::default()
+        };
+        let search_only = check_with(&KvModel, &ops, &mut Budget::new(10_000_000), &no_explanation);
+        let explain_steps = r.steps - search_only.steps;
+        assert!(explain_steps < 400_000, "seed {seed}: {explain_steps} steps");
+        let sub: Vec<_> = f.ops.iter().map(|&i| ops[i].clone()).collect();
+        assert_eq!(verdict(&KvModel, &sub), Verdict::NotLinearizable, "seed {seed}");
+    }
+}
+
 // ------------------------------------------------------------ parsers ---
 
 fn parse_err<T: std::fmt::Debug>(r: Result<T, ParseError>) -> (usize, String) {
@@ -1165,4 +1466,35 @@ fn format_detection() {
     assert!(
         matches!(formats::parse(Format::JepsenEtcd, ""), Ok(formats::History::Register(v)) if v.is_empty())
     );
+}
+
+/// Explains a dsim `history.jsonl` named by `DSIM_EXPLAIN_HISTORY` (skipped
+/// when unset), checking it as `dsim check-history --model kv` does:
+///
+/// ```text
+/// DSIM_EXPLAIN_HISTORY=out/history.jsonl \
+///     cargo test --release -p sim explain_dsim_history -- --nocapture
+/// ```
+#[test]
+fn explain_dsim_history_from_env() {
+    let Ok(path) = std::env::var("DSIM_EXPLAIN_HISTORY") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("read the history");
+    let mut ops = formats::parse_dsim_jsonl(&text).expect("parse the history");
+    formats::merge_unobserved_values(&mut ops);
+    let r = check(&KvModel, &ops, &mut Budget::default());
+    eprintln!("{path}: {:?} in {} steps", r.verdict, r.steps);
+    if let Some(f) = r.failure {
+        eprintln!(
+            "partition {}: {} ops of {} (minimal {})\n{}",
+            f.partition,
+            f.ops.len(),
+            f.prefix_len,
+            f.minimal,
+            f.timeline
+        );
+        let sub: Vec<_> = f.ops.iter().map(|&i| ops[i].clone()).collect();
+        assert_eq!(verdict(&KvModel, &sub), Verdict::NotLinearizable);
+    }
 }
