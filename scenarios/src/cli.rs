@@ -102,6 +102,10 @@ enum BenchCmd {
         /// Skip the hand-written baseline loop.
         #[arg(long)]
         no_baseline: bool,
+        /// Run engine and baseline this many times, alternating, and report medians (shared
+        /// machines are noisy).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
         #[arg(long)]
         json: bool,
     },
@@ -149,8 +153,18 @@ where
             until,
             seed,
             no_baseline,
+            repeat,
             json,
-        }) => cmd_phold(nodes, events_per_node, &until, seed, !no_baseline, json, &mut io),
+        }) => cmd_phold(
+            nodes,
+            events_per_node,
+            &until,
+            seed,
+            !no_baseline,
+            repeat,
+            json,
+            &mut io,
+        ),
     };
     match result {
         Ok(code) => code,
@@ -497,10 +511,14 @@ fn cmd_phold(
     until: &str,
     seed: u64,
     baseline: bool,
+    repeat: u32,
     json: bool,
     io: &mut Io,
 ) -> Result<u8, InputError> {
     let until = parse_duration(until).map_err(|e| InputError::Usage(format!("--until: {e}")))?;
+    if repeat == 0 || repeat > 100 {
+        return Err(InputError::Usage("--repeat must be between 1 and 100".into()));
+    }
     if nodes == 0 || nodes > 1_000_000 {
         return Err(InputError::Usage("--nodes must be between 1 and 1000000".into()));
     }
@@ -509,9 +527,22 @@ fn cmd_phold(
             "--events-per-node must be at least 1, and nodes × events-per-node at most 10^8".into(),
         ));
     }
-    let engine = crate::bench::run_engine(nodes, epn, until, seed);
+    let mut engines = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..repeat {
+        engines.push(crate::bench::run_engine(nodes, epn, until, seed));
+        if baseline {
+            bases.push(crate::bench::run_baseline(nodes, epn, until, seed));
+        }
+    }
     let rss = crate::wall::peak_rss_mib();
-    let base = baseline.then(|| crate::bench::run_baseline(nodes, epn, until, seed));
+    let median = |mut v: Vec<crate::bench::PholdResult>| -> Option<crate::bench::PholdResult> {
+        v.sort_by(|a, b| a.events_per_sec.total_cmp(&b.events_per_sec));
+        let n = v.len();
+        (n > 0).then(|| v.swap_remove(n / 2))
+    };
+    let engine = median(engines).expect("at least one run");
+    let base = median(bases);
     let ratio = base.as_ref().map(|b| engine.events_per_sec / b.events_per_sec);
     if json {
         let mut v = serde_json::to_value(&engine).expect("serializes");

@@ -23,7 +23,9 @@ use std::io::Write;
 
 /// What travels on the network.
 pub(crate) enum Payload<P: Protocol> {
-    Proto(P::Msg),
+    /// Boxed so a queued event stays small whatever the protocol's messages weigh (the queue
+    /// moves events around; a consensus message inline made them 96 bytes).
+    Proto(Box<P::Msg>),
     Request(Box<ClientRequest>),
     Reply(Box<ClientReply>),
 }
@@ -397,7 +399,7 @@ impl<P: Protocol> Core<P> {
 
     pub(crate) fn release_held(&mut self, now: Time, node: NodeId, h: Held<P>) {
         match h {
-            Held::Send(to, msg) => self.send_from_node(now, node, to, Payload::Proto(msg)),
+            Held::Send(to, msg) => self.send_from_node(now, node, to, Payload::Proto(Box::new(msg))),
             Held::Reply(client, reply) => self.send_reply(now, node, client, reply),
         }
     }
@@ -1044,6 +1046,7 @@ impl<P: Protocol> Sim<P> {
         }
         match payload {
             Payload::Proto(msg) => {
+                let msg = *msg;
                 assert!((from as usize) < self.cfg.nodes, "protocol message from a client");
                 self.with_node(to, |p, cx| p.on_message(cx, NodeId(from), msg));
             }
@@ -2036,4 +2039,10 @@ impl OpsCompleteCheck {
         }
         r
     }
+}
+
+/// The size of one queued event for protocol `P` (for benchmarks and tuning).
+#[doc(hidden)]
+pub fn event_size<P: Protocol>() -> usize {
+    std::mem::size_of::<Ev<P>>()
 }

@@ -201,8 +201,12 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     /// Sends `msg` to `to` now.
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
         assert!(to.index() < self.core.n_nodes, "send to unknown node {to}");
-        self.core
-            .send_from_node(self.now, self.node, to, crate::engine::Payload::Proto(msg));
+        self.core.send_from_node(
+            self.now,
+            self.node,
+            to,
+            crate::engine::Payload::Proto(Box::new(msg)),
+        );
     }
 
     /// Sends `msg` once every write issued so far is durable (requesting a sync if none covers

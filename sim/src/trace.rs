@@ -33,7 +33,11 @@ const FLUSH_AT: usize = 64 * 1024;
 
 /// Encodes a value canonically (bincode 1.3, fixed-width little-endian, pinned in Cargo.lock).
 #[inline]
-pub fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+pub fn encode<T: Serialize>(value: &T, out: &mut Vec<u8>) {
+    // A zero-sized value encodes to nothing; skip the serializer (hot for benchmark models).
+    if std::mem::size_of::<T>() == 0 {
+        return;
+    }
     // Serializing plain data into a Vec cannot fail; a failure means a type bincode cannot
     // encode (e.g. an unsized sequence), which is a programming error.
     bincode::serialize_into(out, value).expect("canonical encoding failed");
