@@ -233,19 +233,8 @@ fn read_timeline(path: &Path) -> Result<Timeline, ReportError> {
                 }
             }
             "fault" => {
-                let words: Vec<&str> = detail.split_whitespace().collect();
-                let down = match words.as_slice() {
-                    ["crash", n, ..] => Some(*n),
-                    ["power", "loss", "at", n, ..] if detail.contains("lost") => {
-                        Some(n.trim_end_matches(':'))
-                    }
-                    _ => None,
-                };
-                if let Some(n) = down {
-                    t.nodes
-                        .entry(n.to_string())
-                        .or_default()
-                        .push((time, "down".into()));
+                if let (Some(n), Some(true)) = (v["node"].as_str(), v["down"].as_bool()) {
+                    t.nodes.entry(n.to_string()).or_default().push((time, "down".into()));
                 }
                 t.faults.push((time, detail.to_string()));
             }
@@ -326,4 +315,30 @@ fn timeline_svg(t: &Timeline) -> Result<String, ReportError> {
         root.present().map_err(&e)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_takes_down_nodes_from_the_down_key_not_the_text() {
+        let dir = std::env::temp_dir().join(format!("dsim-reports-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trace.jsonl");
+        let lines = [
+            r#"{"i":0,"t":0,"ev":"starts","node":"n1"}"#,
+            r#"{"i":0,"t":0,"ev":"starts","node":"n2"}"#,
+            r#"{"i":1,"t":1000,"ev":"becomes","node":"n1","detail":"leader (term 1)"}"#,
+            r#"{"i":2,"t":2000,"ev":"fault","node":"n2","detail":"crash n2","down":true}"#,
+            r#"{"i":3,"t":3000,"ev":"fault","detail":"crash n2: it is already down; fault skipped"}"#,
+            r#"{"i":4,"t":4000,"ev":"fault","node":"n2","detail":"restart n2"}"#,
+        ];
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let t = read_timeline(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(t.nodes.keys().collect::<Vec<_>>(), ["n1", "n2"]);
+        assert_eq!(t.nodes["n2"], vec![(2e-6, "down".to_string())]);
+        assert_eq!(t.faults.len(), 3);
+    }
 }

@@ -268,6 +268,9 @@ struct JsonEvent<'a, M: Serialize> {
     msg: Option<&'a M>,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    /// On a `fault` line: the fault took `node` down (a crash or a power loss).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    down: bool,
 }
 
 impl<'a, M: Serialize> JsonEvent<'a, M> {
@@ -281,6 +284,7 @@ impl<'a, M: Serialize> JsonEvent<'a, M> {
             node: None,
             msg: None,
             detail: None,
+            down: false,
         }
     }
 }
@@ -1147,7 +1151,7 @@ impl<P: Protocol> Sim<P> {
         if let Some(n) = self.core.crash_requested.take() {
             let restart = self.nodes[n.index()].meta.power_loss_restart.take();
             self.nodes[n.index()].meta.crash_on_write = false;
-            self.fault_line(&format!("power loss at {n}: unsynced writes lost"));
+            self.fault_line_on(&format!("power loss at {n}: unsynced writes lost"), Some(n), true);
             self.crash(n.0, restart);
         }
         let world = World {
@@ -1182,13 +1186,20 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn fault_line(&mut self, text: &str) {
+        self.fault_line_on(text, None, false);
+    }
+
+    /// A fault's trace lines; `node` is the node it acted on, `down` says it took it down.
+    fn fault_line_on(&mut self, text: &str, node: Option<NodeId>, down: bool) {
         let now = self.core.now;
         if self.core.trace.wants_text() {
             self.core.trace.text(now, format_args!("!!  {text}"));
         }
         if self.core.trace.wants_json() {
             let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.core.event, now, "fault");
+            j.node = node.map(|n| n.to_string());
             j.detail = Some(text.to_string());
+            j.down = down;
             self.core.trace.json(&j);
         }
     }
@@ -1409,7 +1420,10 @@ impl<P: Protocol> Sim<P> {
         self.core.trace.header(tag::FAULT, now, a, b);
         self.core.trace.rec().push(code);
         self.core.trace.commit();
-        self.fault_line(&text);
+        // Codes whose first operand is the node the fault acts on; 1 (crash) and 9 (power loss
+        // with writes in flight) take it down.
+        let node = matches!(code, 1 | 2 | 3 | 7 | 8 | 9 | 10 | 13 | 14 | 15).then_some(NodeId(a));
+        self.fault_line_on(&text, node, matches!(code, 1 | 9));
     }
 
     fn apply_fault(&mut self, action: FaultAction, nemesis: bool) -> Option<NodeId> {
@@ -1640,8 +1654,7 @@ impl<P: Protocol> Sim<P> {
                     return None;
                 }
                 meta.crash_on_write = false;
-                let restart = meta.power_loss_restart.take();
-                let _ = restart;
+                meta.power_loss_restart = None;
                 self.record_fault(
                     14,
                     n,
