@@ -234,7 +234,10 @@ fn read_timeline(path: &Path) -> Result<Timeline, ReportError> {
             }
             "fault" => {
                 if let (Some(n), Some(true)) = (v["node"].as_str(), v["down"].as_bool()) {
-                    t.nodes.entry(n.to_string()).or_default().push((time, "down".into()));
+                    t.nodes
+                        .entry(n.to_string())
+                        .or_default()
+                        .push((time, "down".into()));
                 }
                 t.faults.push((time, detail.to_string()));
             }

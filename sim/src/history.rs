@@ -340,8 +340,13 @@ pub struct LinearizableCheck {
     ops: u64,
     keys_checked: u64,
     failure: Option<String>,
+    /// Keys the budget ran out on: how many, and the first `MAX_NAMED_UNKNOWN` names.
+    unknown_count: u64,
     unknown: Vec<String>,
 }
+
+/// How many undecided keys a `linearizable` detail names (the rest are counted).
+const MAX_NAMED_UNKNOWN: usize = 10;
 
 #[derive(Default)]
 struct KeyHistory {
@@ -362,6 +367,7 @@ impl LinearizableCheck {
             ops: 0,
             keys_checked: 0,
             failure: None,
+            unknown_count: 0,
             unknown: Vec::new(),
         }
     }
@@ -428,7 +434,12 @@ impl LinearizableCheck {
         self.steps_used += budget.steps_used;
         match r.verdict {
             Verdict::Linearizable => {}
-            Verdict::Unknown => self.unknown.push(format!("k{key}")),
+            Verdict::Unknown => {
+                self.unknown_count += 1;
+                if self.unknown.len() < MAX_NAMED_UNKNOWN {
+                    self.unknown.push(format!("k{key}"));
+                }
+            }
             Verdict::NotLinearizable => {
                 self.failure = Some(match r.failure {
                     Some(f) => format!(
@@ -540,10 +551,16 @@ impl HistoryObserver for LinearizableCheck {
             );
         } else {
             result.status = CheckStatus::Unknown;
+            let more = self.unknown_count - self.unknown.len() as u64;
             result.detail = format!(
-                "search budget of {} steps ran out on {} (raise [checks] history_budget)",
+                "search budget of {} steps ran out on {}{} (raise [checks] history_budget)",
                 self.budget_steps,
-                self.unknown.join(", ")
+                self.unknown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more keys")
+                } else {
+                    String::new()
+                }
             );
         }
         Some(result)

@@ -131,3 +131,28 @@ fn the_clock_skew_scenario_catches_the_lease_bug() {
         "lease-read-under-skew not caught by clock-skew.toml in 20 seeds"
     );
 }
+
+#[test]
+fn an_exhausted_history_budget_is_unknown_and_names_a_bounded_number_of_keys() {
+    let text = r#"
+protocol = "single"
+duration = "5s"
+[workload]
+clients = 3
+rate = "200/s"
+key_ops = 10
+[checks]
+history_budget = 1
+"#;
+    let s = scenarios::load::load_str("budget.toml", text).expect("loads");
+    let r = run(s.as_ref());
+    let lin = r
+        .checks
+        .iter()
+        .find(|c| c.name == "linearizable")
+        .expect("checked");
+    assert_eq!(lin.status, CheckStatus::Unknown, "{}", lin.detail);
+    let named = lin.detail.matches(", k").count() + 1;
+    assert!(named <= 10, "names {named} keys: {}", lin.detail);
+    assert!(lin.detail.contains("more keys"), "{}", lin.detail);
+}

@@ -194,6 +194,8 @@ pub(crate) struct Search<'m, M: Model> {
     ubuf: Vec<u32>,
     /// Candidate lists of all levels on the stack, back to back.
     cands: Vec<u32>,
+    /// `steps` at which the budget runs out (set by `resume`).
+    budget_end: u64,
     steps: u64,
     // Loop state, kept here so a search can pause and resume.
     stack: Vec<Frame>,
@@ -386,14 +388,11 @@ impl<'m, M: Model> Search<'m, M> {
         }
         nm.sort_unstable();
         let j = nm.len();
+        let orig: Vec<usize> = done.iter().chain(pend.iter()).map(|o| o.orig).collect();
         let nm_floor = nm
             .iter()
             .map(|&(_, op)| {
-                let o = &ops[done
-                    .iter()
-                    .chain(pend.iter())
-                    .nth(op as usize)
-                    .map_or(0, |o| o.orig)];
+                let o = &ops[orig[op as usize]];
                 match model.reset_floor(&o.input, &o.output) {
                     Some(st) => interner.intern(st),
                     None => NIL,
@@ -423,7 +422,7 @@ impl<'m, M: Model> Search<'m, M> {
         Search {
             model,
             ops,
-            orig: done.iter().chain(pend.iter()).map(|o| o.orig).collect(),
+            orig,
             n,
             next,
             prev,
@@ -460,6 +459,7 @@ impl<'m, M: Model> Search<'m, M> {
             ubuf: Vec::new(),
             cands: Vec::new(),
             steps: 0,
+            budget_end: 0,
             stack: Vec::new(),
             pos: Pos::Fresh,
             level: Level {
@@ -497,8 +497,11 @@ impl<'m, M: Model> Search<'m, M> {
     /// steps taken to `budget`.
     pub(crate) fn resume(&mut self, budget: &mut Budget<'_>, slice: u64) -> Option<Outcome> {
         let before = self.steps;
-        let slice_end = self.steps.saturating_add(slice);
-        let r = self.run(budget, slice_end);
+        // `budget.steps_used` already holds this search's earlier slices: what is left of it
+        // counts from here.
+        self.budget_end = self.steps.saturating_add(budget.remaining());
+        let end = self.steps.saturating_add(slice).min(self.budget_end);
+        let r = self.run(budget, end);
         budget.steps_used = budget.steps_used.saturating_add(self.steps - before);
         match r {
             Ok(o) => Some(o),
@@ -508,13 +511,15 @@ impl<'m, M: Model> Search<'m, M> {
     }
 
     /// Counts one step; polls cancellation and memory every `POLL_EVERY`.
+    /// `end` is where this slice stops: its own length or the budget's end.
     #[inline]
-    fn tick(&mut self, budget: &Budget<'_>, slice_end: u64) -> Result<(), Stop> {
-        if self.steps >= slice_end {
-            return Err(Stop::Pause);
-        }
-        if budget.steps_used.saturating_add(self.steps) >= budget.max_steps {
-            return Err(Stop::Exhausted(Exhausted::Steps));
+    fn tick(&mut self, budget: &Budget<'_>, end: u64) -> Result<(), Stop> {
+        if self.steps >= end {
+            return Err(if self.steps >= self.budget_end {
+                Stop::Exhausted(Exhausted::Steps)
+            } else {
+                Stop::Pause
+            });
         }
         self.steps += 1;
         if self.steps.is_multiple_of(POLL_EVERY) {
@@ -1098,7 +1103,7 @@ impl<'m, M: Model> Search<'m, M> {
     fn fresh(&mut self, budget: &Budget<'_>, slice_end: u64) -> Result<bool, Stop> {
         let base = self.cands.len() as u32;
         let mut list = std::mem::take(&mut self.ubuf);
-        list.sort_unstable_by_key(|&op| (self.ent_time[self.ret_entry[op as usize] as usize], op));
+        list.sort_unstable_by_key(|&op| (self.ret_time[op as usize], op));
         self.cands.extend_from_slice(&list);
         self.ubuf = list;
         self.level = Level {

@@ -354,6 +354,15 @@ fn budget_cancel_and_memory_give_unknown() {
     );
     // With enough budget it is decided.
     assert_eq!(verdict(&RegisterModel, &h), Verdict::NotLinearizable);
+    // A budget spanning several search slices is used to the last step, not counted twice.
+    let full = check(&RegisterModel, &h, &mut Budget::default()).steps;
+    let max = 60_000;
+    assert!(
+        full > max,
+        "the history must need more than {max} steps (needs {full})"
+    );
+    let r = check(&RegisterModel, &h, &mut Budget::new(max));
+    assert_eq!((r.verdict, r.steps), (Verdict::Unknown, max));
 }
 
 #[test]
