@@ -261,6 +261,17 @@ pub enum OpTemplate {
     },
 }
 
+impl OpTemplate {
+    pub fn key(&self) -> Key {
+        match *self {
+            OpTemplate::Read { key }
+            | OpTemplate::Write { key, .. }
+            | OpTemplate::Cas { key, .. }
+            | OpTemplate::Append { key, .. } => key,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ScheduledFault {
     pub at: Time,

@@ -564,6 +564,7 @@ impl<P: Protocol> Sim<P> {
             cfg.nodes,
             seed,
             max_explicit + 1,
+            cfg.scheduled_ops.iter().map(|o| o.op.key()).collect(),
         );
         let stale = (cfg.checks.stale_read && n_clients > 0)
             .then(|| StaleReadCheck::new(cfg.limits.max_history_ops.min(10_000_000) as usize));

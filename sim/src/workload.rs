@@ -17,7 +17,7 @@ use crate::history::EventType;
 use crate::ids::{ClientId, Key, NodeId, Value};
 use crate::rng::{Draw, Rng};
 use crate::time::Time;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// An operation in flight.
 pub(crate) struct InFlight {
@@ -87,6 +87,9 @@ pub(crate) struct Clients {
     slot_keys: Vec<(Key, u64)>,
     next_key: Key,
     retired: Vec<Key>,
+    /// Keys named by scheduled operations: never retired (an operation may still come) and
+    /// never handed out as fresh keys.
+    pinned: BTreeSet<Key>,
 }
 
 impl Clients {
@@ -96,6 +99,7 @@ impl Clients {
         n_nodes: usize,
         seed: u64,
         value_base: Value,
+        pinned: BTreeSet<Key>,
     ) -> Self {
         let list = (0..cfg.clients as u32)
             .map(|i| {
@@ -130,6 +134,7 @@ impl Clients {
             slot_keys: Vec::new(),
             next_key: 0,
             retired: Vec::new(),
+            pinned,
         }
     }
 
@@ -230,10 +235,16 @@ impl Clients {
         let k = *key;
         *used += 1;
         if *used >= limit {
-            self.retired.push(k);
-            *key = self.next_key;
+            if !self.pinned.contains(&k) {
+                self.retired.push(k);
+            }
+            let mut fresh = self.next_key;
+            while self.pinned.contains(&fresh) {
+                fresh = fresh.checked_add(1).expect("more than 4 billion keys");
+            }
+            *key = fresh;
             *used = 0;
-            self.next_key = self.next_key.checked_add(1).expect("more than 4 billion keys");
+            self.next_key = fresh.checked_add(1).expect("more than 4 billion keys");
         }
         k
     }
