@@ -702,18 +702,18 @@ impl<P: Protocol> Sim<P> {
         let max_events = self.cfg.limits.max_events;
         let mut last_processed = 0;
         loop {
-            if self.events >= max_events {
-                if !self.core.queue.is_empty() {
-                    stop = StopReason::Events;
-                    self.core.bounds_hit.insert("max_events");
-                }
-                break;
-            }
             let Some((t, ev)) = self.core.queue.pop() else {
                 break;
             };
+            // The duration first: a run whose next event lies past its end is complete, however
+            // many events it took.
             if t > self.cfg.duration {
                 stop = StopReason::Time;
+                break;
+            }
+            if self.events >= max_events {
+                stop = StopReason::Events;
+                self.core.bounds_hit.insert("max_events");
                 break;
             }
             self.core.now = t;

@@ -181,3 +181,36 @@ key = "k5"
     assert!(r.ops.ok > 20, "the workload must rotate past k5");
     assert!(failed(&r).is_empty(), "{:#?}", failed(&r));
 }
+
+#[test]
+fn max_events_stops_a_run_only_when_it_cuts_it_short() {
+    let full = run(load("single/basic").as_ref());
+    assert_eq!(full.stopped_by, sim::report::StopReason::Time);
+    let with_limit = |max: u64| {
+        let mut s = load("single/basic");
+        s.config_mut().limits.max_events = max;
+        run(s.as_ref())
+    };
+    // Exactly enough events: the run is complete, no bound was hit.
+    let r = with_limit(full.events);
+    assert_eq!(
+        (r.stopped_by, r.events, r.trace_hash.clone()),
+        (
+            sim::report::StopReason::Time,
+            full.events,
+            full.trace_hash.clone()
+        )
+    );
+    assert!(r.bounds_hit.is_empty(), "{:?}", r.bounds_hit);
+    // One fewer: the bound cut it short and says so.
+    let r = with_limit(full.events - 1);
+    assert_eq!(
+        (r.stopped_by, r.events),
+        (sim::report::StopReason::Events, full.events - 1)
+    );
+    assert!(
+        r.bounds_hit.iter().any(|b| b == "max_events"),
+        "{:?}",
+        r.bounds_hit
+    );
+}
