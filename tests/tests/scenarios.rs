@@ -214,3 +214,56 @@ fn max_events_stops_a_run_only_when_it_cuts_it_short() {
         r.bounds_hit
     );
 }
+
+#[test]
+fn a_restarted_raft_server_keeps_its_promise_not_to_vote() {
+    // n1 leads; at 1 s it is cut off and n2 crashes and restarts at once. n3 (150 ms timeouts)
+    // asks n2 for its vote from about 1.15 s. Before the crash n2 acknowledged n1's rounds, so
+    // n1 may hold a lease (dissertation §6.4.1): n2 must not vote until its minimum election
+    // timeout (400 ms) has passed since the restart.
+    let dir = temp_dir("restart-vote");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        r#"
+protocol = "raft"
+nodes = 3
+duration = "3s"
+[params]
+election_timeout = ["400ms", "500ms"]
+heartbeat = "50ms"
+[node.n1]
+election_timeout = ["100ms", "100ms"]
+[node.n3]
+election_timeout = ["150ms", "150ms"]
+[[faults]]
+at = "1s"
+isolate = "n1"
+[[faults]]
+at = "1s"
+crash = "n2"
+restart_after = "1ms"
+"#,
+    )
+    .expect("write");
+    let out = dir.join("out");
+    let (code, _, err) = dsim(&["run", &file.to_string_lossy(), "--out", &out.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(out.join("trace.txt")).expect("trace.txt");
+    let ms = |l: &str| {
+        l.split_whitespace()
+            .next()
+            .and_then(|t| t.strip_suffix("ms")?.parse::<f64>().ok())
+    };
+    let votes: Vec<f64> = text
+        .lines()
+        .filter(|l| l.contains("n2     votes for n3"))
+        .filter_map(ms)
+        .collect();
+    assert!(!votes.is_empty(), "n3 must win n2's vote eventually:\n{text}");
+    assert!(
+        votes[0] >= 1390.0,
+        "n2 voted {:.3} ms after restarting",
+        votes[0] - 1001.0
+    );
+}

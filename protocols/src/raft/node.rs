@@ -71,7 +71,7 @@ pub const PARAM_DOCS: &[sim::ParamDoc] = &[
     },
     sim::ParamDoc {
         name: "read_mode",
-        description: "read-index | log | lease | mixed (dissertation §6.4)",
+        description: "read-index | log | lease | mixed (dissertation §6.4); lease reads assume every node has the same minimum election timeout",
     },
     sim::ParamDoc {
         name: "compact_every",
@@ -412,10 +412,10 @@ impl Raft {
         if self.role == Role::Leader {
             return true;
         }
-        match (self.leader, self.leader_contact_mono) {
-            (Some(_), Some(t)) => cx.now_mono().saturating_sub(t) < self.p.election_timeout[0].0,
-            _ => false,
-        }
+        // Not conditional on a leader still being known: a term change forgets the leader, not
+        // the promise made to it.
+        self.leader_contact_mono
+            .is_some_and(|t| cx.now_mono().saturating_sub(t) < self.p.election_timeout[0].0)
     }
 
     fn on_request_vote_reply(&mut self, cx: &mut Ctx<Self>, from: NodeId, term: u64, granted: bool) {
@@ -503,7 +503,10 @@ impl Protocol for Raft {
             election_timer: None,
             election_deadline: None,
             heartbeat_timer: None,
-            leader_contact_mono: None,
+            // §6.4.1: before crashing, this server may have acknowledged a leader's lease round;
+            // the promise not to vote for a minimum election timeout must survive the restart.
+            // It never acknowledged anything if it never left term 0.
+            leader_contact_mono: (d.term > 0).then(|| cx.now_mono()),
             votes: Vec::new(),
             answered: Vec::new(),
             durable_index: d.log.last_index(),
