@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn deadline_is_exact_inverse() {
-        for drift in [-500_000i64 + 1, -1234, -1, 0, 1, 777, 100_000] {
+        for drift in [-500_000i64, -500_000i64 + 1, -1234, -1, 0, 1, 777, 100_000] {
             let c = NodeClock::new(12345, drift);
             for now in [0u64, 1, 999_999, 123_456_789] {
                 for d in [0u64, 1, 150_000_000, 3_000_000_000] {
