@@ -32,15 +32,21 @@ fn draw_err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ReportErr
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+/// Writes `bytes` to `path` via a temporary file (synced) and a rename, so readers never see
+/// half a file. Every output of dsim goes through this.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 /// Draws every plot the files in `dir` allow; returns the files written.
@@ -51,7 +57,7 @@ pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let ops = read_latencies(&history)?;
         if !ops.is_empty() {
             let out = dir.join("latency.svg");
-            write_atomic(&out, latency_svg(&ops)?.as_bytes())?;
+            write_atomic(&out, latency_svg(&ops)?.as_bytes()).map_err(io(&out))?;
             written.push(out);
         }
     }
@@ -60,7 +66,7 @@ pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let t = read_timeline(&trace)?;
         if !t.nodes.is_empty() {
             let out = dir.join("timeline.svg");
-            write_atomic(&out, timeline_svg(&t)?.as_bytes())?;
+            write_atomic(&out, timeline_svg(&t)?.as_bytes()).map_err(io(&out))?;
             written.push(out);
         }
     }

@@ -76,7 +76,7 @@ struct RunArgs {
     /// Enable a planted bug (repeatable); `dsim list` names them.
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
-    /// Write trace.txt, trace.jsonl, history.jsonl, result.json, latency.svg and timeline.svg here.
+    /// Write trace.txt, trace.jsonl, history.jsonl, result.json and the plots latency.svg and timeline.svg (when there is something to draw) here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print exactly one JSON object on stdout (human text goes to stderr).
@@ -223,13 +223,18 @@ fn cmd_run(a: RunArgs, io: &mut Io) -> Result<u8, InputError> {
         wall_ms,
     };
     let text = serde_json::to_string_pretty(&json).expect("a run report serializes");
+    let mut plots = Vec::new();
     if let Some(o) = out.as_mut() {
         o.commit().map_err(|e| io_error(o.dir(), e))?;
         o.write("result.json", format!("{text}\n").as_bytes())
             .map_err(|e| io_error(o.dir(), e))?;
-        reports::plot_run(o.dir()).map_err(|e| InputError::Usage(format!("plotting the run: {e}")))?;
+        plots = reports::plot_run(o.dir())
+            .map_err(|e| InputError::Usage(format!("plotting the run: {e}")))?
+            .iter()
+            .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+            .collect();
     }
-    let human = summary(scn.as_ref(), &report, wall_ms, a.out.as_ref());
+    let human = summary(scn.as_ref(), &report, wall_ms, a.out.as_ref(), &plots);
     if a.json {
         let line = serde_json::to_string(&json).expect("a run report serializes");
         let _ = writeln!(io.out, "{line}");
@@ -265,7 +270,11 @@ fn install_panic_hook() {
                 let Some(slot) = c.as_mut() else { return false };
                 let msg = match info.payload().downcast_ref::<&str>() {
                     Some(s) => s.to_string(),
-                    None => info.payload().downcast_ref::<String>().cloned().unwrap_or_default(),
+                    None => info
+                        .payload()
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .unwrap_or_default(),
                 };
                 let loc = info
                     .location()
@@ -333,7 +342,14 @@ fn group(n: u64) -> String {
     out
 }
 
-fn summary(scn: &dyn Scenario, r: &RunReport, wall_ms: u64, out: Option<&PathBuf>) -> String {
+/// The human summary of a run; `plots` are the plot files written into `out`.
+fn summary(
+    scn: &dyn Scenario,
+    r: &RunReport,
+    wall_ms: u64,
+    out: Option<&PathBuf>,
+    plots: &[String],
+) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let cfg = scn.config();
@@ -407,11 +423,12 @@ fn summary(scn: &dyn Scenario, r: &RunReport, wall_ms: u64, out: Option<&PathBuf
     }
     let _ = writeln!(s, "  trace     {}", r.trace_hash);
     if let Some(dir) = out {
-        let _ = writeln!(
-            s,
-            "  output    {}/{{result.json, trace.txt, trace.jsonl, history.jsonl, latency.svg, timeline.svg}}",
-            dir.display()
-        );
+        let files = ["result.json", "trace.txt", "trace.jsonl", "history.jsonl"]
+            .into_iter()
+            .chain(plots.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(s, "  output    {}/{{{files}}}", dir.display());
     }
     let verdict = match r.exit_code() {
         0 => "OK: no violation".to_string(),

@@ -2,6 +2,7 @@
 //! (written atomically: temp files renamed into place when the run is over).
 
 use crate::error::InputError;
+use reports::write_atomic;
 use serde::Serialize;
 use sim::{Outputs, Protocol, RunReport, Sim, SimConfig};
 use std::fs::{self, File};
@@ -174,19 +175,4 @@ impl Drop for OutDir {
             let _ = fs::remove_file(tmp);
         }
     }
-}
-
-/// Writes `bytes` to `path` via a temporary file and a rename, so readers never see half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)
 }
