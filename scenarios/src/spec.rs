@@ -6,6 +6,7 @@
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use sim::dist::{Dist, Shape};
+pub use sim::time::Dur;
 use sim::time::{parse_duration, parse_rate_interval, parse_signed_duration, Time};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -247,36 +248,6 @@ pub struct ChecksSpec {
 }
 
 // ----- values with their own deserializers -----
-
-/// A duration string such as `"150ms"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Dur(pub Time);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Dur;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration string with a unit, e.g. \"150ms\" or \"2s\"")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
-                parse_duration(s).map(Dur).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "durations need a unit: write \"{v}ms\" or \"{v}s\" (a string), not {v}"
-                )))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "durations need a unit: write \"{v}s\" (a string), not {v}"
-                )))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
 
 /// A duration that may be negative: `"-2s"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

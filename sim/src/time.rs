@@ -302,14 +302,19 @@ impl<'de> serde::Deserialize<'de> for Dur {
         impl serde::de::Visitor<'_> for V {
             type Value = Dur;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration string with a unit, e.g. \"150ms\"")
+                f.write_str("a duration string with a unit, e.g. \"150ms\" or \"2s\"")
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Dur, E> {
                 parse_duration(s).map(Dur).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dur, E> {
                 Err(E::custom(format!(
-                    "durations need a unit: write \"{v}ms\" (a string), not {v}"
+                    "durations need a unit: write \"{v}ms\" or \"{v}s\" (a string), not {v}"
+                )))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "durations need a unit: write \"{v}s\" (a string), not {v}"
                 )))
             }
         }
