@@ -12,7 +12,7 @@ use sim::config::*;
 use sim::faults::{FaultAction, FaultKind, PartitionSpec, Target};
 use sim::ids::{parse_endpoint, Endpoint};
 use sim::time::{format_duration, Time, NANOS_PER_SEC};
-use sim::{ClientId, NodeId, Protocol};
+use sim::{NodeId, Protocol};
 use std::collections::BTreeSet;
 use toml::Spanned;
 
@@ -245,10 +245,13 @@ impl<P: Protocol> Builder<'_, P> {
         for op in f.ops.iter().flatten() {
             let o = self.op(op, &cfg)?;
             // Written values must be unique (a read names the write it saw).
-            if let OpTemplate::Write { value: Some(v), .. }
-            | OpTemplate::Append { value: Some(v), .. }
-            | OpTemplate::Cas { to: Some(v), .. } = o.op
-            {
+            let fixed = match o.op {
+                OpTemplate::Write { value: Some(v), .. }
+                | OpTemplate::Append { value: Some(v), .. }
+                | OpTemplate::Cas { to: Some(v), .. } => Some(v),
+                _ => None,
+            };
+            if let Some(v) = fixed {
                 if !written.insert(v) {
                     return self.err(
                         op.span(),
@@ -266,26 +269,22 @@ impl<P: Protocol> Builder<'_, P> {
             if repeat > 1 && every == 0 {
                 return self.err(op.span(), "`repeat` needs `every`, e.g. every = \"10ms\"", None);
             }
+            if repeat > 1 && fixed.is_some() {
+                return self.err(
+                    op.span(),
+                    "a repeated write cannot have a fixed `value` or `to` (values are unique)",
+                    None,
+                );
+            }
+            let last = o.at.saturating_add((repeat - 1).saturating_mul(every));
+            if last > cfg.duration {
+                return self.err(op.span(), "repeated operations run past the end of the run", None);
+            }
             for k in 0..repeat {
-                let at = o.at.saturating_add(k * every);
-                if at > cfg.duration {
-                    return self.err(op.span(), "repeated operations run past the end of the run", None);
-                }
-                if k > 0
-                    && matches!(
-                        o.op,
-                        OpTemplate::Write { value: Some(_), .. }
-                            | OpTemplate::Append { value: Some(_), .. }
-                            | OpTemplate::Cas { to: Some(_), .. }
-                    )
-                {
-                    return self.err(
-                        op.span(),
-                        "a repeated write cannot have a fixed `value` or `to` (values are unique)",
-                        None,
-                    );
-                }
-                cfg.scheduled_ops.push(ScheduledOp { at, ..o.clone() });
+                cfg.scheduled_ops.push(ScheduledOp {
+                    at: o.at + k * every,
+                    ..o.clone()
+                });
             }
         }
         cfg.scheduled_ops.sort_by_key(|o| o.at);
@@ -294,7 +293,7 @@ impl<P: Protocol> Builder<'_, P> {
             cfg.faults.push(sf);
         }
         if let Some(n) = &f.nemesis {
-            cfg.nemesis = Some(self.nemesis(n, &cfg)?);
+            cfg.nemesis = Some(self.nemesis(n)?);
         }
         let (linearizable, budget, stop) = match &f.checks {
             Some(c) => self.checks(c, &mut cfg)?,
@@ -723,7 +722,6 @@ impl<P: Protocol> Builder<'_, P> {
                 )
             }
         };
-        let _: ClientId = client;
         Ok(ScheduledOp { at, client, op })
     }
 
@@ -936,7 +934,7 @@ impl<P: Protocol> Builder<'_, P> {
         Ok(ScheduledFault { at, action: a })
     }
 
-    fn nemesis(&self, n: &Spanned<NemesisSpec>, cfg: &SimConfig) -> R<NemesisConfig> {
+    fn nemesis(&self, n: &Spanned<NemesisSpec>) -> R<NemesisConfig> {
         let s = n.get_ref();
         let kinds: Vec<(FaultKind, Time)> = [
             (FaultKind::Crash, &s.crash),
@@ -949,9 +947,6 @@ impl<P: Protocol> Builder<'_, P> {
         .into_iter()
         .filter_map(|(k, r)| r.as_ref().map(|r| (k, r.get_ref().0)))
         .collect();
-        if cfg.quiet_from.is_none() {
-            // Allowed (faults until the end), but then no liveness is checked; say so in docs.
-        }
         let fault_duration = match &s.fault_duration {
             Some(d) => {
                 let [lo, hi] = *d.get_ref();

@@ -34,7 +34,12 @@ fn missing_file() {
 
 #[test]
 fn malformed_toml() {
-    rejects("malformed", b"protocol = \"single\"\nnodes = = 3\n", "", 2);
+    rejects(
+        "malformed",
+        b"protocol = \"single\"\nnodes = = 3\n",
+        "expected",
+        2,
+    );
 }
 
 #[test]
@@ -161,7 +166,12 @@ fn empty_file() {
 
 #[test]
 fn binary_file() {
-    rejects("binary", b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe", "", 1);
+    rejects(
+        "binary",
+        b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe",
+        "not UTF-8",
+        1,
+    );
     rejects(
         "latin1",
         b"protocol = \"single\"\nname = \"caf\xe9\"\n",
