@@ -36,28 +36,35 @@ pub enum Msg {
         term: u64,
         granted: bool,
     },
-    /// §5.3: replicate entries (none: a heartbeat). `read_round` lets followers confirm
-    /// leadership for ReadIndex and lease reads (dissertation §6.4); `compact` is the index
-    /// every server has, below which logs may be compacted.
-    AppendEntries {
-        term: u64,
-        prev_log_index: u64,
-        prev_log_term: u64,
-        entries: Vec<Entry>,
-        leader_commit: u64,
-        read_round: u64,
-        compact: u64,
-    },
-    /// On success `match_index` is the last index known to match the leader's log. On failure
-    /// `conflict_term`/`conflict_index` let the leader skip back a whole term at once.
-    AppendEntriesReply {
-        term: u64,
-        success: bool,
-        match_index: u64,
-        conflict_term: Option<u64>,
-        conflict_index: u64,
-        read_round: u64,
-    },
+    /// §5.3: replicate entries.
+    AppendEntries(AppendEntries),
+    AppendEntriesReply(AppendEntriesReply),
+}
+
+/// §5.3: replicate entries (none: a heartbeat). `read_round` lets followers confirm
+/// leadership for ReadIndex and lease reads (dissertation §6.4); `compact` is the index
+/// every server has, below which logs may be compacted.
+#[derive(Clone, Serialize)]
+pub struct AppendEntries {
+    pub term: u64,
+    pub prev_log_index: u64,
+    pub prev_log_term: u64,
+    pub entries: Vec<Entry>,
+    pub leader_commit: u64,
+    pub read_round: u64,
+    pub compact: u64,
+}
+
+/// On success `match_index` is the last index known to match the leader's log. On failure
+/// `conflict_term`/`conflict_index` let the leader skip back a whole term at once.
+#[derive(Clone, Serialize)]
+pub struct AppendEntriesReply {
+    pub term: u64,
+    pub success: bool,
+    pub match_index: u64,
+    pub conflict_term: Option<u64>,
+    pub conflict_index: u64,
+    pub read_round: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -95,14 +102,14 @@ impl fmt::Debug for Msg {
             Msg::RequestVoteReply { term, granted } => {
                 write!(f, "RequestVoteReply{{term: {term}, granted: {granted}}}")
             }
-            Msg::AppendEntries {
+            Msg::AppendEntries(AppendEntries {
                 term,
                 prev_log_index,
                 prev_log_term,
                 entries,
                 leader_commit,
                 ..
-            } => {
+            }) => {
                 write!(
                     f,
                     "AppendEntries{{term: {term}, prev: ({prev_log_index}, t{prev_log_term}), entries: {}",
@@ -113,14 +120,14 @@ impl fmt::Debug for Msg {
                 }
                 write!(f, ", commit: {leader_commit}}}")
             }
-            Msg::AppendEntriesReply {
+            Msg::AppendEntriesReply(AppendEntriesReply {
                 term,
                 success,
                 match_index,
                 conflict_term,
                 conflict_index,
                 ..
-            } => {
+            }) => {
                 if *success {
                     write!(f, "AppendEntriesReply{{term: {term}, ok, match: {match_index}}}")
                 } else {

@@ -543,46 +543,8 @@ impl Protocol for Raft {
                 last_log_term,
             } => self.on_request_vote(cx, from, term, last_log_index, last_log_term),
             Msg::RequestVoteReply { term, granted } => self.on_request_vote_reply(cx, from, term, granted),
-            Msg::AppendEntries {
-                term,
-                prev_log_index,
-                prev_log_term,
-                entries,
-                leader_commit,
-                read_round,
-                compact,
-            } => self.on_append_entries(
-                cx,
-                from,
-                super::replication::Append {
-                    term,
-                    prev_log_index,
-                    prev_log_term,
-                    entries,
-                    leader_commit,
-                    read_round,
-                    compact,
-                },
-            ),
-            Msg::AppendEntriesReply {
-                term,
-                success,
-                match_index,
-                conflict_term,
-                conflict_index,
-                read_round,
-            } => self.on_append_entries_reply(
-                cx,
-                from,
-                super::replication::AppendReply {
-                    term,
-                    success,
-                    match_index,
-                    conflict_term,
-                    conflict_index,
-                    read_round,
-                },
-            ),
+            Msg::AppendEntries(a) => self.on_append_entries(cx, from, a),
+            Msg::AppendEntriesReply(r) => self.on_append_entries_reply(cx, from, r),
         }
     }
 

@@ -2,29 +2,9 @@
 //! compaction (§7).
 
 use super::log::{RaftWrite, SmSnapshot};
-use super::messages::{Command, Entry, Msg};
+use super::messages::{AppendEntries, AppendEntriesReply, Command, Entry, Msg};
 use super::node::{Raft, Role};
 use sim::{Ctx, NodeId, Outcome};
-
-/// An AppendEntries request as received.
-pub(super) struct Append {
-    pub term: u64,
-    pub prev_log_index: u64,
-    pub prev_log_term: u64,
-    pub entries: Vec<Entry>,
-    pub leader_commit: u64,
-    pub read_round: u64,
-    pub compact: u64,
-}
-
-pub(super) struct AppendReply {
-    pub term: u64,
-    pub success: bool,
-    pub match_index: u64,
-    pub conflict_term: Option<u64>,
-    pub conflict_index: u64,
-    pub read_round: u64,
-}
 
 impl Raft {
     // ----- leader side -----
@@ -67,7 +47,7 @@ impl Raft {
         self.round_sent[t] = self.read_round;
         cx.send(
             to,
-            Msg::AppendEntries {
+            Msg::AppendEntries(AppendEntries {
                 term: self.term,
                 prev_log_index: prev,
                 prev_log_term: prev_term,
@@ -75,7 +55,7 @@ impl Raft {
                 leader_commit: self.commit_index,
                 read_round: self.read_round,
                 compact: self.all_have(),
-            },
+            }),
         );
     }
 
@@ -112,7 +92,7 @@ impl Raft {
         news && self.inflight[t] < Self::WINDOW
     }
 
-    pub(super) fn on_append_entries_reply(&mut self, cx: &mut Ctx<Self>, from: NodeId, r: AppendReply) {
+    pub(super) fn on_append_entries_reply(&mut self, cx: &mut Ctx<Self>, from: NodeId, r: AppendEntriesReply) {
         if r.term > self.term {
             self.become_follower(cx, r.term);
             return;
@@ -181,7 +161,7 @@ impl Raft {
 
     // ----- follower side -----
 
-    pub(super) fn on_append_entries(&mut self, cx: &mut Ctx<Self>, from: NodeId, a: Append) {
+    pub(super) fn on_append_entries(&mut self, cx: &mut Ctx<Self>, from: NodeId, a: AppendEntries) {
         if a.term < self.term && !self.bugs.accept_stale_term_append {
             // §5.1: reject requests from stale leaders.
             cx.send(from, self.reject(None, 0, a.read_round));
@@ -230,26 +210,26 @@ impl Raft {
         // The entries must be durable before the leader may count them.
         cx.send_after_sync(
             from,
-            Msg::AppendEntriesReply {
+            Msg::AppendEntriesReply(AppendEntriesReply {
                 term: self.term,
                 success: true,
                 match_index: last_new,
                 conflict_term: None,
                 conflict_index: 0,
                 read_round: a.read_round,
-            },
+            }),
         );
     }
 
     fn reject(&self, conflict_term: Option<u64>, conflict_index: u64, read_round: u64) -> Msg {
-        Msg::AppendEntriesReply {
+        Msg::AppendEntriesReply(AppendEntriesReply {
             term: self.term,
             success: false,
             match_index: 0,
             conflict_term,
             conflict_index,
             read_round,
-        }
+        })
     }
 
     /// Appends `entries` (the first at `first`): skips those already present, truncates at the
