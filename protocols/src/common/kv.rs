@@ -19,15 +19,14 @@ impl KvStore {
                 self.map.insert(key, vec![value]);
                 Outcome::Ok(Vec::new())
             }
-            Op::Cas { key, from, to } => {
-                let cur = self.map.entry(key).or_default();
-                if cur.len() == 1 && cur[0] == from {
+            Op::Cas { key, from, to } => match self.map.get_mut(&key) {
+                Some(cur) if cur[..] == [from] => {
                     *cur = vec![to];
                     Outcome::Ok(Vec::new())
-                } else {
-                    Outcome::CasFailed
                 }
-            }
+                // A failed cas changes nothing (and creates no key).
+                _ => Outcome::CasFailed,
+            },
             Op::Append { key, value } => {
                 self.map.entry(key).or_default().push(value);
                 Outcome::Ok(Vec::new())
@@ -64,6 +63,7 @@ mod tests {
             }),
             Outcome::CasFailed
         );
+        assert!(kv.is_empty(), "a failed cas creates no key");
         kv.apply(&Op::Write { key: 1, value: 3 });
         assert_eq!(
             kv.apply(&Op::Cas {

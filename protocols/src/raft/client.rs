@@ -124,17 +124,7 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
-        let mut rounds: Vec<u64> = (0..self.n)
-            .map(|i| {
-                if i == self.id.index() {
-                    self.read_round
-                } else {
-                    self.acked_round[i]
-                }
-            })
-            .collect();
-        rounds.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = rounds[self.majority() - 1];
+        let confirmed = self.quorum_value(self.read_round, &self.acked_round);
         if confirmed > self.confirmed_round {
             self.confirmed_round = confirmed;
             // §6.4.1: the round was sent at `sent`; no other leader can be elected before a

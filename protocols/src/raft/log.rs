@@ -126,11 +126,11 @@ impl RaftLog {
         i
     }
 
-    /// The last index holding `term`, if any entry has it.
+    /// The last index holding `term`, if any entry has it. Terms never decrease along a log
+    /// (an entry's term is its leader's, and leaders only append), so a binary search finds it.
     pub fn last_index_of_term(&self, term: u64) -> Option<u64> {
-        (self.base_index + 1..=self.last_index())
-            .rev()
-            .find(|i| self.term_at(*i) == Some(term))
+        let p = self.entries.partition_point(|e| e.term <= term);
+        (p > 0 && self.entries[p - 1].term == term).then(|| self.base_index + p as u64)
     }
 }
 
@@ -215,12 +215,20 @@ mod tests {
         assert_eq!(l.term_at(6), None);
         assert_eq!(l.first_index_of_term(3, 5), 4);
         assert_eq!(l.last_index_of_term(1), Some(2));
+        assert_eq!(l.last_index_of_term(3), Some(5));
+        assert_eq!(l.last_index_of_term(0), None);
+        assert_eq!(log_of(&[1, 1, 3]).last_index_of_term(2), None);
+        assert_eq!(l.last_index_of_term(4), None);
         let c4 = l.chain_at(4);
         l.compact(3);
         assert_eq!(l.base_index, 3);
         assert_eq!(l.term_at(3), Some(2));
         assert_eq!(l.term_at(2), None);
         assert_eq!(l.chain_at(4), c4);
+        assert_eq!(
+            (l.last_index_of_term(3), l.last_index_of_term(2)),
+            (Some(5), None)
+        );
         l.truncate_from(5);
         assert_eq!(l.last_index(), 4);
     }

@@ -196,6 +196,15 @@ impl Raft {
         self.n / 2 + 1
     }
 
+    /// The largest value that a majority reaches, counting `own` for this server and
+    /// `per_server[i]` for every other server `i` (a commit index, a confirmed read round).
+    pub(super) fn quorum_value(&self, own: u64, per_server: &[u64]) -> u64 {
+        let mut v: Vec<u64> = per_server.to_vec();
+        v[self.id.index()] = own;
+        let k = self.majority() - 1;
+        *v.select_nth_unstable_by(k, |a, b| b.cmp(a)).1
+    }
+
     /// Per-event scratch for the checks.
     pub(super) fn begin_event(&mut self) {
         self.applied_now.clear();

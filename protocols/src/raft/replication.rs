@@ -4,7 +4,7 @@
 use super::log::{RaftWrite, SmSnapshot};
 use super::messages::{AppendEntries, AppendEntriesReply, Command, Entry, Msg};
 use super::node::{Raft, Role};
-use sim::{Ctx, NodeId, Outcome};
+use sim::{Ctx, NodeId};
 
 impl Raft {
     // ----- leader side -----
@@ -92,7 +92,12 @@ impl Raft {
         news && self.inflight[t] < Self::WINDOW
     }
 
-    pub(super) fn on_append_entries_reply(&mut self, cx: &mut Ctx<Self>, from: NodeId, r: AppendEntriesReply) {
+    pub(super) fn on_append_entries_reply(
+        &mut self,
+        cx: &mut Ctx<Self>,
+        from: NodeId,
+        r: AppendEntriesReply,
+    ) {
         if r.term > self.term {
             self.become_follower(cx, r.term);
             return;
@@ -130,17 +135,7 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
-        let mut matches: Vec<u64> = (0..self.n)
-            .map(|i| {
-                if i == self.id.index() {
-                    self.durable_index
-                } else {
-                    self.match_index[i]
-                }
-            })
-            .collect();
-        matches.sort_unstable_by(|a, b| b.cmp(a));
-        let n = matches[self.majority() - 1];
+        let n = self.quorum_value(self.durable_index, &self.match_index);
         if n <= self.commit_index {
             return;
         }
@@ -251,7 +246,11 @@ impl Raft {
                         ));
                     }
                     self.log.truncate_from(index);
+                    // Syncs already requested cover the removed entries, not their replacements.
                     self.durable_index = self.durable_index.min(index - 1);
+                    for (_, upto) in &mut self.syncs {
+                        *upto = (*upto).min(index - 1);
+                    }
                     self.stats.truncations += 1;
                     cx.persist(RaftWrite::TruncateFrom(index));
                     break;
@@ -282,33 +281,32 @@ impl Raft {
             let outcome = match &entry.cmd {
                 Command::Noop => None,
                 Command::Client { session, seq, op } => {
-                    let (session, seq, op) = (*session, *seq, op.clone());
                     // Dissertation §6.3: apply each (session, seq) once; a duplicate gets the
-                    // answer of the first.
-                    let out = match self.sessions.seen(session, seq) {
-                        crate::common::session::Seen::Duplicate(o) => o.clone(),
-                        crate::common::session::Seen::Stale => Outcome::NotApplied,
+                    // answer of the first. An older one than the session's last is nobody's
+                    // question any more (a client has one operation in flight): no answer.
+                    let out = match self.sessions.seen(*session, *seq) {
+                        crate::common::session::Seen::Duplicate(o) => Some(o.clone()),
+                        crate::common::session::Seen::Stale => None,
                         crate::common::session::Seen::New => {
-                            let o = self.kv.apply(&op);
+                            let o = self.kv.apply(op);
                             if !op.is_read() {
-                                self.sessions.record(session, seq, o.clone());
+                                self.sessions.record(*session, *seq, o.clone());
                             }
-                            o
+                            Some(o)
                         }
                     };
-                    Some((session, seq, out))
+                    out.map(|o| (*session, *seq, o))
                 }
             };
             self.last_applied = index;
             self.applied_now.push((index, chain));
-            if let (Some((session, seq, out)), Some(&(client, ps, pq))) = (outcome, self.pending.get(&index))
-            {
-                if (ps, pq) == (session, seq) {
-                    cx.reply_to(client, session, seq, out);
+            if let Some((client, ps, pq)) = self.pending.remove(&index) {
+                self.pending_ops.remove(&(ps, pq));
+                if let Some((session, seq, out)) = outcome {
+                    if (ps, pq) == (session, seq) {
+                        cx.reply_to(client, session, seq, out);
+                    }
                 }
-            }
-            if let Some((_, s, q)) = self.pending.remove(&index) {
-                self.pending_ops.remove(&(s, q));
             }
         }
     }
