@@ -44,6 +44,9 @@ pub struct RaftInvariants {
     leaders: BTreeMap<u64, NodeId>,
     /// (term, voter) → the candidate that counted that vote.
     votes: BTreeMap<(u64, NodeId), NodeId>,
+    /// Per server: (term, votes received, own vote durable) at the last vote check; votes
+    /// only grow within a term, so an unchanged triple has nothing new to check.
+    votes_seen: Vec<(u64, usize, bool)>,
     /// While a server leads a term: (term, an index and its chain) to re-check.
     leading: Vec<Option<(u64, u64, u64)>>,
     /// Commit points: index → (chain at that index, the entry's term, the committing leader's term).
@@ -107,6 +110,10 @@ impl RaftInvariants {
     /// crash before it was sent is no vote.
     fn check_votes(&mut self, id: NodeId, r: &Raft, durable_term: u64, sink: &mut CheckSink) {
         if r.role_kind() == Role::Follower {
+            return;
+        }
+        let seen = (r.term(), r.votes_received().len(), durable_term >= r.term());
+        if std::mem::replace(&mut self.votes_seen[id.index()], seen) == seen {
             return;
         }
         for &voter in r.votes_received() {
@@ -226,10 +233,11 @@ impl RaftInvariants {
             .map(|s| s.term)
             .max()
             .unwrap_or(0);
-        let leaders: Vec<usize> = (0..self.n)
-            .filter(|i| self.seen[*i].up && !self.seen[*i].paused && self.seen[*i].leader)
-            .collect();
-        let [l] = leaders[..] else { return false };
+        let mut leaders =
+            (0..self.n).filter(|i| self.seen[*i].up && !self.seen[*i].paused && self.seen[*i].leader);
+        let (Some(l), None) = (leaders.next(), leaders.next()) else {
+            return false;
+        };
         if self.seen[l].term < max_term {
             return false;
         }
@@ -266,6 +274,7 @@ impl Invariants<Raft> for RaftInvariants {
             n,
             leaders: BTreeMap::new(),
             votes: BTreeMap::new(),
+            votes_seen: vec![(u64::MAX, 0, false); n],
             leading: vec![None; n],
             commits: BTreeMap::new(),
             held: vec![0; n],
