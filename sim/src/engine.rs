@@ -451,9 +451,9 @@ pub struct Sim<P: Protocol> {
     clients: Clients,
     inv: P::Invariants,
     board: CheckBoard,
+    /// History checks: the engine's `stale-read` (when on), then those added by `observe_history`.
     observers: Vec<BoxedObserver>,
     history: Option<HistoryWriter>,
-    stale: Option<StaleReadCheck>,
     scheduled_faults_rng: Rng,
     role_crash_rng: Rng,
     nemesis_rngs: Vec<(FaultKind, Rng)>,
@@ -461,7 +461,6 @@ pub struct Sim<P: Protocol> {
     partition_gen: u64,
     events: u64,
     events_by_kind: [u64; EVENT_KINDS.len()],
-    pending_retired: Vec<crate::ids::Key>,
     last_history_stop: bool,
     ops_check: OpsCompleteCheck,
 }
@@ -566,8 +565,12 @@ impl<P: Protocol> Sim<P> {
             max_explicit + 1,
             cfg.scheduled_ops.iter().map(|o| o.op.key()).collect(),
         );
-        let stale = (cfg.checks.stale_read && n_clients > 0)
-            .then(|| StaleReadCheck::new(cfg.limits.max_history_ops.min(10_000_000) as usize));
+        // The engine's own history check comes first; others are added by `observe_history`.
+        let observers: Vec<BoxedObserver> = if cfg.checks.stale_read && n_clients > 0 {
+            vec![Box::new(StaleReadCheck::new(cfg.limits.max_history_ops.min(10_000_000) as usize))]
+        } else {
+            Vec::new()
+        };
         let nemesis_rngs = cfg
             .nemesis
             .as_ref()
@@ -617,14 +620,12 @@ impl<P: Protocol> Sim<P> {
             core,
             clients,
             board,
-            observers: Vec::new(),
+            observers,
             history: outputs.history_jsonl.map(HistoryWriter::new),
-            stale,
             quiet: false,
             partition_gen: 0,
             events: 0,
             events_by_kind: [0; EVENT_KINDS.len()],
-            pending_retired: Vec::new(),
             last_history_stop: false,
         }
     }
@@ -749,8 +750,7 @@ impl<P: Protocol> Sim<P> {
         if self.last_history_stop {
             return true;
         }
-        let v = self.stale.as_ref().is_some_and(|s| s.violated())
-            || self.ops_check.violation.is_some()
+        let v = self.ops_check.violation.is_some()
             || self.observers.iter().any(|o| o.violated());
         self.last_history_stop = v;
         v
@@ -1217,9 +1217,7 @@ impl<P: Protocol> Sim<P> {
             .random_allowed(c, now, self.cfg.limits.max_history_ops)
         {
             self.clients.random_invoked += 1;
-            let op = self.clients.random_op(c);
-            self.pending_retired.extend(self.clients.take_retired());
-            op
+            self.clients.random_op(c)
         } else {
             if self.clients.workload.is_some()
                 && self.clients.random_invoked >= self.cfg.limits.max_history_ops
@@ -1240,10 +1238,7 @@ impl<P: Protocol> Sim<P> {
         });
         self.client_send(c, to, timeout);
         // Observers learn of a retired key after its last invocation.
-        for key in std::mem::take(&mut self.pending_retired) {
-            if let Some(s) = self.stale.as_mut() {
-                s.key_retired(key);
-            }
+        for key in self.clients.take_retired() {
             for o in &mut self.observers {
                 o.key_retired(key);
             }
@@ -1364,9 +1359,6 @@ impl<P: Protocol> Sim<P> {
             );
         }
         self.ops_check.observe(&e);
-        if let Some(s) = self.stale.as_mut() {
-            s.observe(&e);
-        }
         for o in &mut self.observers {
             o.observe(&e);
         }
@@ -1933,9 +1925,6 @@ impl<P: Protocol> Sim<P> {
         let mut checks = self.board.finish(end, cut_short);
         if self.cfg.clients.clients > 0 {
             checks.push(self.ops_check.finish(end, self.cfg.quiet_from, cut_short));
-        }
-        if let Some(s) = self.stale.as_mut() {
-            checks.extend(s.finish());
         }
         for o in &mut self.observers {
             checks.extend(o.finish());

@@ -167,11 +167,6 @@ impl StaleReadCheck {
         }
     }
 
-    /// True once a stale read has been seen.
-    pub fn violated(&self) -> bool {
-        self.violation.is_some()
-    }
-
     fn written_value(op: &Op) -> Option<(Key, Value)> {
         match *op {
             Op::Write { key, value } | Op::Append { key, value } => Some((key, value)),
@@ -227,6 +222,11 @@ impl StaleReadCheck {
 }
 
 impl HistoryObserver for StaleReadCheck {
+    /// True once a stale read has been seen.
+    fn violated(&self) -> bool {
+        self.violation.is_some()
+    }
+
     fn key_retired(&mut self, key: Key) {
         self.retired.push(key);
         self.forget_retired();
