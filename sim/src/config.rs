@@ -50,6 +50,19 @@ impl SimConfig {
             bugs: BugSet::default(),
         }
     }
+
+    /// The largest value written by a scheduled operation (fresh values start above it).
+    pub fn max_explicit_value(&self) -> Value {
+        self.scheduled_ops
+            .iter()
+            .filter_map(|o| match o.op {
+                OpTemplate::Write { value, .. } | OpTemplate::Append { value, .. } => value,
+                OpTemplate::Cas { from, to, .. } => Some(to.unwrap_or(0).max(from)),
+                OpTemplate::Read { .. } => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Bounds on everything (architecture invariant 6). Hitting one is reported.
@@ -315,6 +328,17 @@ pub struct ChecksConfig {
     pub require: Vec<String>,
     /// Stop the run at the first failed check (the verdict cannot change after it).
     pub stop_on_violation: bool,
+}
+
+impl ChecksConfig {
+    /// The bound of an eventually-check: its own `within`, else the default.
+    pub fn bound_of(&self, check: &str) -> Time {
+        self.within
+            .iter()
+            .find(|(n, _)| n == check)
+            .map(|(_, b)| *b)
+            .unwrap_or(self.eventually_within)
+    }
 }
 
 impl Default for ChecksConfig {

@@ -4,7 +4,7 @@
 use crate::checks::{CheckKind, CheckResult, CheckStatus};
 use crate::client::Op;
 use crate::ids::{ClientId, Key, Value};
-use crate::time::{Time, TraceTime};
+use crate::time::{format_duration, Time, TraceTime};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -304,6 +304,115 @@ impl HistoryObserver for StaleReadCheck {
             event: None,
             time_ns,
         })
+    }
+}
+
+/// The engine-level liveness check "every client operation completes after the quiet period".
+pub struct OpsCompleteCheck {
+    /// Operations invoked at or after this time must complete with `ok` or `fail`.
+    from: Option<Time>,
+    bound: Time,
+    checked: u64,
+    violation: Option<(Time, String)>,
+    /// process → invoke time, for operations in the window.
+    pending: BTreeMap<u64, (Time, Op)>,
+}
+
+impl OpsCompleteCheck {
+    /// Watches operations invoked from `quiet_from + bound` on.
+    pub fn new(quiet_from: Option<Time>, bound: Time) -> Self {
+        OpsCompleteCheck {
+            from: quiet_from.map(|q| q.saturating_add(bound)),
+            bound,
+            checked: 0,
+            violation: None,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// True once an operation gave up after the quiet period.
+    pub fn violated(&self) -> bool {
+        self.violation.is_some()
+    }
+
+    pub fn observe(&mut self, e: &HistoryEvent) {
+        let Some(from) = self.from else { return };
+        match e.kind {
+            EventType::Invoke => {
+                if e.time >= from {
+                    self.pending.insert(e.process, (e.time, e.op.clone()));
+                }
+            }
+            EventType::Ok | EventType::Fail => {
+                if self.pending.remove(&e.process).is_some() {
+                    self.checked += 1;
+                }
+            }
+            EventType::Info => {
+                if let Some((t, op)) = self.pending.remove(&e.process) {
+                    if self.violation.is_none() {
+                        self.violation = Some((
+                            e.time,
+                            format!(
+                                "{} {op} invoked at {} (after the quiet period had lasted {}) gave up without an answer",
+                                e.client,
+                                TraceTime(t),
+                                format_duration(self.bound)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(&self, end: Time, cut_short: Option<&str>) -> CheckResult {
+        let mut r = CheckResult {
+            name: "ops-complete".into(),
+            kind: CheckKind::Eventually,
+            status: CheckStatus::Pass,
+            detail: String::new(),
+            event: None,
+            time_ns: None,
+        };
+        let Some(from) = self.from else {
+            r.status = CheckStatus::Skipped;
+            r.detail = "no quiet period in this scenario".into();
+            return r;
+        };
+        if let Some((t, d)) = &self.violation {
+            r.status = CheckStatus::Fail;
+            r.detail = d.clone();
+            r.time_ns = Some(*t);
+            return r;
+        }
+        // Operations still pending long after invocation at the end count as stuck.
+        if cut_short.is_none() {
+            if let Some((p, (t, op))) = self
+                .pending
+                .iter()
+                .find(|(_, (t, _))| end.saturating_sub(*t) > self.bound)
+            {
+                r.status = CheckStatus::Fail;
+                r.detail = format!(
+                    "{op} (process {p}) invoked at {} was still pending at the end, {} later",
+                    TraceTime(*t),
+                    format_duration(end - t)
+                );
+                return r;
+            }
+        }
+        if self.checked == 0 {
+            r.status = CheckStatus::Skipped;
+            r.detail = format!("no operation was invoked after {}", format_duration(from));
+        } else {
+            r.detail = format!(
+                "{} operations invoked after {} all completed",
+                self.checked,
+                format_duration(from)
+            );
+        }
+        r
     }
 }
 

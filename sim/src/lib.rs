@@ -20,6 +20,7 @@ pub mod protocol;
 pub mod queue;
 pub mod report;
 pub mod rng;
+pub mod testing;
 pub mod time;
 pub mod trace;
 mod workload;
@@ -31,8 +32,8 @@ pub use dist::Dist;
 pub use engine::{Outputs, Sim, SimError};
 pub use ids::{ClientId, Endpoint, Key, NodeId, Value};
 pub use protocol::{
-    BugDecl, BugSet, CheckSink, Ctx, Durable, Invariants, LinkKind, NoInvariants, NodeView, ParamDoc,
-    Protocol, SyncId, TimerId, World,
+    BugDecl, BugSet, CheckSink, Ctx, Durable, Effects, Invariants, LinkKind, NoInvariants, NodeSource,
+    NodeView, ParamDoc, Protocol, SyncId, TimerId, World,
 };
 pub use report::RunReport;
 pub use rng::{Draw, Rng};

@@ -7,7 +7,6 @@
 
 use crate::checks::CheckDecl;
 use crate::client::{ClientReply, ClientRequest, Outcome};
-use crate::engine::{Core, NodeMeta};
 use crate::ids::{ClientId, NodeId};
 use crate::rng::Rng;
 use crate::time::Time;
@@ -113,7 +112,7 @@ pub trait Protocol: Sized + 'static {
 /// A timer, as returned by [`Ctx::set_timer`]. Stays valid (cancellable) while the node is
 /// paused and its expired timers wait in the pause buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct TimerId(pub(crate) u64);
+pub struct TimerId(pub u64);
 
 /// A sync request, as returned by [`Ctx::sync`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -139,82 +138,99 @@ impl BugSet {
     }
 }
 
+/// Everything a handler can ask of the engine. The engine implements it for a running node
+/// (`engine/effects.rs`), [`crate::testing`] implements it for handler unit tests; protocols use
+/// it through [`Ctx`]. Effects happen in the order they are asked for.
+pub trait Effects<P: Protocol> {
+    fn id(&self) -> NodeId;
+    fn cluster_size(&self) -> usize;
+    fn now_mono(&self) -> u64;
+    fn now_wall(&self) -> i64;
+    fn drift_bound_ppm(&self) -> u64;
+    fn rng(&mut self) -> &mut Rng;
+    fn bugs(&self) -> &BugSet;
+    fn send(&mut self, to: NodeId, msg: P::Msg);
+    fn send_after_sync(&mut self, to: NodeId, msg: P::Msg);
+    fn reply(&mut self, client: ClientId, reply: ClientReply, after_sync: bool);
+    fn set_timer(&mut self, delay_ns: u64, timer: P::Timer) -> TimerId;
+    fn cancel_timer(&mut self, id: TimerId);
+    fn persist(&mut self, write: <P::Durable as Durable>::Write);
+    fn sync(&mut self) -> SyncId;
+    fn tracing(&self) -> bool;
+    fn note(&mut self, text: String);
+}
+
 /// What a protocol handler can do. Everything goes through here so the engine owns time,
 /// randomness, the network and the disk.
 pub struct Ctx<'a, P: Protocol> {
-    pub(crate) node: NodeId,
-    pub(crate) now: Time,
-    pub(crate) meta: &'a mut NodeMeta<P>,
-    pub(crate) core: &'a mut Core<P>,
+    fx: &'a mut dyn Effects<P>,
 }
 
 impl<'a, P: Protocol> Ctx<'a, P> {
+    /// A context whose effects go to `fx` (the engine, or a test recorder).
+    pub fn new(fx: &'a mut dyn Effects<P>) -> Self {
+        Ctx { fx }
+    }
+
     /// This node.
     pub fn id(&self) -> NodeId {
-        self.node
+        self.fx.id()
     }
 
     /// The number of server nodes in the cluster.
     pub fn cluster_size(&self) -> usize {
-        self.core.n_nodes
+        self.fx.cluster_size()
     }
 
     /// Every server node, this one included.
     pub fn nodes(&self) -> impl Iterator<Item = NodeId> + 'static {
-        (0..self.core.n_nodes as u32).map(NodeId)
+        (0..self.cluster_size() as u32).map(NodeId)
     }
 
     /// Every other server node.
     pub fn peers(&self) -> impl Iterator<Item = NodeId> + 'static {
-        let me = self.node;
-        (0..self.core.n_nodes as u32)
-            .map(NodeId)
-            .filter(move |n| *n != me)
+        let me = self.id();
+        self.nodes().filter(move |n| *n != me)
     }
 
     /// This node's monotonic clock (ns): drives timers and leases; never jumps.
     pub fn now_mono(&self) -> u64 {
-        self.meta.clock.mono(self.now)
+        self.fx.now_mono()
     }
 
     /// This node's wall clock (ns): for timestamps; may jump, even backwards.
     pub fn now_wall(&self) -> i64 {
-        self.meta.clock.wall(self.now)
+        self.fx.now_wall()
     }
 
     /// The bound on clock drift (ppm) the scenario promises; lease-based protocols must
     /// subtract it.
     pub fn drift_bound_ppm(&self) -> u64 {
-        self.core.drift_bound_ppm
+        self.fx.drift_bound_ppm()
     }
 
     /// This node's random stream.
     pub fn rng(&mut self) -> &mut Rng {
-        &mut self.meta.rng
+        self.fx.rng()
     }
 
     /// The planted bugs enabled for this run.
     pub fn bugs(&self) -> &BugSet {
-        &self.core.bugs
+        self.fx.bugs()
     }
 
     /// Sends `msg` to `to` now.
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
-        assert!(to.index() < self.core.n_nodes, "send to unknown node {to}");
-        self.core.send_from_node(
-            self.now,
-            self.node,
-            to,
-            crate::engine::Payload::Proto(Box::new(msg)),
-        );
+        assert!(to.index() < self.cluster_size(), "send to unknown node {to}");
+        self.fx.send(to, msg);
     }
 
     /// Sends `msg` once every write issued so far is durable (requesting a sync if none covers
     /// them). A crash before then loses it. This is how a correct protocol persists before it
     /// speaks.
     pub fn send_after_sync(&mut self, to: NodeId, msg: P::Msg) {
-        assert!(to.index() < self.core.n_nodes, "send to unknown node {to}");
-        self.held(crate::engine::Held::Send(to, msg));
+        assert!(to.index() < self.cluster_size(), "send to unknown node {to}");
+        self.fx.send_after_sync(to, msg);
     }
 
     /// Answers a client request now.
@@ -229,7 +245,7 @@ impl<'a, P: Protocol> Ctx<'a, P> {
             seq: req.seq,
             outcome,
         };
-        self.held(crate::engine::Held::Reply(req.client, reply));
+        self.fx.reply(req.client, reply, true);
     }
 
     /// Answers a client given its address and the operation's ids (for protocols that keep
@@ -240,68 +256,40 @@ impl<'a, P: Protocol> Ctx<'a, P> {
             seq,
             outcome,
         };
-        self.core.send_reply(self.now, self.node, client, reply);
-    }
-
-    fn held(&mut self, h: crate::engine::Held<P>) {
-        let needs = self.meta.storage.issued;
-        if needs <= self.meta.storage.durable_upto {
-            self.core.release_held(self.now, self.node, h);
-        } else {
-            if self.meta.storage.requested_upto < needs {
-                self.sync();
-            }
-            self.meta.storage.held.push_back((needs, h));
-        }
+        self.fx.reply(client, reply, false);
     }
 
     /// Sets a timer that fires after `delay_ns` on this node's monotonic clock.
     pub fn set_timer(&mut self, delay_ns: u64, timer: P::Timer) -> TimerId {
-        let at = self.meta.clock.deadline_after(self.now, delay_ns);
-        let id = self.meta.next_timer;
-        self.meta.next_timer += 1;
-        self.meta.live_timers.insert(id);
-        let ev = crate::engine::Ev::Timer {
-            node: self.node.0,
-            incarnation: self.meta.incarnation,
-            id,
-            timer,
-        };
-        self.core.queue.push(at, ev);
-        TimerId(id)
+        self.fx.set_timer(delay_ns, timer)
     }
 
     /// Cancels a timer; does nothing if it already fired.
     pub fn cancel_timer(&mut self, id: TimerId) {
-        self.meta.live_timers.remove(&id.0);
+        self.fx.cancel_timer(id)
     }
 
     /// Appends a write to this node's durable state. It is lost by a crash until a sync that
     /// covers it completes.
     pub fn persist(&mut self, write: <P::Durable as Durable>::Write) {
-        self.meta.storage.issued += 1;
-        self.meta.storage.unsynced.push_back(write);
-        if self.meta.crash_on_write {
-            self.core.crash_requested = Some(self.node);
-        }
+        self.fx.persist(write)
     }
 
     /// Requests a sync of every write issued so far; completes as a later event
     /// ([`Protocol::on_sync_done`]).
     pub fn sync(&mut self) -> SyncId {
-        self.core.request_sync(self.now, self.node, self.meta)
+        self.fx.sync()
     }
 
     /// True when a readable trace is being written; use it to skip building [`Ctx::note`] text.
     pub fn tracing(&self) -> bool {
-        self.core.trace.wants_notes()
+        self.fx.tracing()
     }
 
     /// Adds a line to the readable trace (e.g. "commit index 5 → 7").
     pub fn note(&mut self, text: impl Into<String>) {
-        if self.core.trace.wants_notes() {
-            let text = text.into();
-            self.core.trace.note(self.now, self.node, &text);
+        if self.fx.tracing() {
+            self.fx.note(text.into());
         }
     }
 }
@@ -316,19 +304,29 @@ pub struct NodeView<'a, P: Protocol> {
     pub paused: bool,
 }
 
+/// Where a [`World`] reads its nodes from (the engine's node table, or a test's).
+pub trait NodeSource<P: Protocol> {
+    fn nodes(&self) -> usize;
+    fn view(&self, id: NodeId) -> NodeView<'_, P>;
+}
+
 /// A read-only view of every node (architecture invariant 7).
 pub struct World<'a, P: Protocol> {
-    pub(crate) nodes: &'a [crate::engine::NodeSlot<P>],
-    pub(crate) now: Time,
+    nodes: &'a dyn NodeSource<P>,
+    now: Time,
 }
 
 impl<'a, P: Protocol> World<'a, P> {
+    pub fn new(nodes: &'a dyn NodeSource<P>, now: Time) -> Self {
+        World { nodes, now }
+    }
+
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.nodes.nodes()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.nodes.nodes() == 0
     }
 
     /// True time of the event just processed.
@@ -337,18 +335,11 @@ impl<'a, P: Protocol> World<'a, P> {
     }
 
     pub fn node(&self, id: NodeId) -> NodeView<'a, P> {
-        let slot = &self.nodes[id.index()];
-        NodeView {
-            id,
-            state: slot.state.as_ref(),
-            durable: &slot.meta.storage.synced,
-            up: slot.state.is_some(),
-            paused: slot.meta.paused,
-        }
+        self.nodes.view(id)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = NodeView<'a, P>> + '_ {
-        (0..self.nodes.len() as u32).map(move |i| self.node(NodeId(i)))
+        (0..self.nodes.nodes() as u32).map(move |i| self.node(NodeId(i)))
     }
 }
 
@@ -356,10 +347,14 @@ impl<'a, P: Protocol> World<'a, P> {
 /// its event index and time); `reached` marks a `sometimes` check; `holds` says an `eventually`
 /// predicate is true now.
 pub struct CheckSink<'a> {
-    pub(crate) inner: &'a mut crate::checks::CheckBoard,
+    inner: &'a mut crate::checks::CheckBoard,
 }
 
-impl CheckSink<'_> {
+impl<'a> CheckSink<'a> {
+    pub fn new(board: &'a mut crate::checks::CheckBoard) -> Self {
+        CheckSink { inner: board }
+    }
+
     pub fn fail(&mut self, check: &'static str, detail: impl FnOnce() -> String) {
         self.inner.fail(check, detail);
     }

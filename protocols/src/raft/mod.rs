@@ -25,6 +25,8 @@ mod log;
 mod messages;
 mod node;
 mod replication;
+#[cfg(test)]
+mod tests;
 
 pub use bugs::BUGS;
 pub use invariants::RaftInvariants;

@@ -1,0 +1,286 @@
+//! The clients' plumbing: waking, sending requests, timeouts and backoffs, replies, and
+//! recording the history. The client logic itself (retries, redirects, `info`) is in
+//! `workload.rs`.
+
+use super::event::{Ev, Handled, Payload};
+use super::Sim;
+use crate::client::ClientRequest;
+use crate::history::{EventType, HistoryEvent, HistoryObserver};
+use crate::ids::{ClientId, Endpoint, NodeId};
+use crate::protocol::Protocol;
+use crate::time::Time;
+use crate::trace::tag;
+use crate::workload::ClientAction;
+
+impl<P: Protocol> Sim<P> {
+    /// Queues each random-workload client's first arrival.
+    pub(super) fn schedule_workload_start(&mut self) {
+        let Some(w) = &self.cfg.workload else { return };
+        let start = w.start;
+        for c in 0..w.clients.min(self.clients.list.len()) {
+            let at = self.clients.next_arrival(c, start).unwrap_or(start);
+            let gen = self.clients.list[c].gen;
+            self.core.queue.push(
+                at,
+                Ev::ClientWake {
+                    client: c as u32,
+                    gen,
+                },
+            );
+        }
+    }
+
+    pub(super) fn on_client_wake(&mut self, client: u32, gen: u64) -> Handled {
+        let cl = &self.clients.list[client as usize];
+        if cl.gen != gen || cl.busy.is_some() {
+            return Handled::Stale;
+        }
+        self.core.trace.header(tag::CLIENT_WAKE, self.core.now, client, 0);
+        self.core.trace.commit();
+        self.client_next(client as usize);
+        Handled::Done
+    }
+
+    pub(super) fn on_client_timeout(&mut self, client: u32, at: Time) -> Handled {
+        let now = self.core.now;
+        let c = client as usize;
+        let cl = &mut self.clients.list[c];
+        if cl.timer_armed != Some(at) {
+            return Handled::Stale; // superseded
+        }
+        cl.timer_armed = None;
+        let (due, gen) = match (cl.deadline, cl.busy.as_ref()) {
+            (Some((due, gen)), Some(f)) if f.timer_gen == gen => (due, gen),
+            _ => return Handled::Stale, // the op completed or moved on
+        };
+        if now < due {
+            // A later attempt moved the deadline: wait for it (not an event of its own).
+            cl.timer_armed = Some(due);
+            self.core.queue.push(due, Ev::ClientTimeout { client, at: due });
+            return Handled::Stale;
+        }
+        self.core.trace.header(tag::CLIENT_TIMEOUT, now, client, 0);
+        self.core.trace.commit();
+        let action = self.clients.on_timeout(c, gen);
+        self.client_act(c, action);
+        Handled::Done
+    }
+
+    pub(super) fn on_client_backoff(&mut self, client: u32, gen: u64) -> Handled {
+        let c = client as usize;
+        match self.clients.in_flight(c) {
+            Some((f, _)) if f.timer_gen == gen => {}
+            _ => return Handled::Stale,
+        }
+        // The backoff shares the timeout's record tag, told apart by the second operand.
+        self.core
+            .trace
+            .header(tag::CLIENT_TIMEOUT, self.core.now, client, 1);
+        self.core.trace.commit();
+        let action = self.clients.on_backoff_done(c, gen);
+        self.client_act(c, action);
+        Handled::Done
+    }
+
+    pub(super) fn on_scheduled_op(&mut self, index: u32) -> Handled {
+        let op = self.cfg.scheduled_ops[index as usize].clone();
+        let c = op.client.index();
+        self.core
+            .trace
+            .header(tag::SCHEDULED_OP, self.core.now, c as u32, index);
+        self.core.trace.commit();
+        self.clients.list[c].queue.push_back(op.op);
+        if self.clients.list[c].busy.is_none() {
+            self.client_next(c);
+        }
+        Handled::Done
+    }
+
+    pub(super) fn deliver_to_client(&mut self, from: u32, to: u32, payload: Payload<P>) {
+        let now = self.core.now;
+        if let Err(reason) = self.core.net.connected(from, to) {
+            self.core
+                .drop_message(tag::DROP_AT_DELIVERY, now, from, to, &payload, reason);
+            return;
+        }
+        self.core.counters.messages.delivered += 1;
+        self.core.trace.header(tag::DELIVER, now, from, to);
+        payload.encode(self.core.trace.rec());
+        self.core.trace.commit();
+        if self.core.trace.wants_text() || self.core.trace.wants_json() {
+            self.core.trace_payload("deliver", now, from, to, &payload, None);
+        }
+        let Payload::Reply(reply) = payload else {
+            unreachable!("only replies are addressed to clients");
+        };
+        let c = (to as usize) - self.cfg.nodes;
+        let action = self.clients.on_reply(c, &reply);
+        self.client_act(c, action);
+    }
+
+    /// Client `c` is idle: start its next op, if any.
+    fn client_next(&mut self, c: usize) {
+        let now = self.core.now;
+        let op = if let Some(t) = self.clients.list[c].queue.pop_front() {
+            self.clients.fill(c, &t)
+        } else if self
+            .clients
+            .random_allowed(c, now, self.cfg.limits.max_history_ops)
+        {
+            self.clients.random_invoked += 1;
+            self.clients.random_op(c)
+        } else {
+            if self.clients.workload.is_some()
+                && self.clients.random_invoked >= self.cfg.limits.max_history_ops
+            {
+                self.core.bounds_hit.insert("max_history_ops");
+            }
+            return;
+        };
+        let (to, process, _seq, timeout) = self.clients.start(c, op.clone());
+        self.core.counters.ops.invoked += 1;
+        self.record_history(HistoryEvent {
+            kind: EventType::Invoke,
+            process,
+            client: ClientId(c as u32),
+            op,
+            read: None,
+            time: now,
+        });
+        self.client_send(c, to, timeout);
+        // Observers learn of a retired key after its last invocation.
+        for key in self.clients.take_retired() {
+            for o in &mut self.observers {
+                o.key_retired(key);
+            }
+        }
+    }
+
+    fn client_send(&mut self, c: usize, to: NodeId, timeout: Time) {
+        let now = self.core.now;
+        let (f, process) = self
+            .clients
+            .in_flight(c)
+            .expect("sending without an op in flight");
+        let req = ClientRequest {
+            client: ClientId(c as u32),
+            session: process,
+            seq: f.seq,
+            op: f.op.clone(),
+        };
+        let gen = f.timer_gen;
+        let from = self.core.net.ep(Endpoint::Client(ClientId(c as u32)));
+        self.core.send(now, from, to.0, Payload::Request(Box::new(req)));
+        // One armed timer per client: a busy client does not queue a timeout per operation.
+        let due = now.saturating_add(timeout);
+        let cl = &mut self.clients.list[c];
+        cl.deadline = Some((due, gen));
+        if cl.timer_armed.is_none_or(|armed| armed > due) {
+            cl.timer_armed = Some(due);
+            self.core.queue.push(
+                due,
+                Ev::ClientTimeout {
+                    client: c as u32,
+                    at: due,
+                },
+            );
+        }
+    }
+
+    fn client_act(&mut self, c: usize, action: ClientAction) {
+        let now = self.core.now;
+        match action {
+            ClientAction::Nothing => {}
+            ClientAction::Send { to, timeout } => self.client_send(c, to, timeout),
+            ClientAction::Backoff(d) => {
+                let gen = self
+                    .clients
+                    .in_flight(c)
+                    .expect("backoff without an op")
+                    .0
+                    .timer_gen;
+                self.core.queue.push(
+                    now.saturating_add(d),
+                    Ev::ClientBackoff {
+                        client: c as u32,
+                        gen,
+                    },
+                );
+            }
+            ClientAction::Complete {
+                kind,
+                op,
+                read,
+                process,
+            } => {
+                match kind {
+                    EventType::Ok => self.core.counters.ops.ok += 1,
+                    EventType::Fail => self.core.counters.ops.fail += 1,
+                    EventType::Info => self.core.counters.ops.info += 1,
+                    EventType::Invoke => unreachable!("a completion is not an invocation"),
+                }
+                self.record_history(HistoryEvent {
+                    kind,
+                    process,
+                    client: ClientId(c as u32),
+                    op,
+                    read,
+                    time: now,
+                });
+                self.wake_after_completion(c);
+            }
+        }
+    }
+
+    /// An idle client's next op: a queued scheduled one now, else its next random arrival.
+    fn wake_after_completion(&mut self, c: usize) {
+        let now = self.core.now;
+        let cl = &self.clients.list[c];
+        let gen = cl.gen;
+        let next_at = if !cl.queue.is_empty() {
+            Some(now)
+        } else {
+            self.clients.next_arrival(c, now)
+        };
+        if let Some(at) = next_at {
+            self.core.queue.push(
+                at,
+                Ev::ClientWake {
+                    client: c as u32,
+                    gen,
+                },
+            );
+        }
+    }
+
+    fn record_history(&mut self, e: HistoryEvent) {
+        let t = &mut self.core.trace;
+        t.header(tag::HISTORY, e.time, e.client.0, e.kind as u32);
+        t.rec().extend_from_slice(&e.process.to_le_bytes());
+        crate::trace::encode(&e.op, t.rec());
+        if let Some(r) = &e.read {
+            crate::trace::encode(r, t.rec());
+        }
+        t.commit();
+        if self.core.trace.wants_text() {
+            let what = match e.kind {
+                EventType::Invoke => "invoke",
+                EventType::Ok => "ok",
+                EventType::Fail => "fail",
+                EventType::Info => "info (gave up)",
+            };
+            let read = e.read.as_ref().map(|r| format!(" -> {r:?}")).unwrap_or_default();
+            self.core.trace.text(
+                e.time,
+                format_args!("{}     {what} {}{read}  [process {}]", e.client, e.op, e.process),
+            );
+        }
+        self.ops_check.observe(&e);
+        for o in &mut self.observers {
+            o.observe(&e);
+        }
+        if let Some(h) = self.history.as_mut() {
+            h.observe(&e);
+        }
+    }
+}

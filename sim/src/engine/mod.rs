@@ -1,0 +1,363 @@
+//! The discrete-event engine: one thread, one queue ordered by (time, insertion sequence), and
+//! the run loop that drives protocols, clients, the network, disks, clocks and faults.
+//!
+//! The engine is split by concern:
+//! - `event.rs`: what sits in the queue;
+//! - `core.rs`: the state a handler's effects reach (queue, network, trace) and per-node
+//!   bookkeeping (disk, timers, pause buffer);
+//! - `effects.rs`: the engine's implementation of the protocol-facing [`Ctx`](crate::Ctx);
+//! - `dispatch.rs`: handling each kind of event;
+//! - `lifecycle.rs`: boot, crash, pause/resume, and the bookkeeping after each node event;
+//! - `clients.rs`: the clients' plumbing and the history;
+//! - `faults.rs`: resolving and applying faults, the nemesis;
+//! - `trace_lines.rs`: the human and JSON trace lines.
+
+mod clients;
+mod core;
+mod dispatch;
+mod effects;
+mod event;
+mod faults;
+mod lifecycle;
+mod trace_lines;
+
+use self::core::{Core, Counters, NodeMeta, NodeSlot};
+use self::event::{Ev, EventKind, Handled};
+use crate::checks::{CheckBoard, CheckDecl, CheckKind, CheckStatus};
+use crate::clock::NodeClock;
+use crate::config::SimConfig;
+use crate::faults::FaultKind;
+use crate::history::{HistoryObserver, HistoryWriter, OpsCompleteCheck, StaleReadCheck};
+use crate::ids::NodeId;
+use crate::net::Network;
+use crate::protocol::{CheckSink, Invariants, Protocol, World};
+use crate::queue::EventQueue;
+use crate::report::{RunReport, StopReason};
+use crate::rng::{Draw, Rng};
+use crate::time::Time;
+use crate::trace::Trace;
+use crate::workload::Clients;
+use std::collections::BTreeSet;
+use std::io::Write;
+
+/// Where a run's streams go (each optional).
+#[derive(Default)]
+pub struct Outputs {
+    pub trace_jsonl: Option<Box<dyn Write>>,
+    pub trace_txt: Option<Box<dyn Write>>,
+    pub history_jsonl: Option<Box<dyn Write>>,
+}
+
+/// A history observer plugged in from outside the engine (e.g. the linearizability checker).
+pub type BoxedObserver = Box<dyn HistoryObserver>;
+
+/// Errors a run can end with (outputs could not be written).
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("writing the run's output failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One simulation run of protocol `P`.
+pub struct Sim<P: Protocol> {
+    cfg: SimConfig,
+    nodes: Vec<NodeSlot<P>>,
+    core: Core<P>,
+    clients: Clients,
+    inv: P::Invariants,
+    board: CheckBoard,
+    /// History checks: the engine's `stale-read` (when on), then those added by `observe_history`.
+    observers: Vec<BoxedObserver>,
+    history: Option<HistoryWriter>,
+    scheduled_faults_rng: Rng,
+    role_crash_rng: Rng,
+    nemesis_rngs: Vec<(FaultKind, Rng)>,
+    quiet: bool,
+    partition_gen: u64,
+    events: u64,
+    events_by_kind: [u64; EventKind::ALL.len()],
+    last_history_stop: bool,
+    ops_check: OpsCompleteCheck,
+}
+
+impl<P: Protocol> Sim<P> {
+    /// Builds a run. `params` holds each node's parameters (per-node overrides already merged).
+    pub fn new(cfg: SimConfig, params: Vec<P::Params>, outputs: Outputs) -> Self {
+        assert_eq!(params.len(), cfg.nodes, "one parameter set per node");
+        assert!(cfg.nodes >= 1);
+        let seed = cfg.seed;
+        let n_clients = cfg.clients.clients;
+        let nodes = Self::node_table(&cfg, params);
+        let board = Self::check_board(&cfg);
+        let clients = Clients::new(
+            &cfg.clients,
+            cfg.workload.as_ref(),
+            cfg.nodes,
+            seed,
+            cfg.max_explicit_value() + 1,
+            cfg.scheduled_ops.iter().map(|o| o.op.key()).collect(),
+        );
+        // The engine's own history check comes first; others are added by `observe_history`.
+        let observers: Vec<BoxedObserver> = if cfg.checks.stale_read && n_clients > 0 {
+            vec![Box::new(StaleReadCheck::new(
+                cfg.limits.max_history_ops.min(10_000_000) as usize,
+            ))]
+        } else {
+            Vec::new()
+        };
+        let nemesis_rngs = cfg
+            .nemesis
+            .as_ref()
+            .map(|n| {
+                n.kinds
+                    .iter()
+                    .map(|(k, _)| (*k, Rng::stream(seed, &format!("faults/{}", k.name()))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ops_bound = cfg.checks.bound_of("ops-complete");
+        let core = Core {
+            n_nodes: cfg.nodes,
+            now: 0,
+            event: 0,
+            queue: EventQueue::new(),
+            net: Network::new(
+                &cfg.network,
+                cfg.network.kind.unwrap_or(P::LINK),
+                cfg.nodes,
+                n_clients,
+                seed,
+            ),
+            trace: Trace::new(outputs.trace_jsonl, outputs.trace_txt),
+            bugs: cfg.bugs.clone(),
+            drift_bound_ppm: cfg.clocks.assumed_drift_ppm.unwrap_or(cfg.clocks.max_drift_ppm),
+            sync_latency: cfg.storage.sync_latency,
+            crash_requested: None,
+            max_in_flight: cfg.limits.max_in_flight,
+            counters: Counters::default(),
+            bounds_hit: BTreeSet::new(),
+        };
+        Sim {
+            inv: P::Invariants::new(cfg.nodes),
+            ops_check: OpsCompleteCheck::new(cfg.quiet_from, ops_bound),
+            scheduled_faults_rng: Rng::stream(seed, "faults"),
+            role_crash_rng: Rng::stream(seed, "faults/role-crash"),
+            nemesis_rngs,
+            cfg,
+            nodes,
+            core,
+            clients,
+            board,
+            observers,
+            history: outputs.history_jsonl.map(HistoryWriter::new),
+            quiet: false,
+            partition_gen: 0,
+            events: 0,
+            events_by_kind: [0; EventKind::ALL.len()],
+            last_history_stop: false,
+        }
+    }
+
+    /// Every node's slot, not yet booted, with its clock drawn from the `clocks` stream.
+    fn node_table(cfg: &SimConfig, params: Vec<P::Params>) -> Vec<NodeSlot<P>> {
+        let mut clocks_rng = Rng::stream(cfg.seed, "clocks");
+        params
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let id = NodeId(i as u32);
+                // Always draw both values so a per-node override does not shift other nodes.
+                let offset = clocks_rng.range_inclusive(0, cfg.clocks.max_offset);
+                let d = cfg.clocks.max_drift_ppm;
+                let x = clocks_rng.range_inclusive(0, 2 * d);
+                let drift = if cfg.clocks.extreme_drift {
+                    if x >= d {
+                        d as i64
+                    } else {
+                        -(d as i64)
+                    }
+                } else {
+                    x as i64 - d as i64
+                };
+                let o = cfg.clocks.nodes.iter().find(|o| o.node == id);
+                let offset = o.and_then(|o| o.offset).unwrap_or(offset);
+                let drift = o.and_then(|o| o.drift_ppm).unwrap_or(drift);
+                NodeSlot {
+                    state: None,
+                    meta: NodeMeta::new(p, NodeClock::new(offset, drift), cfg.seed, id),
+                }
+            })
+            .collect()
+    }
+
+    /// The board of the protocol's always/sometimes/eventually checks, with the scenario's
+    /// requirements and bounds.
+    fn check_board(cfg: &SimConfig) -> CheckBoard {
+        let mut decls: Vec<CheckDecl> = <P::Invariants as Invariants<P>>::checks();
+        decls.retain(|d| d.kind != CheckKind::History);
+        let mut board = CheckBoard::new(decls, cfg.quiet_from, cfg.checks.eventually_within);
+        for name in &cfg.checks.require {
+            board.set_required(name);
+        }
+        for (name, b) in &cfg.checks.within {
+            board.set_bound(name, *b);
+        }
+        board
+    }
+
+    /// Adds a history observer whose verdict becomes a `history` check.
+    pub fn observe_history(&mut self, obs: BoxedObserver) {
+        self.observers.push(obs);
+    }
+
+    fn schedule_start(&mut self) {
+        for i in 0..self.cfg.nodes as u32 {
+            self.core.queue.push(0, Ev::Boot { node: i });
+        }
+        let faults = self.cfg.faults.clone();
+        for f in faults {
+            self.core.queue.push(
+                f.at,
+                Ev::Fault {
+                    action: Box::new(f.action),
+                    nemesis: false,
+                },
+            );
+        }
+        for (i, op) in self.cfg.scheduled_ops.iter().enumerate() {
+            self.core.queue.push(op.at, Ev::ScheduledOp { index: i as u32 });
+        }
+        self.schedule_workload_start();
+        if let Some(nem) = self.cfg.nemesis.clone() {
+            for (kind, mean) in &nem.kinds {
+                let rng = self.nemesis_rng(*kind);
+                let at = rng.exp(*mean as f64).round() as Time;
+                self.core.queue.push(at, Ev::NemesisTick { kind: *kind });
+            }
+        }
+        if let Some(q) = self.cfg.quiet_from {
+            self.core.queue.push(q, Ev::Quiet);
+        }
+    }
+
+    /// Runs to the end and reports.
+    pub fn run(self) -> Result<RunReport, SimError> {
+        self.run_and_inspect(|_| ()).map(|(r, ())| r)
+    }
+
+    /// Runs to the end, then lets `inspect` look at every node's final state (for tests and
+    /// tools), and reports.
+    pub fn run_and_inspect<R>(
+        mut self,
+        inspect: impl FnOnce(&World<P>) -> R,
+    ) -> Result<(RunReport, R), SimError> {
+        self.schedule_start();
+        let (stop, last_processed) = self.run_loop();
+        let end = match stop {
+            StopReason::Time => self.cfg.duration,
+            _ => last_processed,
+        };
+        let seen = inspect(&World::new(&self.nodes, end));
+        self.finish(end, stop).map(|r| (r, seen))
+    }
+
+    /// Processes events until a bound, a violation or an empty queue stops the run; returns why
+    /// and the time of the last event processed.
+    fn run_loop(&mut self) -> (StopReason, Time) {
+        let max_events = self.cfg.limits.max_events;
+        let mut last_processed = 0;
+        while let Some((t, ev)) = self.core.queue.pop() {
+            // The duration first: a run whose next event lies past its end is complete, however
+            // many events it took.
+            if t > self.cfg.duration {
+                return (StopReason::Time, last_processed);
+            }
+            if self.events >= max_events {
+                self.core.bounds_hit.insert("max_events");
+                return (StopReason::Events, last_processed);
+            }
+            self.core.now = t;
+            self.core.event = self.events;
+            self.board.event = self.events;
+            self.board.now = t;
+            let kind = ev.kind();
+            let handled = self.dispatch(ev);
+            if handled == Handled::Stale {
+                continue;
+            }
+            self.events += 1;
+            self.events_by_kind[kind as usize] += 1;
+            last_processed = t;
+            if let Handled::Touched(n) = handled {
+                self.after_node_event(n);
+            }
+            if self.cfg.checks.stop_on_violation && (self.board.any_failed() || self.history_violated()) {
+                return (StopReason::Violation, last_processed);
+            }
+        }
+        (StopReason::Idle, last_processed)
+    }
+
+    fn history_violated(&mut self) -> bool {
+        if self.last_history_stop {
+            return true;
+        }
+        let v = self.ops_check.violated() || self.observers.iter().any(|o| o.violated());
+        self.last_history_stop = v;
+        v
+    }
+
+    fn finish(mut self, end: Time, stop: StopReason) -> Result<RunReport, SimError> {
+        let cut_short = match stop {
+            StopReason::Events => Some("event limit"),
+            StopReason::Violation => Some("a violation was found"),
+            _ => None,
+        };
+        {
+            let world = World::new(&self.nodes, end);
+            let mut sink = CheckSink::new(&mut self.board);
+            self.inv.at_end(&world, &mut sink);
+        }
+        let mut checks = self.board.finish(end, cut_short);
+        if self.cfg.clients.clients > 0 {
+            checks.push(self.ops_check.finish(end, cut_short));
+        }
+        for o in &mut self.observers {
+            checks.extend(o.finish());
+        }
+        if let Some(h) = self.history.as_mut() {
+            h.finish_io()?;
+        }
+        self.core.trace.finish()?;
+        let violations = checks.iter().filter(|c| c.status == CheckStatus::Fail).count();
+        let mut ops = self.core.counters.ops;
+        ops.pending = self.clients.list.iter().filter(|c| c.busy.is_some()).count() as u64;
+        Ok(RunReport {
+            seed: self.cfg.seed,
+            nodes: self.cfg.nodes,
+            sim_time_ns: end,
+            events: self.events,
+            events_by_kind: EventKind::ALL
+                .iter()
+                .zip(self.events_by_kind)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| (k.name().to_string(), n))
+                .collect(),
+            messages: self.core.counters.messages,
+            ops,
+            checks,
+            violations,
+            trace_hash: format!("{:016x}", self.core.trace.hash()),
+            stopped_by: stop,
+            bounds_hit: self.core.bounds_hit.iter().map(|s| s.to_string()).collect(),
+            faults: self.core.counters.faults,
+            trace_bytes: self.core.trace.bytes(),
+        })
+    }
+}
+
+/// The size of one queued event for protocol `P` (for benchmarks and tuning).
+#[doc(hidden)]
+pub fn event_size<P: Protocol>() -> usize {
+    std::mem::size_of::<Ev<P>>()
+}

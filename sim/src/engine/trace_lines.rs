@@ -1,0 +1,134 @@
+//! The human and JSON trace lines (`trace.txt`, `trace.jsonl`). Only written when asked for;
+//! the canonical trace records that the hash covers are written where the events happen.
+
+use super::core::Core;
+use super::event::Payload;
+use super::Sim;
+use crate::ids::NodeId;
+use crate::protocol::Protocol;
+use crate::time::Time;
+use serde::Serialize;
+
+/// One line of `trace.jsonl`.
+#[derive(Serialize)]
+pub(crate) struct JsonEvent<'a, M: Serialize> {
+    pub i: u64,
+    pub t: Time,
+    pub ev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<&'a M>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// On a `fault` line: the fault took `node` down (a crash or a power loss).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub down: bool,
+}
+
+impl<'a, M: Serialize> JsonEvent<'a, M> {
+    pub fn new(i: u64, t: Time, ev: &'a str) -> Self {
+        JsonEvent {
+            i,
+            t,
+            ev,
+            from: None,
+            to: None,
+            node: None,
+            msg: None,
+            detail: None,
+            down: false,
+        }
+    }
+}
+
+impl<P: Protocol> Core<P> {
+    /// A message's line: `what` is `deliver` or `drop` (with the reason in `detail`).
+    pub fn trace_payload(
+        &mut self,
+        what: &str,
+        now: Time,
+        a: u32,
+        b: u32,
+        payload: &Payload<P>,
+        detail: Option<&str>,
+    ) {
+        let (from, to) = (self.net.endpoint(a).to_string(), self.net.endpoint(b).to_string());
+        if self.trace.wants_text() {
+            let arrow = if what == "drop" { "-x" } else { "->" };
+            let suffix = detail.map(|d| format!("  (dropped: {d})")).unwrap_or_default();
+            match payload {
+                Payload::Proto(m) => self
+                    .trace
+                    .text(now, format_args!("{from} {arrow} {to}  {m:?}{suffix}")),
+                Payload::Request(r) => self
+                    .trace
+                    .text(now, format_args!("{from} {arrow} {to}  {r}{suffix}")),
+                Payload::Reply(r) => self
+                    .trace
+                    .text(now, format_args!("{from} {arrow} {to}  {r}{suffix}")),
+            }
+        }
+        if self.trace.wants_json() {
+            let msg = match payload {
+                Payload::Proto(m) => serde_json::to_value(m),
+                Payload::Request(r) => serde_json::to_value(r),
+                Payload::Reply(r) => serde_json::to_value(r),
+            }
+            .unwrap_or(serde_json::Value::Null);
+            let mut j = JsonEvent::new(self.event, now, what);
+            j.from = Some(from);
+            j.to = Some(to);
+            j.msg = Some(&msg);
+            j.detail = detail.map(str::to_string);
+            self.trace.json(&j);
+        }
+    }
+}
+
+impl<P: Protocol> Sim<P> {
+    /// A node's line (`starts`, `becomes`, `timer`, …); `detail` is only built when tracing.
+    pub(super) fn trace_node_line(&mut self, node: u32, what: &str, detail: impl FnOnce() -> String) {
+        let want_text = self.core.trace.wants_text();
+        let want_json = self.core.trace.wants_json();
+        if !(want_text || want_json) {
+            return;
+        }
+        let d = detail();
+        let now = self.core.now;
+        if want_text {
+            self.core
+                .trace
+                .text(now, format_args!("{}     {what} {d}", NodeId(node)));
+        }
+        if want_json {
+            let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.core.event, now, what);
+            j.node = Some(NodeId(node).to_string());
+            j.detail = (!d.is_empty()).then_some(d);
+            self.core.trace.json(&j);
+        }
+    }
+
+    pub(super) fn fault_line(&mut self, text: &str) {
+        self.fault_line_on(text, None, false);
+    }
+
+    /// A fault's trace lines; `node` is the node it acted on, `down` says it took it down.
+    pub(super) fn fault_line_on(&mut self, text: &str, node: Option<NodeId>, down: bool) {
+        let now = self.core.now;
+        if self.core.trace.wants_text() {
+            self.core.trace.text(now, format_args!("!!  {text}"));
+        }
+        if self.core.trace.wants_json() {
+            let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.core.event, now, "fault");
+            j.node = node.map(|n| n.to_string());
+            j.detail = Some(text.to_string());
+            j.down = down;
+            self.core.trace.json(&j);
+        }
+    }
+}
