@@ -4,6 +4,7 @@
 #![deny(clippy::disallowed_types, clippy::disallowed_methods)]
 
 pub mod common;
+pub mod families;
 pub mod raft;
 pub mod single;
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sim::config::{ClockConfig, LinkParams, NetworkConfig};
 use sim::dist::{Dist, Shape};
 use sim::time::{Time, NANOS_PER_MILLI};
-use sim::{ClientRequest, Ctx, Draw, NodeId, Protocol, Rng, SimConfig};
+use sim::{Ctx, Draw, NodeId, Protocol, RequestOf, Rng, SimConfig};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -47,6 +47,7 @@ impl Protocol for Phold {
     type Durable = ();
     type Params = PholdParams;
     type Invariants = sim::NoInvariants;
+    type Workload = sim::family::NoClients;
 
     fn boot(cx: &mut Ctx<Self>, params: &PholdParams, _durable: &()) -> Self {
         for _ in 0..params.events_per_node {
@@ -66,7 +67,9 @@ impl Protocol for Phold {
         self.forward(cx);
     }
 
-    fn on_client(&mut self, _cx: &mut Ctx<Self>, _req: ClientRequest) {}
+    fn on_client(&mut self, _cx: &mut Ctx<Self>, req: RequestOf<Self>) {
+        match req.op {}
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -96,16 +99,18 @@ pub fn phold_config(nodes: usize, until: Time, seed: u64) -> SimConfig {
         },
         links: Vec::new(),
     };
-    cfg.checks.stale_read = false;
     cfg
 }
 
 /// Runs PHOLD through the engine.
 pub fn run_engine(nodes: usize, events_per_node: u32, until: Time, seed: u64) -> PholdResult {
     let cfg = phold_config(nodes, until, seed);
-    let params = vec![PholdParams { events_per_node }; nodes];
+    let setup = sim::Setup {
+        params: vec![PholdParams { events_per_node }; nodes],
+        ..sim::Setup::defaults(nodes)
+    };
     let watch = crate::wall::Stopwatch::start();
-    let report = sim::Sim::<Phold>::new(cfg, params, sim::Outputs::default())
+    let report = sim::Sim::<Phold>::new(cfg, setup, sim::Outputs::default())
         .run()
         .expect("PHOLD writes no output");
     let wall = watch.elapsed().as_secs_f64();

@@ -4,7 +4,7 @@
 use crate::error::InputError;
 use reports::write_atomic;
 use serde::Serialize;
-use sim::{Outputs, Protocol, RunReport, Sim, SimConfig};
+use sim::{Outputs, Protocol, RunReport, Setup, Sim, SimConfig};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,33 +28,22 @@ pub struct Prepared<P: Protocol> {
     description: String,
     path: String,
     cfg: SimConfig,
-    params: Vec<P::Params>,
-    pub linearizable: bool,
-    pub history_budget: u64,
+    setup: Setup<P>,
 }
 
 impl<P: Protocol> Prepared<P> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        name: String,
-        description: String,
-        path: String,
-        mut cfg: SimConfig,
-        params: Vec<P::Params>,
-        linearizable: bool,
-        history_budget: u64,
-        stop_on_violation: bool,
-    ) -> Self {
-        cfg.checks.stop_on_violation = stop_on_violation;
+    pub fn new(name: String, description: String, path: String, cfg: SimConfig, setup: Setup<P>) -> Self {
         Prepared {
             name,
             description,
             path,
             cfg,
-            params,
-            linearizable,
-            history_budget,
+            setup,
         }
+    }
+
+    pub fn setup(&self) -> &Setup<P> {
+        &self.setup
     }
 }
 
@@ -98,13 +87,7 @@ impl<P: Protocol> Scenario for Prepared<P> {
     }
 
     fn run(&self, outputs: Outputs) -> Result<RunReport, sim::SimError> {
-        let mut sim = Sim::<P>::new(self.cfg.clone(), self.params.clone(), outputs);
-        if self.linearizable && self.cfg.clients.clients > 0 {
-            sim.observe_history(Box::new(sim::history::LinearizableCheck::new(
-                self.history_budget,
-            )));
-        }
-        sim.run()
+        Sim::<P>::new(self.cfg.clone(), self.setup.clone(), outputs).run()
     }
 }
 

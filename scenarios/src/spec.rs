@@ -18,6 +18,64 @@ pub struct Header {
     pub protocol: Option<Spanned<toml::Value>>,
 }
 
+/// The workload family's keys of `[workload]` and `[[ops]]` (a pass of its own: the engine's
+/// keys of those tables are in [`WorkloadSpec`] and [`OpSpec`]; neither rejects the other's).
+#[derive(Deserialize)]
+pub struct FamilyFile<WS, OS> {
+    pub workload: Option<WS>,
+    pub ops: Option<Vec<OS>>,
+}
+
+/// The keys, as written, of the tables two passes share, for unknown-key errors.
+#[derive(Deserialize)]
+pub struct RawKeys {
+    pub workload: Option<BTreeMap<Spanned<String>, de::IgnoredAny>>,
+    pub ops: Option<Vec<BTreeMap<Spanned<String>, de::IgnoredAny>>>,
+    pub checks: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+}
+
+/// The field names a derived `Deserialize` struct accepts (asked of serde itself, so they
+/// cannot drift from the struct).
+pub fn fields_of<T: de::DeserializeOwned>() -> &'static [&'static str] {
+    struct Probe(Option<&'static [&'static str]>);
+    #[derive(Debug)]
+    struct Stop;
+    impl fmt::Display for Stop {
+        fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("field probe")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl de::Error for Stop {
+        fn custom<M: fmt::Display>(_msg: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> Deserializer<'de> for &mut Probe {
+        type Error = Stop;
+        fn deserialize_any<V: Visitor<'de>>(self, _v: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _v: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut probe = Probe(None);
+    let _ = T::deserialize(&mut probe);
+    probe.0.unwrap_or(&[])
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile<PP> {
@@ -106,8 +164,8 @@ pub struct StorageSpec {
     pub sync_latency: Option<DistSpec>,
 }
 
+/// The engine's keys of `[workload]` (the family's are its own type; see [`FamilyFile`]).
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     pub clients: Option<Spanned<i64>>,
     pub rate: Option<Spanned<Rate>>,
@@ -115,7 +173,6 @@ pub struct WorkloadSpec {
     pub keys: Option<Spanned<i64>>,
     /// Retire a key after this many operations (a fresh key takes its place).
     pub key_ops: Option<Spanned<i64>>,
-    pub mix: Option<Spanned<MixSpec>>,
     /// The last this-many workload clients only read.
     pub readers: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<Dur>>,
@@ -125,26 +182,12 @@ pub struct WorkloadSpec {
     pub stop: Option<Spanned<Dur>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct MixSpec {
-    pub read: Option<f64>,
-    pub write: Option<f64>,
-    pub cas: Option<f64>,
-    pub append: Option<f64>,
-}
-
-/// `[[ops]] at = "1s", client = "c1", op = "write", key = "k0", value = 7`.
+/// The engine's keys of an `[[ops]]` entry: `[[ops]] at = "1s", client = "c1", …` (the rest,
+/// e.g. `op = "write", key = "k0", value = 7`, are the workload family's).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct OpSpec {
     pub at: Spanned<Dur>,
     pub client: Spanned<String>,
-    pub op: Spanned<String>,
-    pub key: Spanned<String>,
-    pub value: Option<Spanned<i64>>,
-    pub from: Option<Spanned<i64>>,
-    pub to: Option<Spanned<i64>>,
     /// Issue the op this many times (default 1), `every` apart.
     pub repeat: Option<Spanned<i64>>,
     pub every: Option<Dur>,
@@ -234,11 +277,10 @@ pub struct RoleCrashSpec {
     pub after: Spanned<[Dur; 2]>,
 }
 
+/// The engine's keys of `[checks]`; every other key switches a history check of the workload
+/// family on or off (`linearizable = false`).
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct ChecksSpec {
-    pub stale_read: Option<bool>,
-    pub linearizable: Option<bool>,
     /// Search steps the linearizability checker may spend (verdict `unknown` past it).
     pub history_budget: Option<Spanned<i64>>,
     pub eventually_within: Option<Dur>,

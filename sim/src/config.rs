@@ -3,7 +3,7 @@
 
 use crate::dist::Dist;
 use crate::faults::FaultAction;
-use crate::ids::{ClientId, Endpoint, Key, NodeId, Value};
+use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::{BugSet, LinkKind};
 use crate::time::{Time, NANOS_PER_MILLI, NANOS_PER_SEC};
 use serde::Serialize;
@@ -20,7 +20,6 @@ pub struct SimConfig {
     pub storage: StorageConfig,
     pub clients: ClientConfig,
     pub workload: Option<WorkloadConfig>,
-    pub scheduled_ops: Vec<ScheduledOp>,
     pub faults: Vec<ScheduledFault>,
     pub nemesis: Option<NemesisConfig>,
     /// From here on no faults: the nemesis stops, everything heals, eventually-checks run.
@@ -42,26 +41,12 @@ impl SimConfig {
             storage: StorageConfig::default(),
             clients: ClientConfig::default(),
             workload: None,
-            scheduled_ops: Vec::new(),
             faults: Vec::new(),
             nemesis: None,
             quiet_from: None,
             checks: ChecksConfig::default(),
             bugs: BugSet::default(),
         }
-    }
-
-    /// The largest value written by a scheduled operation (fresh values start above it).
-    pub fn max_explicit_value(&self) -> Value {
-        self.scheduled_ops
-            .iter()
-            .filter_map(|o| match o.op {
-                OpTemplate::Write { value, .. } | OpTemplate::Append { value, .. } => value,
-                OpTemplate::Cas { from, to, .. } => Some(to.unwrap_or(0).max(from)),
-                OpTemplate::Read { .. } => None,
-            })
-            .max()
-            .unwrap_or(0)
     }
 }
 
@@ -222,67 +207,17 @@ pub struct WorkloadConfig {
     pub keys: u32,
     /// After this many operations a key retires and a fresh one replaces it.
     pub key_ops: Option<u64>,
-    pub mix: Mix,
     pub start: Time,
     pub stop: Time,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Mix {
-    pub read: f64,
-    pub write: f64,
-    pub cas: f64,
-    pub append: f64,
-}
-
-impl Default for Mix {
-    fn default() -> Self {
-        Mix {
-            read: 0.5,
-            write: 0.3,
-            cas: 0.1,
-            append: 0.1,
-        }
-    }
-}
-
-/// An explicitly scheduled client operation. Values left out are assigned fresh unique ones.
+/// An explicitly scheduled client operation: the family's `[[ops]]` entry `op`, issued by
+/// `client` at `at` (queued until the client is idle).
 #[derive(Clone, Debug, Serialize)]
-pub struct ScheduledOp {
+pub struct ScheduledOp<S> {
     pub at: Time,
     pub client: ClientId,
-    pub op: OpTemplate,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub enum OpTemplate {
-    Read {
-        key: Key,
-    },
-    Write {
-        key: Key,
-        value: Option<Value>,
-    },
-    Cas {
-        key: Key,
-        from: Value,
-        to: Option<Value>,
-    },
-    Append {
-        key: Key,
-        value: Option<Value>,
-    },
-}
-
-impl OpTemplate {
-    pub fn key(&self) -> Key {
-        match *self {
-            OpTemplate::Read { key }
-            | OpTemplate::Write { key, .. }
-            | OpTemplate::Cas { key, .. }
-            | OpTemplate::Append { key, .. } => key,
-        }
-    }
+    pub op: S,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -318,8 +253,10 @@ pub struct RoleCrash {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ChecksConfig {
-    /// "No read returns a value older than a write acknowledged before the read was invoked."
-    pub stale_read: bool,
+    /// The workload family's history checks to run, by name (`[checks] NAME = true|false`).
+    pub history: Vec<String>,
+    /// Search steps a history checker may spend in the whole run.
+    pub history_budget: u64,
     /// Default bound for eventually-checks.
     pub eventually_within: Time,
     /// Per-check bounds.
@@ -344,7 +281,8 @@ impl ChecksConfig {
 impl Default for ChecksConfig {
     fn default() -> Self {
         ChecksConfig {
-            stale_read: true,
+            history: Vec::new(),
+            history_budget: 20_000_000,
             eventually_within: 5 * NANOS_PER_SEC,
             within: Vec::new(),
             require: Vec::new(),

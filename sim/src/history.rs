@@ -1,61 +1,76 @@
 //! The client history: each operation's invocation and completion with true-time stamps,
-//! streamed to observers (checkers, `history.jsonl`) as it happens, never held whole.
+//! streamed to observers (checkers, `history.jsonl`) as it happens, never held whole. The
+//! operations are the workload family's ([`crate::family`]); the checks that read them are
+//! the family's too, except the engine's own `ops-complete`.
 
 use crate::checks::{CheckKind, CheckResult, CheckStatus};
-use crate::client::Op;
-use crate::ids::{ClientId, Key, Value};
+use crate::family::Family;
+use crate::ids::{ClientId, Key};
 use crate::time::{format_duration, Time, TraceTime};
-use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventType {
     Invoke,
     /// Completed and took effect.
     Ok,
-    /// Completed without taking effect (a compare-and-set whose comparison failed is `fail` and
-    /// is still checked against the value it saw).
+    /// Completed without taking effect (e.g. a compare-and-set whose comparison failed; it is
+    /// still checked against the value it saw).
     Fail,
     /// Indeterminate: the client gave up; it may or may not take effect, ever.
     Info,
 }
 
+impl EventType {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::Invoke => "invoke",
+            EventType::Ok => "ok",
+            EventType::Fail => "fail",
+            EventType::Info => "info",
+        }
+    }
+}
+
 /// One line of the history.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HistoryEvent {
+#[derive(Debug)]
+pub struct HistoryEvent<'a, F: Family> {
     pub kind: EventType,
     pub process: u64,
     pub client: ClientId,
-    pub op: Op,
-    /// For an `ok` read: the list read.
-    pub read: Option<Vec<Value>>,
+    pub op: &'a F::Op,
+    /// The server's answer, for `ok` and `fail`.
+    pub reply: Option<&'a F::Reply>,
     pub time: Time,
+    /// Index of the engine event it happened in (as in `trace.jsonl` and a check's `event`).
+    pub event: u64,
 }
 
-impl Serialize for HistoryEvent {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+/// The `history.jsonl` line, keys in this order: `type`, `process`, `client`, the family's
+/// fields, `time_ns`, `i`.
+impl<F: Family> serde::Serialize for HistoryEvent<'_, F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(7))?;
-        m.serialize_entry("type", &self.kind)?;
+        let mut fields = Vec::with_capacity(4);
+        F::history_fields(self.op, self.kind, self.reply, &mut fields);
+        let mut m = s.serialize_map(Some(fields.len() + 5))?;
+        m.serialize_entry("type", self.kind.name())?;
         m.serialize_entry("process", &self.process)?;
         m.serialize_entry("client", &self.client.to_string())?;
-        m.serialize_entry("f", self.op.name())?;
-        m.serialize_entry("key", &format!("k{}", self.op.key()))?;
-        match &self.op {
-            Op::Read { .. } => m.serialize_entry("value", &self.read)?,
-            Op::Write { value, .. } | Op::Append { value, .. } => m.serialize_entry("value", value)?,
-            Op::Cas { from, to, .. } => m.serialize_entry("value", &[from, to])?,
+        for (k, v) in &fields {
+            m.serialize_entry(k, v)?;
         }
         m.serialize_entry("time_ns", &self.time)?;
+        m.serialize_entry("i", &self.event)?;
         m.end()
     }
 }
 
 /// Something that consumes the history as it streams.
-pub trait HistoryObserver {
-    fn observe(&mut self, event: &HistoryEvent);
+pub trait HistoryObserver<F: Family> {
+    fn observe(&mut self, event: &HistoryEvent<F>);
     /// No operation will be invoked on `key` again (the workload rotates keys).
     fn key_retired(&mut self, _key: Key) {}
     /// The verdict at the end of the run.
@@ -80,16 +95,7 @@ impl HistoryWriter {
         }
     }
 
-    pub fn finish_io(&mut self) -> io::Result<()> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        self.out.flush()
-    }
-}
-
-impl HistoryObserver for HistoryWriter {
-    fn observe(&mut self, event: &HistoryEvent) {
+    pub fn write<F: Family>(&mut self, event: &HistoryEvent<F>) {
         let r = serde_json::to_writer(&mut self.out, event)
             .map_err(io::Error::from)
             .and_then(|_| self.out.write_all(b"\n"));
@@ -98,227 +104,26 @@ impl HistoryObserver for HistoryWriter {
         }
     }
 
-    fn finish(&mut self) -> Option<CheckResult> {
-        None
-    }
-}
-
-/// The simple history check: no read returns a value older than a write acknowledged before
-/// the read was invoked, and no read returns a value nobody wrote.
-///
-/// With unique values a read names the write it saw (the last element of the list read). The
-/// read is stale if some write `A` was acknowledged before the read was invoked while the write
-/// it saw, `W`, had completed before `A` was even invoked: `W` → `A` → read in real time, so a
-/// linearizable store cannot return `W`'s value. Incremental: per key it keeps, for each write,
-/// only its invocation/completion times.
-/// A read in flight: its key, invocation time, and the latest acknowledged write (invoke time,
-/// value) of the key when it was invoked.
-type PendingRead = (Key, Time, Option<(Time, Value)>);
-
-pub struct StaleReadCheck {
-    /// Per value: (key, invoke time, completion time if acknowledged).
-    /// Per key, per value written: (invoke time, completion time if acknowledged).
-    writes: BTreeMap<Key, BTreeMap<Value, (Time, Option<Time>)>>,
-    tracked: usize,
-    /// Per key: the latest invocation time among acknowledged writes.
-    latest_acked_invoke: BTreeMap<Key, (Time, Value)>,
-    /// Reads in flight: process → snapshot of `latest_acked_invoke` at invocation.
-    pending_reads: BTreeMap<u64, PendingRead>,
-    /// Retired keys whose writes are kept until their last read completes.
-    retired: Vec<Key>,
-    violation: Option<(Time, String)>,
-    reads_checked: u64,
-    max_tracked: usize,
-    overflowed: bool,
-}
-
-impl StaleReadCheck {
-    pub fn new(max_tracked: usize) -> Self {
-        StaleReadCheck {
-            writes: BTreeMap::new(),
-            tracked: 0,
-            latest_acked_invoke: BTreeMap::new(),
-            pending_reads: BTreeMap::new(),
-            retired: Vec::new(),
-            violation: None,
-            reads_checked: 0,
-            max_tracked,
-            overflowed: false,
+    pub fn finish_io(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
         }
-    }
-
-    /// Forgets retired keys once no read on them is in flight (a read still needs the writes
-    /// of its key to judge what it returns).
-    fn forget_retired(&mut self) {
-        let reading: std::collections::BTreeSet<Key> =
-            self.pending_reads.values().map(|(k, ..)| *k).collect();
-        let mut i = 0;
-        while i < self.retired.len() {
-            let key = self.retired[i];
-            if reading.contains(&key) {
-                i += 1;
-                continue;
-            }
-            self.retired.swap_remove(i);
-            if let Some(w) = self.writes.remove(&key) {
-                self.tracked -= w.len();
-            }
-            self.latest_acked_invoke.remove(&key);
-        }
-    }
-
-    fn written_value(op: &Op) -> Option<(Key, Value)> {
-        match *op {
-            Op::Write { key, value } | Op::Append { key, value } => Some((key, value)),
-            Op::Cas { key, to, .. } => Some((key, to)),
-            Op::Read { .. } => None,
-        }
-    }
-
-    fn check_read(
-        &mut self,
-        key: Key,
-        invoked: Time,
-        snapshot: Option<(Time, Value)>,
-        seen: &[Value],
-        at: Time,
-    ) {
-        self.reads_checked += 1;
-        let Some((acked_invoke, acked_value)) = snapshot else {
-            return;
-        };
-        match seen.last() {
-            None => {
-                self.violation = Some((
-                    at,
-                    format!(
-                        "read of k{key} invoked at {} returned nothing, but write of {acked_value} was acknowledged before it",
-                        TraceTime(invoked)
-                    ),
-                ));
-            }
-            Some(v) => match self.writes.get(&key).and_then(|w| w.get(v)) {
-                None if !self.overflowed => {
-                    self.violation =
-                        Some((at, format!("read of k{key} returned {v}, which no client wrote")));
-                }
-                None => {}
-                Some(&(_, Some(w_done))) if w_done < acked_invoke => {
-                    self.violation = Some((
-                        at,
-                        format!(
-                            "stale read: read of k{key} invoked at {} returned {v}, whose write completed at {}, \
-                             before the write of {acked_value} (acknowledged before the read) was invoked at {}",
-                            TraceTime(invoked),
-                            TraceTime(w_done),
-                            TraceTime(acked_invoke)
-                        ),
-                    ));
-                }
-                Some(_) => {}
-            },
-        }
-    }
-}
-
-impl HistoryObserver for StaleReadCheck {
-    /// True once a stale read has been seen.
-    fn violated(&self) -> bool {
-        self.violation.is_some()
-    }
-
-    fn key_retired(&mut self, key: Key) {
-        self.retired.push(key);
-        self.forget_retired();
-    }
-
-    fn observe(&mut self, e: &HistoryEvent) {
-        if self.violation.is_some() {
-            return;
-        }
-        match (e.kind, &e.op) {
-            (EventType::Invoke, Op::Read { key }) => {
-                let snap = self.latest_acked_invoke.get(key).copied();
-                self.pending_reads.insert(e.process, (*key, e.time, snap));
-            }
-            (EventType::Invoke, op) => {
-                if let Some((key, value)) = Self::written_value(op) {
-                    if self.tracked < self.max_tracked {
-                        self.tracked += 1;
-                        self.writes.entry(key).or_default().insert(value, (e.time, None));
-                    } else {
-                        self.overflowed = true;
-                    }
-                }
-            }
-            (EventType::Ok, Op::Read { key }) => {
-                if let Some((_, invoked, snap)) = self.pending_reads.remove(&e.process) {
-                    let seen = e.read.clone().unwrap_or_default();
-                    self.check_read(*key, invoked, snap, &seen, e.time);
-                }
-                if !self.retired.is_empty() {
-                    self.forget_retired();
-                }
-            }
-            (EventType::Ok, op) => {
-                if let Some((key, value)) = Self::written_value(op) {
-                    if let Some(w) = self.writes.get_mut(&key).and_then(|w| w.get_mut(&value)) {
-                        w.1 = Some(e.time);
-                        let inv = w.0;
-                        let slot = self.latest_acked_invoke.entry(key).or_insert((inv, value));
-                        if inv > slot.0 {
-                            *slot = (inv, value);
-                        }
-                    }
-                }
-            }
-            (EventType::Fail | EventType::Info, _) => {
-                self.pending_reads.remove(&e.process);
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Option<CheckResult> {
-        let (status, detail, time_ns) = match &self.violation {
-            Some((t, d)) => (CheckStatus::Fail, format!("at {}: {d}", TraceTime(*t)), Some(*t)),
-            None if self.reads_checked == 0 => (CheckStatus::Skipped, "no read completed".to_string(), None),
-            None => (
-                CheckStatus::Pass,
-                format!(
-                    "{} reads checked{}",
-                    self.reads_checked,
-                    if self.overflowed {
-                        " (write table full: unknown values not flagged)"
-                    } else {
-                        ""
-                    }
-                ),
-                None,
-            ),
-        };
-        Some(CheckResult {
-            name: "stale-read".into(),
-            kind: CheckKind::History,
-            status,
-            detail,
-            event: None,
-            time_ns,
-        })
+        self.out.flush()
     }
 }
 
 /// The engine-level liveness check "every client operation completes after the quiet period".
-pub struct OpsCompleteCheck {
+pub struct OpsCompleteCheck<F: Family> {
     /// Operations invoked at or after this time must complete with `ok` or `fail`.
     from: Option<Time>,
     bound: Time,
     checked: u64,
     violation: Option<(Time, String)>,
     /// process → invoke time, for operations in the window.
-    pending: BTreeMap<u64, (Time, Op)>,
+    pending: BTreeMap<u64, (Time, F::Op)>,
 }
 
-impl OpsCompleteCheck {
+impl<F: Family> OpsCompleteCheck<F> {
     /// Watches operations invoked from `quiet_from + bound` on.
     pub fn new(quiet_from: Option<Time>, bound: Time) -> Self {
         OpsCompleteCheck {
@@ -335,7 +140,7 @@ impl OpsCompleteCheck {
         self.violation.is_some()
     }
 
-    pub fn observe(&mut self, e: &HistoryEvent) {
+    pub fn observe(&mut self, e: &HistoryEvent<F>) {
         let Some(from) = self.from else { return };
         match e.kind {
             EventType::Invoke => {
@@ -413,265 +218,5 @@ impl OpsCompleteCheck {
             );
         }
         r
-    }
-}
-
-/// One operation of the history in compact form, kept per key until the end of the run.
-struct CompactOp {
-    client: u32,
-    call: u64,
-    ret: u64,
-    op: Op,
-    outcome: Compact,
-}
-
-enum Compact {
-    Read(Vec<Value>),
-    Done,
-    CasFailed,
-    Unknown,
-}
-
-/// The `linearizable` history check: the client history, split per key (P-compositionality),
-/// checked with [`crate::linearize`] against the key/value model. Operations are kept compactly
-/// per key; indeterminate ones (`info`, or pending at the end) may take effect at any point
-/// after their invocation, or never. A key the workload retires (`key_ops`) is checked as soon
-/// as its last operations complete and then forgotten, so memory stays flat over long runs;
-/// other keys are checked at the end. The budget is a count of search steps, so the verdict
-/// never depends on machine speed.
-pub struct LinearizableCheck {
-    keys: BTreeMap<Key, KeyHistory>,
-    /// process → (key, position in its list) of the op in flight.
-    in_flight: BTreeMap<u64, (Key, usize)>,
-    clock: u64,
-    budget_steps: u64,
-    steps_used: u64,
-    ops: u64,
-    keys_checked: u64,
-    failure: Option<String>,
-    /// Keys the budget ran out on: how many, and the first `MAX_NAMED_UNKNOWN` names.
-    unknown_count: u64,
-    unknown: Vec<String>,
-}
-
-/// How many undecided keys a `linearizable` detail names (the rest are counted).
-const MAX_NAMED_UNKNOWN: usize = 10;
-
-#[derive(Default)]
-struct KeyHistory {
-    ops: Vec<CompactOp>,
-    /// Operations in flight that can still complete (not `info`).
-    open: usize,
-    retired: bool,
-}
-
-impl LinearizableCheck {
-    pub fn new(budget_steps: u64) -> Self {
-        LinearizableCheck {
-            keys: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
-            clock: 0,
-            budget_steps,
-            steps_used: 0,
-            ops: 0,
-            keys_checked: 0,
-            failure: None,
-            unknown_count: 0,
-            unknown: Vec::new(),
-        }
-    }
-
-    fn list(vals: &[Value]) -> String {
-        let mut s = String::new();
-        for v in vals {
-            s.push_str(&v.to_string());
-            s.push(',');
-        }
-        s
-    }
-
-    fn to_kv(
-        key: Key,
-        o: &CompactOp,
-    ) -> crate::linearize::Operation<crate::linearize::KvInput, crate::linearize::KvOutput> {
-        use crate::linearize::{KvInput, KvOp, KvOutput};
-        let op = match o.op {
-            Op::Read { .. } => KvOp::Get,
-            Op::Write { value, .. } => KvOp::Put(Self::list(&[value])),
-            Op::Append { value, .. } => KvOp::Append(Self::list(&[value])),
-            Op::Cas { from, to, .. } => KvOp::Cas {
-                from: Self::list(&[from]),
-                to: Self::list(&[to]),
-            },
-        };
-        let output = match &o.outcome {
-            Compact::Read(v) => KvOutput::Value(Self::list(v)),
-            Compact::Done => KvOutput::Ok,
-            Compact::CasFailed => KvOutput::CasFailed,
-            Compact::Unknown => KvOutput::Unknown,
-        };
-        crate::linearize::Operation {
-            client: u64::from(o.client),
-            call: o.call,
-            ret: o.ret,
-            input: KvInput {
-                key: format!("k{key}"),
-                op,
-            },
-            output,
-        }
-    }
-
-    /// Checks one key's history (and forgets it).
-    fn check_key(&mut self, key: Key) {
-        use crate::linearize::{check_with, Budget, CheckOptions, KvModel, Verdict};
-        let Some(h) = self.keys.remove(&key) else { return };
-        self.keys_checked += 1;
-        if self.failure.is_some() {
-            return;
-        }
-        // Failed reads/writes were turned into unknown reads: they constrain nothing.
-        let mut ops: Vec<_> = h
-            .ops
-            .iter()
-            .filter(|o| !(matches!(o.outcome, Compact::Unknown) && matches!(o.op, Op::Read { .. })))
-            .map(|o| Self::to_kv(key, o))
-            .collect();
-        crate::linearize::formats::merge_unobserved_values(&mut ops);
-        let mut budget = Budget::new(self.budget_steps.saturating_sub(self.steps_used));
-        let r = check_with(&KvModel, &ops, &mut budget, &CheckOptions::default());
-        self.steps_used += budget.steps_used;
-        match r.verdict {
-            Verdict::Linearizable => {}
-            Verdict::Unknown => {
-                self.unknown_count += 1;
-                if self.unknown.len() < MAX_NAMED_UNKNOWN {
-                    self.unknown.push(format!("k{key}"));
-                }
-            }
-            Verdict::NotLinearizable => {
-                self.failure = Some(match r.failure {
-                    Some(f) => format!(
-                        "k{key} is not linearizable: these {} operations cannot be ordered \
-                         (values are lists written \"a,b,\"; _ is a value no read returned):\n{}",
-                        f.ops.len(),
-                        f.timeline
-                    ),
-                    None => format!("k{key} is not linearizable"),
-                });
-            }
-        }
-    }
-}
-
-impl HistoryObserver for LinearizableCheck {
-    fn observe(&mut self, e: &HistoryEvent) {
-        self.clock += 1;
-        let key = e.op.key();
-        if e.kind == EventType::Invoke {
-            let h = self.keys.entry(key).or_default();
-            h.ops.push(CompactOp {
-                // 1-based, as clients are named (c1, c2, …).
-                client: e.client.0 + 1,
-                call: self.clock,
-                ret: crate::linearize::PENDING,
-                op: e.op.clone(),
-                outcome: Compact::Unknown,
-            });
-            h.open += 1;
-            self.in_flight.insert(e.process, (key, h.ops.len() - 1));
-            self.ops += 1;
-            return;
-        }
-        let Some((key, pos)) = self.in_flight.remove(&e.process) else {
-            return;
-        };
-        let clock = self.clock;
-        let Some(h) = self.keys.get_mut(&key) else { return };
-        h.open -= 1;
-        let o = &mut h.ops[pos];
-        match (e.kind, &o.op) {
-            (EventType::Ok, Op::Read { .. }) => {
-                o.ret = clock;
-                o.outcome = Compact::Read(e.read.clone().unwrap_or_default());
-            }
-            (EventType::Ok, _) => {
-                o.ret = clock;
-                o.outcome = Compact::Done;
-            }
-            (EventType::Fail, Op::Cas { .. }) => {
-                o.ret = clock;
-                o.outcome = Compact::CasFailed;
-            }
-            // Provably not applied: a read or write that failed has no effect.
-            (EventType::Fail, _) => {
-                o.ret = clock;
-                o.outcome = Compact::Unknown;
-                o.op = Op::Read { key };
-            }
-            // Indeterminate: stays pending forever.
-            _ => {}
-        }
-        if h.retired && h.open == 0 {
-            self.check_key(key);
-        }
-    }
-
-    fn violated(&self) -> bool {
-        self.failure.is_some()
-    }
-
-    fn key_retired(&mut self, key: Key) {
-        let Some(h) = self.keys.get_mut(&key) else { return };
-        h.retired = true;
-        if h.open == 0 {
-            self.check_key(key);
-        }
-    }
-
-    fn finish(&mut self) -> Option<CheckResult> {
-        let mut result = CheckResult {
-            name: "linearizable".into(),
-            kind: CheckKind::History,
-            status: CheckStatus::Pass,
-            detail: String::new(),
-            event: None,
-            time_ns: None,
-        };
-        if self.ops == 0 {
-            result.status = CheckStatus::Skipped;
-            result.detail = "no client operations".into();
-            return Some(result);
-        }
-        let keys: Vec<Key> = self.keys.keys().copied().collect();
-        for key in keys {
-            self.check_key(key);
-        }
-        if let Some(f) = &self.failure {
-            result.status = CheckStatus::Fail;
-            result.detail = f.clone();
-        } else if self.unknown.is_empty() {
-            result.detail = format!(
-                "{} operations on {} key{}, {} search steps",
-                self.ops,
-                self.keys_checked,
-                if self.keys_checked == 1 { "" } else { "s" },
-                self.steps_used
-            );
-        } else {
-            result.status = CheckStatus::Unknown;
-            let more = self.unknown_count - self.unknown.len() as u64;
-            result.detail = format!(
-                "search budget of {} steps ran out on {}{} (raise [checks] history_budget)",
-                self.budget_steps,
-                self.unknown.join(", "),
-                if more > 0 {
-                    format!(" and {more} more keys")
-                } else {
-                    String::new()
-                }
-            );
-        }
-        Some(result)
     }
 }

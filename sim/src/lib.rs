@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod dist;
 pub mod engine;
+pub mod family;
 pub mod faults;
 pub mod history;
 pub mod ids;
@@ -26,14 +27,15 @@ pub mod trace;
 mod workload;
 
 pub use checks::{CheckDecl, CheckKind, CheckResult, CheckStatus};
-pub use client::{ClientReply, ClientRequest, Op, Outcome};
+pub use client::{ClientReply, ClientRequest, Outcome};
 pub use config::SimConfig;
 pub use dist::Dist;
-pub use engine::{Outputs, Sim, SimError};
+pub use engine::{Outputs, Setup, Sim, SimError};
+pub use family::{Completion, Family, GenCx};
 pub use ids::{ClientId, Endpoint, Key, NodeId, Value};
 pub use protocol::{
-    BugDecl, BugSet, CheckSink, Ctx, Durable, Effects, Invariants, LinkKind, NoInvariants, NodeSource,
-    NodeView, ParamDoc, Protocol, SyncId, TimerId, World,
+    AnswerOf, BugDecl, BugSet, CheckSink, Ctx, Durable, Effects, Invariants, LinkKind, NoInvariants,
+    NodeSource, NodeView, OpOf, ParamDoc, Protocol, ReplyOf, RequestOf, SyncId, TimerId, World,
 };
 pub use report::RunReport;
 pub use rng::{Draw, Rng};

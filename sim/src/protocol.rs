@@ -7,6 +7,8 @@
 
 use crate::checks::CheckDecl;
 use crate::client::{ClientReply, ClientRequest, Outcome};
+use crate::family::Family;
+use crate::history::HistoryEvent;
 use crate::ids::{ClientId, NodeId};
 use crate::rng::Rng;
 use crate::time::Time;
@@ -74,6 +76,8 @@ pub trait Protocol: Sized + 'static {
     type Params: Clone + fmt::Debug + Default + DeserializeOwned + Serialize + 'static;
     /// The protocol's invariants, checked after every event.
     type Invariants: Invariants<Self>;
+    /// The client operations it serves ([`crate::family::NoClients`] for none).
+    type Workload: Family;
 
     fn bugs() -> &'static [BugDecl] {
         &[]
@@ -93,7 +97,7 @@ pub trait Protocol: Sized + 'static {
     fn boot(cx: &mut Ctx<Self>, params: &Self::Params, durable: &Self::Durable) -> Self;
     fn on_message(&mut self, cx: &mut Ctx<Self>, from: NodeId, msg: Self::Msg);
     fn on_timer(&mut self, cx: &mut Ctx<Self>, timer: Self::Timer);
-    fn on_client(&mut self, cx: &mut Ctx<Self>, req: ClientRequest);
+    fn on_client(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>);
     /// A sync requested with [`Ctx::sync`] completed: every write issued before it is durable.
     fn on_sync_done(&mut self, _cx: &mut Ctx<Self>, _sync: SyncId) {}
     /// A stream connection to `peer` broke (partition, cut or crash). Datagram protocols never
@@ -108,6 +112,15 @@ pub trait Protocol: Sized + 'static {
         String::new()
     }
 }
+
+/// The operation type of a protocol's workload family.
+pub type OpOf<P> = <<P as Protocol>::Workload as Family>::Op;
+/// The reply type of a protocol's workload family.
+pub type ReplyOf<P> = <<P as Protocol>::Workload as Family>::Reply;
+/// A client request to protocol `P`.
+pub type RequestOf<P> = ClientRequest<OpOf<P>>;
+/// What protocol `P` answers a client.
+pub type AnswerOf<P> = Outcome<ReplyOf<P>>;
 
 /// A timer, as returned by [`Ctx::set_timer`]. Stays valid (cancellable) while the node is
 /// paused and its expired timers wait in the pause buffer.
@@ -151,7 +164,7 @@ pub trait Effects<P: Protocol> {
     fn bugs(&self) -> &BugSet;
     fn send(&mut self, to: NodeId, msg: P::Msg);
     fn send_after_sync(&mut self, to: NodeId, msg: P::Msg);
-    fn reply(&mut self, client: ClientId, reply: ClientReply, after_sync: bool);
+    fn reply(&mut self, client: ClientId, reply: ClientReply<ReplyOf<P>>, after_sync: bool);
     fn set_timer(&mut self, delay_ns: u64, timer: P::Timer) -> TimerId;
     fn cancel_timer(&mut self, id: TimerId);
     fn persist(&mut self, write: <P::Durable as Durable>::Write);
@@ -234,12 +247,12 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     }
 
     /// Answers a client request now.
-    pub fn reply(&mut self, req: &ClientRequest, outcome: Outcome) {
+    pub fn reply(&mut self, req: &RequestOf<P>, outcome: AnswerOf<P>) {
         self.reply_to(req.client, req.session, req.seq, outcome)
     }
 
     /// Answers a client request once every write issued so far is durable.
-    pub fn reply_after_sync(&mut self, req: &ClientRequest, outcome: Outcome) {
+    pub fn reply_after_sync(&mut self, req: &RequestOf<P>, outcome: AnswerOf<P>) {
         let reply = ClientReply {
             session: req.session,
             seq: req.seq,
@@ -250,7 +263,7 @@ impl<'a, P: Protocol> Ctx<'a, P> {
 
     /// Answers a client given its address and the operation's ids (for protocols that keep
     /// only those while the request is in flight).
-    pub fn reply_to(&mut self, client: ClientId, session: u64, seq: u64, outcome: Outcome) {
+    pub fn reply_to(&mut self, client: ClientId, session: u64, seq: u64, outcome: AnswerOf<P>) {
         let reply = ClientReply {
             session,
             seq,
@@ -375,6 +388,9 @@ pub trait Invariants<P: Protocol>: Sized {
     /// Every check this type can report, with its kind.
     fn checks() -> Vec<CheckDecl>;
     fn after_event(&mut self, world: &World<P>, touched: NodeId, sink: &mut CheckSink);
+    /// Every client history event, as it happens (for checks that join the history with the
+    /// nodes' state, e.g. "every acknowledged value reaches every node").
+    fn on_history(&mut self, _event: &HistoryEvent<P::Workload>, _world: &World<P>, _sink: &mut CheckSink) {}
     fn at_end(&mut self, _world: &World<P>, _sink: &mut CheckSink) {}
 }
 

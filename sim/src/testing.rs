@@ -1,4 +1,4 @@
-//! A recording context for handler unit tests, in the style of etcd's raft: build a node, feed
+//! A recording context for handler unit tests, in the style of etcd's consensus library: build a node, feed
 //! it one input, assert on the effects it asked for. No engine, network or queue is involved.
 //!
 //! ```
@@ -13,7 +13,7 @@
 
 use crate::client::ClientReply;
 use crate::ids::{ClientId, NodeId};
-use crate::protocol::{BugSet, Ctx, Durable, Effects, Protocol, SyncId, TimerId};
+use crate::protocol::{BugSet, Ctx, Durable, Effects, Protocol, ReplyOf, SyncId, TimerId};
 use crate::rng::Rng;
 
 /// One effect a handler asked for, in order.
@@ -26,7 +26,7 @@ pub enum Effect<P: Protocol> {
     },
     Reply {
         client: ClientId,
-        reply: ClientReply,
+        reply: ClientReply<ReplyOf<P>>,
         after_sync: bool,
     },
     SetTimer {
@@ -198,7 +198,7 @@ impl<P: Protocol> Effects<P> for Recorder<P> {
         });
     }
 
-    fn reply(&mut self, client: ClientId, reply: ClientReply, after_sync: bool) {
+    fn reply(&mut self, client: ClientId, reply: ClientReply<ReplyOf<P>>, after_sync: bool) {
         self.effects.push(Effect::Reply {
             client,
             reply,

@@ -1,26 +1,28 @@
 //! Simulated clients (DESIGN.md, "Clients"): endpoints on the same network as the servers, one
-//! operation in flight each, timeouts and retries, redirects to the leader.
+//! operation in flight each, timeouts and retries, redirects to the leader. The operations are
+//! the workload family's; everything here is the same for every family.
 //!
 //! - Retries of one operation (same session + sequence number) are one history entry, from the
 //!   first invoke to the final reply.
-//! - `fail` only for a compare-and-set whose comparison failed (the server says so; nothing
-//!   changed). A client that gives up records `info`, whatever the answers were: a delayed or
-//!   duplicated copy of its request may still be applied.
-//! - `info` when the client gives up; it then continues under a fresh process id (Jepsen's rule),
-//!   which is also its new session, so a late application of the old operation cannot be
-//!   mistaken for a new one.
-//! - Written values are unique per run.
+//! - `fail` only when the family says an executed operation provably did not take effect (a
+//!   compare-and-set whose comparison failed). A client that gives up records `info`, whatever
+//!   the answers were: a delayed or duplicated copy of its request may still be applied.
+//! - After `info` the client continues under a fresh process id (Jepsen's rule), which is also
+//!   its new session, so a late application of the old operation cannot be mistaken for a new
+//!   one.
+//! - Written values are unique per run ([`crate::family::GenCx::fresh_value`]).
 
-use crate::client::{ClientReply, Op, Outcome};
-use crate::config::{ClientConfig, Mix, OpTemplate, WorkloadConfig};
+use crate::client::{ClientReply, Outcome};
+use crate::config::{ClientConfig, WorkloadConfig};
+use crate::family::{Completion, Family, GenCx, KeySource, ValueSource};
 use crate::history::EventType;
 use crate::ids::{ClientId, Key, NodeId, Value};
 use crate::rng::{Draw, Rng};
 use crate::time::Time;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 /// An operation in flight.
-pub(crate) struct InFlight {
+pub(crate) struct InFlight<Op> {
     pub op: Op,
     pub seq: u64,
     pub attempts: u32,
@@ -28,21 +30,18 @@ pub(crate) struct InFlight {
     pub timer_gen: u64,
 }
 
-pub(crate) struct ClientState {
+pub(crate) struct ClientState<F: Family> {
     pub id: ClientId,
     pub rng: Rng,
     /// Current process id (Jepsen): fresh after an `info`.
     pub process: u64,
     pub seq: u64,
     pub target: NodeId,
-    pub busy: Option<InFlight>,
+    pub busy: Option<InFlight<F::Op>>,
     /// Scheduled operations waiting for the client to be idle.
-    pub queue: VecDeque<OpTemplate>,
+    pub queue: VecDeque<F::OpSpec>,
     /// Generation of the pending wake/timeout event; older ones are stale.
     pub gen: u64,
-    /// Last value seen per key (for choosing a compare-and-set's expected value).
-    pub last_seen: BTreeMap<Key, Value>,
-    pub values_made: u64,
     /// The current attempt's reply deadline and the generation it belongs to.
     pub deadline: Option<(Time, u64)>,
     /// The time of the queued timeout event, if one is queued.
@@ -53,7 +52,7 @@ pub(crate) struct ClientState {
 }
 
 /// What the engine must do after a client step.
-pub(crate) enum ClientAction {
+pub(crate) enum ClientAction<F: Family> {
     /// Send the request for the in-flight op to `target`, and arm a timeout.
     Send {
         to: NodeId,
@@ -61,41 +60,36 @@ pub(crate) enum ClientAction {
     },
     /// Retry after a pause (no leader known / not applied).
     Backoff(Time),
-    /// Record a completion and go idle; `think` is the pause before the next op (None: wait for
-    /// scheduled ops only).
+    /// Record a completion and go idle.
     Complete {
         kind: EventType,
-        op: Op,
-        read: Option<Vec<Value>>,
+        op: F::Op,
+        reply: Option<F::Reply>,
         process: u64,
     },
     Nothing,
 }
 
-pub(crate) struct Clients {
-    pub list: Vec<ClientState>,
+pub(crate) struct Clients<F: Family> {
+    pub list: Vec<ClientState<F>>,
+    pub family: F,
     pub cfg: ClientConfig,
     pub workload: Option<WorkloadConfig>,
     pub n_nodes: usize,
     /// Random operations invoked so far (for `count`).
     pub random_invoked: u64,
-    /// Fresh values are `value_base + k·clients + client index`.
-    value_base: Value,
+    values: ValueSource,
+    keys: KeySource,
     /// Next process id to hand out after an `info`.
     next_process: u64,
-    /// With `key_ops`: each slot's current key and the operations it has had.
-    slot_keys: Vec<(Key, u64)>,
-    next_key: Key,
-    retired: Vec<Key>,
-    /// Keys named by scheduled operations: never retired (an operation may still come) and
-    /// never handed out as fresh keys.
-    pinned: BTreeSet<Key>,
 }
 
-impl Clients {
+impl<F: Family> Clients<F> {
+    /// `value_base`: fresh values start here; `pinned`: keys scheduled operations name.
     pub fn new(
         cfg: &ClientConfig,
         workload: Option<&WorkloadConfig>,
+        family: F,
         n_nodes: usize,
         seed: u64,
         value_base: Value,
@@ -115,8 +109,6 @@ impl Clients {
                     busy: None,
                     queue: VecDeque::new(),
                     gen: 0,
-                    last_seen: BTreeMap::new(),
-                    values_made: 0,
                     next_arrival: 0,
                     deadline: None,
                     timer_armed: None,
@@ -125,24 +117,26 @@ impl Clients {
             .collect();
         Clients {
             list,
+            family,
             cfg: cfg.clone(),
             workload: workload.cloned(),
             n_nodes,
             random_invoked: 0,
-            value_base,
+            values: ValueSource {
+                base: value_base,
+                clients: cfg.clients as u64,
+                made: vec![0; cfg.clients],
+            },
+            keys: KeySource {
+                count: workload.map_or(1, |w| w.keys.max(1)),
+                key_ops: workload.and_then(|w| w.key_ops),
+                slots: Vec::new(),
+                next_key: 0,
+                retired: Vec::new(),
+                pinned,
+            },
             next_process: cfg.clients as u64,
-            slot_keys: Vec::new(),
-            next_key: 0,
-            retired: Vec::new(),
-            pinned,
         }
-    }
-
-    fn fresh_value(&mut self, c: usize) -> Value {
-        let cl = &mut self.list[c];
-        let v = self.value_base + cl.values_made * self.cfg.clients as u64 + c as u64;
-        cl.values_made += 1;
-        v
     }
 
     /// The time of client `c`'s next random arrival (each client is a Poisson process at
@@ -173,109 +167,40 @@ impl Clients {
         }
     }
 
-    /// Draws the next random op for client `c`.
-    pub fn random_op(&mut self, c: usize) -> Op {
-        let w = self.workload.as_ref().expect("random op without a workload");
-        let Mix {
-            read,
-            write,
-            cas,
-            append,
-        } = w.mix;
-        let keys = w.keys.max(1);
-        // The last `readers` clients of the random workload only read.
-        let reader = c + w.readers >= w.clients;
+    /// Runs `f` with the family and a generation context for client `c`.
+    fn generating<R>(&mut self, c: usize, f: impl FnOnce(&mut F, &mut GenCx) -> R) -> R {
+        let reader = self
+            .workload
+            .as_ref()
+            .is_some_and(|w| c < w.clients && c + w.readers >= w.clients);
         let cl = &mut self.list[c];
-        let kind = if reader {
-            0
-        } else {
-            cl.rng.weighted(&[read, write, cas, append])
+        let mut cx = GenCx {
+            client: cl.id,
+            rng: &mut cl.rng,
+            reader,
+            values: &mut self.values,
+            keys: &mut self.keys,
         };
-        let slot = cl.rng.below(u64::from(keys)) as usize;
-        let key = self.slot_key(slot);
-        let cl = &mut self.list[c];
-        let expected = cl.last_seen.get(&key).copied();
-        match kind {
-            0 => Op::Read { key },
-            1 => Op::Write {
-                key,
-                value: self.fresh_value(c),
-            },
-            2 => {
-                // Compare against the last value this client saw (or a made-up one, which
-                // exercises the failure path).
-                let from = expected.unwrap_or(0);
-                Op::Cas {
-                    key,
-                    from,
-                    to: self.fresh_value(c),
-                }
-            }
-            _ => Op::Append {
-                key,
-                value: self.fresh_value(c),
-            },
-        }
+        f(&mut self.family, &mut cx)
     }
 
-    /// The key in `slot` for the next op. With `key_ops`, a key takes that many operations and
-    /// then retires for a fresh one (Jepsen's independent keys): histories stay short per key,
-    /// so they can be checked — and forgotten — as the run goes.
-    fn slot_key(&mut self, slot: usize) -> Key {
-        let w = self.workload.as_ref().expect("random op without a workload");
-        let keys = w.keys.max(1) as usize;
-        let Some(limit) = w.key_ops else {
-            return slot as Key;
-        };
-        if self.slot_keys.is_empty() {
-            self.slot_keys = (0..keys).map(|s| (s as Key, 0)).collect();
-            self.next_key = keys as Key;
-        }
-        let (key, used) = &mut self.slot_keys[slot];
-        let k = *key;
-        *used += 1;
-        if *used >= limit {
-            if !self.pinned.contains(&k) {
-                self.retired.push(k);
-            }
-            let mut fresh = self.next_key;
-            while self.pinned.contains(&fresh) {
-                fresh = fresh.checked_add(1).expect("more than 4 billion keys");
-            }
-            *key = fresh;
-            *used = 0;
-            self.next_key = fresh.checked_add(1).expect("more than 4 billion keys");
-        }
-        k
+    /// Draws the next random op for client `c`.
+    pub fn random_op(&mut self, c: usize) -> F::Op {
+        self.generating(c, |fam, cx| fam.generate(cx))
+    }
+
+    /// Turns a scheduled op into a concrete one, giving fresh values to the holes.
+    pub fn fill(&mut self, c: usize, spec: &F::OpSpec) -> F::Op {
+        self.generating(c, |fam, cx| fam.fill(spec, cx))
     }
 
     /// Keys retired since the last call: no operation will be invoked on them again.
     pub fn take_retired(&mut self) -> Vec<Key> {
-        std::mem::take(&mut self.retired)
+        std::mem::take(&mut self.keys.retired)
     }
 
-    /// Turns a scheduled op into a concrete one, giving fresh values to the holes.
-    pub fn fill(&mut self, c: usize, t: &OpTemplate) -> Op {
-        match *t {
-            OpTemplate::Read { key } => Op::Read { key },
-            OpTemplate::Write { key, value } => Op::Write {
-                key,
-                value: value.unwrap_or_else(|| self.fresh_value(c)),
-            },
-            OpTemplate::Cas { key, from, to } => Op::Cas {
-                key,
-                from,
-                to: to.unwrap_or_else(|| self.fresh_value(c)),
-            },
-            OpTemplate::Append { key, value } => Op::Append {
-                key,
-                value: value.unwrap_or_else(|| self.fresh_value(c)),
-            },
-        }
-    }
-
-    /// Starts `op` on idle client `c`; returns the request's target and timeout.
-    pub fn start(&mut self, c: usize, op: Op) -> (NodeId, u64, u64, Time) {
+    /// Starts `op` on idle client `c`; returns the request's target, process and timeout.
+    pub fn start(&mut self, c: usize, op: F::Op) -> (NodeId, u64, Time) {
         let timeout = self.cfg.timeout;
         let cl = &mut self.list[c];
         assert!(cl.busy.is_none(), "client {} already has an op in flight", cl.id);
@@ -288,7 +213,7 @@ impl Clients {
             hops: 0,
             timer_gen: cl.gen,
         });
-        (cl.target, cl.process, cl.seq, timeout)
+        (cl.target, cl.process, timeout)
     }
 
     fn max_hops(&self) -> u32 {
@@ -297,11 +222,7 @@ impl Clients {
     }
 
     /// A reply arrived at client `c`.
-    pub fn on_reply(&mut self, c: usize, reply: &ClientReply) -> ClientAction {
-        let max_hops = self.max_hops();
-        let backoff = self.cfg.backoff;
-        let n = self.n_nodes as u32;
-        let timeout = self.cfg.timeout;
+    pub fn on_reply(&mut self, c: usize, reply: &ClientReply<F::Reply>) -> ClientAction<F> {
         let cl = &mut self.list[c];
         let Some(f) = cl.busy.as_mut() else {
             return ClientAction::Nothing;
@@ -311,83 +232,67 @@ impl Clients {
             return ClientAction::Nothing;
         }
         match &reply.outcome {
-            Outcome::Ok(list) => {
+            Outcome::Done(r) => {
                 let f = cl.busy.take().expect("in flight");
                 cl.gen += 1;
-                let read = match &f.op {
-                    Op::Read { key } => {
-                        if let Some(v) = list.last() {
-                            cl.last_seen.insert(*key, *v);
-                        }
-                        Some(list.clone())
-                    }
-                    Op::Write { key, value } | Op::Cas { key, to: value, .. } => {
-                        cl.last_seen.insert(*key, *value);
-                        None
-                    }
-                    Op::Append { key, value } => {
-                        cl.last_seen.insert(*key, *value);
-                        None
-                    }
+                let process = cl.process;
+                let kind = match self.family.complete(ClientId(c as u32), &f.op, r) {
+                    Completion::Ok => EventType::Ok,
+                    Completion::Fail => EventType::Fail,
                 };
                 ClientAction::Complete {
-                    kind: EventType::Ok,
+                    kind,
                     op: f.op,
-                    read,
-                    process: cl.process,
+                    reply: Some(r.clone()),
+                    process,
                 }
             }
-            Outcome::CasFailed => {
-                let f = cl.busy.take().expect("in flight");
-                cl.gen += 1;
-                ClientAction::Complete {
-                    kind: EventType::Fail,
-                    op: f.op,
-                    read: None,
-                    process: cl.process,
-                }
-            }
-            Outcome::Redirect(hint) => {
-                f.hops += 1;
-                if f.hops > max_hops {
+            Outcome::Redirect(Some(leader)) if *leader != cl.target => {
+                if !self.hop(c) {
                     return self.give_up(c);
                 }
-                match hint {
-                    Some(leader) if *leader != cl.target => {
-                        cl.target = *leader;
-                        cl.gen += 1;
-                        f.timer_gen = cl.gen;
-                        ClientAction::Send {
-                            to: cl.target,
-                            timeout,
-                        }
-                    }
-                    _ => {
-                        cl.target = NodeId((cl.target.0 + 1) % n);
-                        cl.gen += 1;
-                        f.timer_gen = cl.gen;
-                        ClientAction::Backoff(backoff)
-                    }
+                let cl = &mut self.list[c];
+                cl.target = *leader;
+                ClientAction::Send {
+                    to: cl.target,
+                    timeout: self.cfg.timeout,
                 }
             }
-            Outcome::NotApplied => {
-                f.hops += 1;
-                if f.hops > max_hops {
+            Outcome::Redirect(_) | Outcome::NotApplied => {
+                if !self.hop(c) {
                     return self.give_up(c);
                 }
-                cl.target = NodeId((cl.target.0 + 1) % n);
-                cl.gen += 1;
-                f.timer_gen = cl.gen;
-                ClientAction::Backoff(backoff)
+                self.rotate(c);
+                ClientAction::Backoff(self.cfg.backoff)
             }
         }
     }
 
-    /// The reply timer of client `c` fired.
-    pub fn on_timeout(&mut self, c: usize, gen: u64) -> ClientAction {
-        let retries = self.cfg.retries;
-        let timeout = self.cfg.timeout;
+    /// Counts one redirect or "not applied" answer and starts a new attempt generation;
+    /// false when the operation had too many.
+    fn hop(&mut self, c: usize) -> bool {
+        let max_hops = self.max_hops();
+        let cl = &mut self.list[c];
+        let f = cl.busy.as_mut().expect("in flight");
+        f.hops += 1;
+        if f.hops > max_hops {
+            return false;
+        }
+        cl.gen += 1;
+        f.timer_gen = cl.gen;
+        true
+    }
+
+    /// Moves client `c` on to the next server.
+    fn rotate(&mut self, c: usize) {
         let n = self.n_nodes as u32;
+        let cl = &mut self.list[c];
+        cl.target = NodeId((cl.target.0 + 1) % n);
+    }
+
+    /// The reply timer of client `c` fired.
+    pub fn on_timeout(&mut self, c: usize, gen: u64) -> ClientAction<F> {
+        let retries = self.cfg.retries;
         let cl = &mut self.list[c];
         let Some(f) = cl.busy.as_mut() else {
             return ClientAction::Nothing;
@@ -399,17 +304,17 @@ impl Clients {
             return self.give_up(c);
         }
         f.attempts += 1;
-        cl.target = NodeId((cl.target.0 + 1) % n);
         cl.gen += 1;
         f.timer_gen = cl.gen;
+        self.rotate(c);
         ClientAction::Send {
-            to: cl.target,
-            timeout,
+            to: self.list[c].target,
+            timeout: self.cfg.timeout,
         }
     }
 
     /// A backoff ended: resend.
-    pub fn on_backoff_done(&mut self, c: usize, gen: u64) -> ClientAction {
+    pub fn on_backoff_done(&mut self, c: usize, gen: u64) -> ClientAction<F> {
         let timeout = self.cfg.timeout;
         let cl = &mut self.list[c];
         match cl.busy.as_mut() {
@@ -425,7 +330,7 @@ impl Clients {
         }
     }
 
-    fn give_up(&mut self, c: usize) -> ClientAction {
+    fn give_up(&mut self, c: usize) -> ClientAction<F> {
         let next = self.next_process;
         let cl = &mut self.list[c];
         let f = cl.busy.take().expect("in flight");
@@ -438,12 +343,12 @@ impl Clients {
         ClientAction::Complete {
             kind: EventType::Info,
             op: f.op,
-            read: None,
+            reply: None,
             process,
         }
     }
 
-    pub fn in_flight(&self, c: usize) -> Option<(&InFlight, u64)> {
+    pub fn in_flight(&self, c: usize) -> Option<(&InFlight<F::Op>, u64)> {
         let cl = &self.list[c];
         cl.busy.as_ref().map(|f| (f, cl.process))
     }

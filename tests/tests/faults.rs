@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use sim::config::{ClockConfig, ClockOverride, LinkParams, ScheduledFault};
 use sim::faults::{FaultAction, PartitionSpec, Target};
 use sim::time::NANOS_PER_MILLI as MS;
-use sim::{
-    ClientRequest, Ctx, Dist, Durable, Endpoint, LinkKind, NodeId, Protocol, RunReport, Sim, SimConfig,
-};
+use sim::{Ctx, Dist, Durable, Endpoint, LinkKind, NodeId, Protocol, RunReport, Sim, SimConfig};
 
 #[derive(Clone, Debug, Serialize)]
 struct Ping {
@@ -93,6 +91,7 @@ impl<const STREAM: bool> Protocol for Probe<STREAM> {
     type Durable = Log;
     type Params = Params;
     type Invariants = sim::NoInvariants;
+    type Workload = sim::family::NoClients;
 
     fn boot(cx: &mut Ctx<Self>, params: &Params, durable: &Log) -> Self {
         if params.period_ns > 0 {
@@ -135,7 +134,9 @@ impl<const STREAM: bool> Protocol for Probe<STREAM> {
         cx.set_timer(self.params.period_ns, Timer::Tick);
     }
 
-    fn on_client(&mut self, _cx: &mut Ctx<Self>, _req: ClientRequest) {}
+    fn on_client(&mut self, _cx: &mut Ctx<Self>, req: sim::RequestOf<Self>) {
+        match req.op {}
+    }
 
     fn on_sync_done(&mut self, cx: &mut Ctx<Self>, _sync: sim::SyncId) {
         if self.params.persist_script && self.booted_with.is_empty() && self.seq == 0 {
@@ -192,7 +193,7 @@ fn n(i: u32) -> Endpoint {
 type Snapshot<const S: bool> = Vec<Option<Probe<S>>>;
 
 fn run<const S: bool>(cfg: SimConfig, params: Vec<Params>) -> (RunReport, Snapshot<S>) {
-    Sim::<Probe<S>>::new(cfg, params, sim::Outputs::default())
+    Sim::<Probe<S>>::new(cfg, sim::Setup::with_params(params), sim::Outputs::default())
         .run_and_inspect(|w| w.iter().map(|v| v.state.cloned()).collect())
         .expect("no output to fail")
 }
@@ -373,7 +374,7 @@ fn a_crash_loses_unsynced_writes_and_held_sends_but_keeps_synced_state() {
 
     // Without the crash both writes become durable and the held ping is sent after the sync.
     cfg.faults.clear();
-    let (_, nodes) = Sim::<Probe<false>>::new(cfg, params, sim::Outputs::default())
+    let (_, nodes) = Sim::<Probe<false>>::new(cfg, sim::Setup::with_params(params), sim::Outputs::default())
         .run_and_inspect(|w| {
             (
                 w.node(NodeId(0)).durable.0.clone(),
@@ -525,14 +526,15 @@ fn power_loss(sync_writes: bool) -> (RunReport, Vec<u64>, Option<Vec<u64>>) {
         sync_writes,
         ..Params::default()
     }];
-    let (report, (durable, ticks)) = Sim::<Probe<false>>::new(cfg, params, sim::Outputs::default())
-        .run_and_inspect(|w| {
-            (
-                w.node(NodeId(0)).durable.0.clone(),
-                w.node(NodeId(0)).state.map(|p| p.ticks.clone()),
-            )
-        })
-        .expect("runs");
+    let (report, (durable, ticks)) =
+        Sim::<Probe<false>>::new(cfg, sim::Setup::with_params(params), sim::Outputs::default())
+            .run_and_inspect(|w| {
+                (
+                    w.node(NodeId(0)).durable.0.clone(),
+                    w.node(NodeId(0)).state.map(|p| p.ticks.clone()),
+                )
+            })
+            .expect("runs");
     (report, durable, ticks)
 }
 

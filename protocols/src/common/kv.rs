@@ -1,8 +1,9 @@
 //! The replicated key/value state machine every protocol serves: per key a list of values;
 //! `write` replaces it, `append` extends it, `cas` replaces `[from]` with `[to]`.
 
+use crate::families::kv::{KvOp as Op, KvReply};
 use serde::Serialize;
-use sim::{Key, Op, Outcome, Value};
+use sim::{Key, Value};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -12,24 +13,24 @@ pub struct KvStore {
 
 impl KvStore {
     /// Applies `op` and returns what the client should hear.
-    pub fn apply(&mut self, op: &Op) -> Outcome {
+    pub fn apply(&mut self, op: &Op) -> KvReply {
         match *op {
-            Op::Read { key } => Outcome::Ok(self.read(key)),
+            Op::Read { key } => KvReply::Ok(self.read(key)),
             Op::Write { key, value } => {
                 self.map.insert(key, vec![value]);
-                Outcome::Ok(Vec::new())
+                KvReply::Ok(Vec::new())
             }
             Op::Cas { key, from, to } => match self.map.get_mut(&key) {
                 Some(cur) if cur[..] == [from] => {
                     *cur = vec![to];
-                    Outcome::Ok(Vec::new())
+                    KvReply::Ok(Vec::new())
                 }
                 // A failed cas changes nothing (and creates no key).
-                _ => Outcome::CasFailed,
+                _ => KvReply::CasFailed,
             },
             Op::Append { key, value } => {
                 self.map.entry(key).or_default().push(value);
-                Outcome::Ok(Vec::new())
+                KvReply::Ok(Vec::new())
             }
         }
     }
@@ -54,14 +55,14 @@ mod tests {
     #[test]
     fn operations() {
         let mut kv = KvStore::default();
-        assert_eq!(kv.apply(&Op::Read { key: 1 }), Outcome::Ok(vec![]));
+        assert_eq!(kv.apply(&Op::Read { key: 1 }), KvReply::Ok(vec![]));
         assert_eq!(
             kv.apply(&Op::Cas {
                 key: 1,
                 from: 0,
                 to: 5
             }),
-            Outcome::CasFailed
+            KvReply::CasFailed
         );
         assert!(kv.is_empty(), "a failed cas creates no key");
         kv.apply(&Op::Write { key: 1, value: 3 });
@@ -71,7 +72,7 @@ mod tests {
                 from: 3,
                 to: 5
             }),
-            Outcome::Ok(vec![])
+            KvReply::Ok(vec![])
         );
         kv.apply(&Op::Append { key: 1, value: 9 });
         assert_eq!(kv.read(1), vec![5, 9]);
@@ -81,7 +82,7 @@ mod tests {
                 from: 5,
                 to: 6
             }),
-            Outcome::CasFailed
+            KvReply::CasFailed
         );
     }
 }

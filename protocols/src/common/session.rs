@@ -3,28 +3,37 @@
 //! table instead of being applied twice.
 
 use serde::Serialize;
-use sim::Outcome;
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Sessions {
-    last: BTreeMap<u64, (u64, Outcome)>,
+/// Per session: the highest sequence number applied and the answer it got (`R`: the workload
+/// family's reply).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Sessions<R> {
+    last: BTreeMap<u64, (u64, R)>,
+}
+
+impl<R> Default for Sessions<R> {
+    fn default() -> Self {
+        Sessions {
+            last: BTreeMap::new(),
+        }
+    }
 }
 
 /// What the table says about an incoming request.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Seen<'a> {
+pub enum Seen<'a, R> {
     /// Not applied yet.
     New,
     /// Already applied: answer with this.
-    Duplicate(&'a Outcome),
+    Duplicate(&'a R),
     /// Older than the latest applied op of its session: the client has moved on; nobody waits
     /// for the answer.
     Stale,
 }
 
-impl Sessions {
-    pub fn seen(&self, session: u64, seq: u64) -> Seen<'_> {
+impl<R> Sessions<R> {
+    pub fn seen(&self, session: u64, seq: u64) -> Seen<'_, R> {
         match self.last.get(&session) {
             Some((s, out)) if *s == seq => Seen::Duplicate(out),
             Some((s, _)) if *s > seq => Seen::Stale,
@@ -33,10 +42,13 @@ impl Sessions {
     }
 
     /// Records that (session, seq) was applied with this outcome.
-    pub fn record(&mut self, session: u64, seq: u64, outcome: Outcome) {
-        let e = self.last.entry(session).or_insert((0, Outcome::NotApplied));
-        if seq >= e.0 {
-            *e = (seq, outcome);
+    pub fn record(&mut self, session: u64, seq: u64, outcome: R) {
+        match self.last.get_mut(&session) {
+            Some(e) if seq < e.0 => {}
+            Some(e) => *e = (seq, outcome),
+            None => {
+                self.last.insert(session, (seq, outcome));
+            }
         }
     }
 

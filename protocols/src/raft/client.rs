@@ -4,10 +4,11 @@
 use super::messages::Command;
 use super::node::{PendingRead, Raft, ReadMode, Role};
 use crate::common::session::Seen;
-use sim::{ClientRequest, Ctx, Draw, Op, Outcome};
+use crate::families::kv::KvOp as Op;
+use sim::{Ctx, Draw, Outcome, RequestOf};
 
 impl Raft {
-    pub(super) fn on_client_request(&mut self, cx: &mut Ctx<Self>, req: ClientRequest) {
+    pub(super) fn on_client_request(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
         if self.role != Role::Leader {
             // §6.2: clients find the leader by redirect.
             cx.reply(&req, Outcome::Redirect(self.leader));
@@ -35,7 +36,7 @@ impl Raft {
                 ReadMode::Lease if self.lease_valid(cx) => {
                     self.stats.lease_reads += 1;
                     let value = self.kv.apply(&req.op);
-                    cx.reply(&req, value);
+                    cx.reply(&req, Outcome::Done(value));
                 }
                 _ => self.read_index(cx, req),
             }
@@ -45,7 +46,7 @@ impl Raft {
             // Already applied (so committed): answer as the first time.
             Seen::Duplicate(out) => {
                 let out = out.clone();
-                cx.reply(&req, out);
+                cx.reply(&req, Outcome::Done(out));
             }
             Seen::Stale => {}
             Seen::New => self.propose(cx, req),
@@ -54,7 +55,7 @@ impl Raft {
 
     /// Appends a client command (unless this request is already in the log and waiting) and
     /// replicates it.
-    fn propose(&mut self, cx: &mut Ctx<Self>, req: ClientRequest) {
+    fn propose(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
         let key = (req.session, req.seq);
         if let Some(&index) = self.pending_ops.get(&key) {
             self.pending.insert(index, (req.client, req.session, req.seq));
@@ -87,7 +88,7 @@ impl Raft {
 
     /// §6.4: remember the commit index, confirm leadership with a heartbeat round, then read
     /// once the state machine has applied up to that index.
-    fn read_index(&mut self, cx: &mut Ctx<Self>, req: ClientRequest) {
+    fn read_index(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
         let round = self.read_round + 1;
         // Before our no-op commits, the commit index may lag what is committed: the read index
         // is then taken when it commits (u64::MAX stands for "not yet known").
@@ -185,7 +186,7 @@ impl Raft {
             let r = self.reads.pop_front().expect("front exists");
             self.stats.read_index_reads += 1;
             let value = self.kv.apply(&r.req.op);
-            cx.reply(&r.req, value);
+            cx.reply(&r.req, Outcome::Done(value));
         }
     }
 }

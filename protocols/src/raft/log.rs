@@ -9,6 +9,7 @@
 use super::messages::{chain, Command, Entry};
 use crate::common::kv::KvStore;
 use crate::common::session::Sessions;
+use crate::families::kv::KvReply;
 use serde::Serialize;
 use sim::{Durable, NodeId};
 
@@ -139,7 +140,7 @@ impl RaftLog {
 pub struct SmSnapshot {
     pub index: u64,
     pub kv: KvStore,
-    pub sessions: Sessions,
+    pub sessions: Sessions<KvReply>,
 }
 
 /// Everything a server keeps on disk.

@@ -1,8 +1,9 @@
 //! Raft's messages (extended paper, Figure 2) and timers, with compact `Debug` forms for the
 //! readable trace: `AppendEntries{term: 2, prev: (4, t1), entries: 1, commit: 3}`.
 
+use crate::families::kv::KvOp as Op;
 use serde::Serialize;
-use sim::{Key, Op, Value};
+use sim::{Key, Value};
 use std::fmt;
 
 /// A command in the replicated log.

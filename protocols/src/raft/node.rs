@@ -7,9 +7,10 @@ use super::log::{RaftDurable, RaftLog, RaftWrite};
 use super::messages::{Command, Msg, Timer};
 use crate::common::kv::KvStore;
 use crate::common::session::Sessions;
+use crate::families::kv::{Kv, KvReply};
 use serde::{Deserialize, Serialize};
 use sim::time::{Dur, NANOS_PER_MILLI};
-use sim::{ClientId, ClientRequest, Ctx, Draw, NodeId, Protocol, SyncId, TimerId};
+use sim::{ClientId, Ctx, Draw, NodeId, Protocol, RequestOf, SyncId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How the leader serves reads (dissertation §6.4).
@@ -93,7 +94,7 @@ pub enum Role {
 /// A read waiting for leadership confirmation and for the state machine to catch up (§6.4).
 #[derive(Clone, Debug)]
 pub(super) struct PendingRead {
-    pub req: ClientRequest,
+    pub req: RequestOf<Raft>,
     pub read_index: u64,
     pub round: u64,
 }
@@ -124,7 +125,7 @@ pub struct Raft {
     pub(super) commit_index: u64,
     pub(super) last_applied: u64,
     pub(super) kv: KvStore,
-    pub(super) sessions: Sessions,
+    pub(super) sessions: Sessions<KvReply>,
     /// The armed election timer and the monotonic time it fires at.
     pub(super) election_timer: Option<(TimerId, u64)>,
     /// When the election timeout expires (monotonic). Resetting it only moves this deadline;
@@ -460,6 +461,7 @@ impl Protocol for Raft {
     type Durable = RaftDurable;
     type Params = RaftParams;
     type Invariants = RaftInvariants;
+    type Workload = Kv;
 
     fn bugs() -> &'static [sim::BugDecl] {
         super::bugs::BUGS
@@ -578,7 +580,7 @@ impl Protocol for Raft {
         }
     }
 
-    fn on_client(&mut self, cx: &mut Ctx<Self>, req: ClientRequest) {
+    fn on_client(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
         self.begin_event();
         self.on_client_request(cx, req);
     }

@@ -304,7 +304,7 @@ impl Raft {
                 self.pending_ops.remove(&(ps, pq));
                 if let Some((session, seq, out)) = outcome {
                     if (ps, pq) == (session, seq) {
-                        cx.reply_to(client, session, seq, out);
+                        cx.reply_to(client, session, seq, sim::Outcome::Done(out));
                     }
                 }
             }

@@ -5,8 +5,9 @@ use super::invariants::SingleInvariants;
 use super::messages::{Msg, Timer};
 use crate::common::kv::KvStore;
 use crate::common::session::{Seen, Sessions};
+use crate::families::kv::{Kv, KvOp as Op, KvReply};
 use serde::{Deserialize, Serialize};
-use sim::{ClientRequest, Ctx, Durable, NodeId, Op, Outcome, Protocol};
+use sim::{Ctx, Durable, NodeId, Outcome, Protocol, RequestOf};
 
 /// `single` has no parameters yet; the table exists so scenario files can say `[params]`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -25,7 +26,7 @@ pub struct Write {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SingleDurable {
     pub kv: KvStore,
-    pub sessions: Sessions,
+    pub sessions: Sessions<KvReply>,
     pub records: u64,
 }
 
@@ -42,7 +43,7 @@ impl Durable for SingleDurable {
 pub struct Single {
     pub(super) id: NodeId,
     pub(super) kv: KvStore,
-    pub(super) sessions: Sessions,
+    pub(super) sessions: Sessions<KvReply>,
     pub(super) bugs: Bugs,
     /// Requests answered from the session table (for the `retry-deduplicated` check).
     pub(super) deduplicated: u64,
@@ -57,13 +58,13 @@ impl Single {
         self.id == NodeId(0)
     }
 
-    fn on_mutation(&mut self, cx: &mut Ctx<Self>, req: ClientRequest) {
+    fn on_mutation(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
         match self.sessions.seen(req.session, req.seq) {
             Seen::Duplicate(out) if !self.bugs.no_dedup => {
                 // Answered before; the answer may still be waiting for its sync.
                 self.deduplicated += 1;
                 let out = out.clone();
-                cx.reply_after_sync(&req, out);
+                cx.reply_after_sync(&req, Outcome::Done(out));
                 return;
             }
             Seen::Stale if !self.bugs.no_dedup => return,
@@ -82,9 +83,9 @@ impl Single {
         });
         if self.bugs.ack_before_sync {
             cx.sync();
-            cx.reply(&req, outcome);
+            cx.reply(&req, Outcome::Done(outcome));
         } else {
-            cx.reply_after_sync(&req, outcome);
+            cx.reply_after_sync(&req, Outcome::Done(outcome));
         }
     }
 }
@@ -102,6 +103,7 @@ impl Protocol for Single {
     type Durable = SingleDurable;
     type Params = SingleParams;
     type Invariants = SingleInvariants;
+    type Workload = Kv;
 
     fn bugs() -> &'static [sim::BugDecl] {
         super::bugs::BUGS
@@ -127,13 +129,13 @@ impl Protocol for Single {
         match timer {}
     }
 
-    fn on_client(&mut self, cx: &mut Ctx<Self>, req: ClientRequest) {
+    fn on_client(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
         if !self.is_server() {
             cx.reply(&req, Outcome::Redirect(Some(NodeId(0))));
             return;
         }
         if let Op::Read { key } = req.op {
-            let value = Outcome::Ok(self.kv.read(key));
+            let value = Outcome::Done(KvReply::Ok(self.kv.read(key)));
             if self.bugs.read_unsynced {
                 cx.reply(&req, value);
             } else {

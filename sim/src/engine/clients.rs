@@ -5,7 +5,7 @@
 use super::event::{Ev, Handled, Payload};
 use super::Sim;
 use crate::client::ClientRequest;
-use crate::history::{EventType, HistoryEvent, HistoryObserver};
+use crate::history::{EventType, HistoryEvent};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::Protocol;
 use crate::time::Time;
@@ -83,7 +83,7 @@ impl<P: Protocol> Sim<P> {
     }
 
     pub(super) fn on_scheduled_op(&mut self, index: u32) -> Handled {
-        let op = self.cfg.scheduled_ops[index as usize].clone();
+        let op = self.scheduled_ops[index as usize].clone();
         let c = op.client.index();
         self.core
             .trace
@@ -137,16 +137,18 @@ impl<P: Protocol> Sim<P> {
             }
             return;
         };
-        let (to, process, _seq, timeout) = self.clients.start(c, op.clone());
         self.core.counters.ops.invoked += 1;
+        let event = self.core.event;
         self.record_history(HistoryEvent {
             kind: EventType::Invoke,
-            process,
+            process: self.clients.list[c].process,
             client: ClientId(c as u32),
-            op,
-            read: None,
+            op: &op,
+            reply: None,
             time: now,
+            event,
         });
+        let (to, _process, timeout) = self.clients.start(c, op);
         self.client_send(c, to, timeout);
         // Observers learn of a retired key after its last invocation.
         for key in self.clients.take_retired() {
@@ -187,7 +189,7 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    fn client_act(&mut self, c: usize, action: ClientAction) {
+    fn client_act(&mut self, c: usize, action: ClientAction<P::Workload>) {
         let now = self.core.now;
         match action {
             ClientAction::Nothing => {}
@@ -210,7 +212,7 @@ impl<P: Protocol> Sim<P> {
             ClientAction::Complete {
                 kind,
                 op,
-                read,
+                reply,
                 process,
             } => {
                 match kind {
@@ -219,13 +221,15 @@ impl<P: Protocol> Sim<P> {
                     EventType::Info => self.core.counters.ops.info += 1,
                     EventType::Invoke => unreachable!("a completion is not an invocation"),
                 }
+                let event = self.core.event;
                 self.record_history(HistoryEvent {
                     kind,
                     process,
                     client: ClientId(c as u32),
-                    op,
-                    read,
+                    op: &op,
+                    reply: reply.as_ref(),
                     time: now,
+                    event,
                 });
                 self.wake_after_completion(c);
             }
@@ -253,34 +257,37 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    fn record_history(&mut self, e: HistoryEvent) {
+    fn record_history(&mut self, e: HistoryEvent<P::Workload>) {
         let t = &mut self.core.trace;
         t.header(tag::HISTORY, e.time, e.client.0, e.kind as u32);
         t.rec().extend_from_slice(&e.process.to_le_bytes());
-        crate::trace::encode(&e.op, t.rec());
-        if let Some(r) = &e.read {
+        crate::trace::encode(e.op, t.rec());
+        if let Some(r) = e.reply {
             crate::trace::encode(r, t.rec());
         }
         t.commit();
         if self.core.trace.wants_text() {
             let what = match e.kind {
-                EventType::Invoke => "invoke",
-                EventType::Ok => "ok",
-                EventType::Fail => "fail",
                 EventType::Info => "info (gave up)",
+                k => k.name(),
             };
-            let read = e.read.as_ref().map(|r| format!(" -> {r:?}")).unwrap_or_default();
+            let reply = e.reply.map(|r| format!(" -> {r}")).unwrap_or_default();
             self.core.trace.text(
                 e.time,
-                format_args!("{}     {what} {}{read}  [process {}]", e.client, e.op, e.process),
+                format_args!("{}     {what} {}{reply}  [process {}]", e.client, e.op, e.process),
             );
         }
         self.ops_check.observe(&e);
+        {
+            let world = crate::protocol::World::new(&self.nodes, self.core.now);
+            let mut sink = crate::protocol::CheckSink::new(&mut self.board);
+            crate::protocol::Invariants::on_history(&mut self.inv, &e, &world, &mut sink);
+        }
         for o in &mut self.observers {
             o.observe(&e);
         }
         if let Some(h) = self.history.as_mut() {
-            h.observe(&e);
+            h.write(&e);
         }
     }
 }

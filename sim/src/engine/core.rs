@@ -7,7 +7,7 @@ use crate::clock::NodeClock;
 use crate::dist::Dist;
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::net::{DropReason, Network, SendPlan};
-use crate::protocol::{BugSet, Durable, NodeSource, NodeView, Protocol, SyncId};
+use crate::protocol::{BugSet, Durable, NodeSource, NodeView, Protocol, ReplyOf, SyncId};
 use crate::queue::EventQueue;
 use crate::report::{MessageStats, OpStats};
 use crate::rng::Rng;
@@ -238,7 +238,7 @@ impl<P: Protocol> Core<P> {
         self.send(now, from.0, to.0, payload);
     }
 
-    pub fn send_reply(&mut self, now: Time, from: NodeId, client: ClientId, reply: ClientReply) {
+    pub fn send_reply(&mut self, now: Time, from: NodeId, client: ClientId, reply: ClientReply<ReplyOf<P>>) {
         let to = self.net.ep(Endpoint::Client(client));
         self.send(now, from.0, to, Payload::Reply(Box::new(reply)));
     }

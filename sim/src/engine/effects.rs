@@ -4,7 +4,7 @@ use super::core::{Core, NodeMeta};
 use super::event::{Ev, Held, Payload};
 use crate::client::ClientReply;
 use crate::ids::{ClientId, NodeId};
-use crate::protocol::{BugSet, Ctx, Durable, Effects, Protocol, SyncId, TimerId};
+use crate::protocol::{BugSet, Ctx, Durable, Effects, Protocol, ReplyOf, SyncId, TimerId};
 use crate::rng::Rng;
 use crate::time::Time;
 
@@ -76,7 +76,7 @@ impl<P: Protocol> Effects<P> for NodeFx<'_, P> {
         self.hold(Held::Send(to, msg));
     }
 
-    fn reply(&mut self, client: ClientId, reply: ClientReply, after_sync: bool) {
+    fn reply(&mut self, client: ClientId, reply: ClientReply<ReplyOf<P>>, after_sync: bool) {
         if after_sync {
             self.hold(Held::Reply(client, reply));
         } else {

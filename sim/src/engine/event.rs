@@ -1,9 +1,9 @@
 //! What sits in the event queue, and what the run loop learns from handling it.
 
-use crate::client::{ClientReply, ClientRequest};
+use crate::client::ClientReply;
 use crate::faults::{FaultAction, FaultKind};
 use crate::ids::{ClientId, NodeId};
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, ReplyOf, RequestOf};
 use crate::time::Time;
 
 /// What travels on the network.
@@ -11,8 +11,8 @@ pub(crate) enum Payload<P: Protocol> {
     /// Boxed so a queued event stays small whatever the protocol's messages weigh (the queue
     /// moves events around; a consensus message inline made them 96 bytes).
     Proto(Box<P::Msg>),
-    Request(Box<ClientRequest>),
-    Reply(Box<ClientReply>),
+    Request(Box<RequestOf<P>>),
+    Reply(Box<ClientReply<ReplyOf<P>>>),
 }
 
 impl<P: Protocol> Payload<P> {
@@ -38,7 +38,7 @@ impl<P: Protocol> Payload<P> {
 /// A send held until the writes before it are durable.
 pub(crate) enum Held<P: Protocol> {
     Send(NodeId, P::Msg),
-    Reply(ClientId, ClientReply),
+    Reply(ClientId, ClientReply<ReplyOf<P>>),
 }
 
 /// Engine-internal follow-ups of faults.

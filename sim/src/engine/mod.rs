@@ -25,9 +25,10 @@ use self::core::{Core, Counters, NodeMeta, NodeSlot};
 use self::event::{Ev, EventKind, Handled};
 use crate::checks::{CheckBoard, CheckDecl, CheckKind, CheckStatus};
 use crate::clock::NodeClock;
-use crate::config::SimConfig;
+use crate::config::{ScheduledOp, SimConfig};
+use crate::family::{CheckSetup, Family};
 use crate::faults::FaultKind;
-use crate::history::{HistoryObserver, HistoryWriter, OpsCompleteCheck, StaleReadCheck};
+use crate::history::{HistoryObserver, HistoryWriter, OpsCompleteCheck};
 use crate::ids::NodeId;
 use crate::net::Network;
 use crate::protocol::{CheckSink, Invariants, Protocol, World};
@@ -48,8 +49,44 @@ pub struct Outputs {
     pub history_jsonl: Option<Box<dyn Write>>,
 }
 
-/// A history observer plugged in from outside the engine (e.g. the linearizability checker).
-pub type BoxedObserver = Box<dyn HistoryObserver>;
+/// A history observer plugged in from outside the engine.
+pub type BoxedObserver<F> = Box<dyn HistoryObserver<F>>;
+
+/// The protocol-typed half of a run's configuration (the rest is [`SimConfig`]).
+pub struct Setup<P: Protocol> {
+    /// Each node's parameters (per-node overrides already merged).
+    pub params: Vec<P::Params>,
+    /// The workload family's `[workload]` keys.
+    pub workload: <P::Workload as Family>::Spec,
+    /// Scheduled operations, sorted by time.
+    pub ops: Vec<ScheduledOp<<P::Workload as Family>::OpSpec>>,
+}
+
+impl<P: Protocol> Clone for Setup<P> {
+    fn clone(&self) -> Self {
+        Setup {
+            params: self.params.clone(),
+            workload: self.workload.clone(),
+            ops: self.ops.clone(),
+        }
+    }
+}
+
+impl<P: Protocol> Setup<P> {
+    /// Default parameters on every node, the family's default workload, no scheduled ops.
+    pub fn defaults(nodes: usize) -> Self {
+        Self::with_params(vec![P::Params::default(); nodes])
+    }
+
+    /// These parameters (one per node), the family's default workload, no scheduled ops.
+    pub fn with_params(params: Vec<P::Params>) -> Self {
+        Setup {
+            params,
+            workload: Default::default(),
+            ops: Vec::new(),
+        }
+    }
+}
 
 /// Errors a run can end with (outputs could not be written).
 #[derive(Debug, thiserror::Error)]
@@ -63,11 +100,13 @@ pub struct Sim<P: Protocol> {
     cfg: SimConfig,
     nodes: Vec<NodeSlot<P>>,
     core: Core<P>,
-    clients: Clients,
+    clients: Clients<P::Workload>,
+    scheduled_ops: Vec<ScheduledOp<<P::Workload as Family>::OpSpec>>,
     inv: P::Invariants,
     board: CheckBoard,
-    /// History checks: the engine's `stale-read` (when on), then those added by `observe_history`.
-    observers: Vec<BoxedObserver>,
+    /// History checks: the family's (those `[checks]` enables), then any added by
+    /// `observe_history`.
+    observers: Vec<BoxedObserver<P::Workload>>,
     history: Option<HistoryWriter>,
     scheduled_faults_rng: Rng,
     role_crash_rng: Rng,
@@ -77,34 +116,25 @@ pub struct Sim<P: Protocol> {
     events: u64,
     events_by_kind: [u64; EventKind::ALL.len()],
     last_history_stop: bool,
-    ops_check: OpsCompleteCheck,
+    ops_check: OpsCompleteCheck<P::Workload>,
 }
 
 impl<P: Protocol> Sim<P> {
-    /// Builds a run. `params` holds each node's parameters (per-node overrides already merged).
-    pub fn new(cfg: SimConfig, params: Vec<P::Params>, outputs: Outputs) -> Self {
+    /// Builds a run.
+    pub fn new(cfg: SimConfig, setup: Setup<P>, outputs: Outputs) -> Self {
+        let Setup {
+            params,
+            workload,
+            ops,
+        } = setup;
         assert_eq!(params.len(), cfg.nodes, "one parameter set per node");
         assert!(cfg.nodes >= 1);
         let seed = cfg.seed;
         let n_clients = cfg.clients.clients;
         let nodes = Self::node_table(&cfg, params);
         let board = Self::check_board(&cfg);
-        let clients = Clients::new(
-            &cfg.clients,
-            cfg.workload.as_ref(),
-            cfg.nodes,
-            seed,
-            cfg.max_explicit_value() + 1,
-            cfg.scheduled_ops.iter().map(|o| o.op.key()).collect(),
-        );
-        // The engine's own history check comes first; others are added by `observe_history`.
-        let observers: Vec<BoxedObserver> = if cfg.checks.stale_read && n_clients > 0 {
-            vec![Box::new(StaleReadCheck::new(
-                cfg.limits.max_history_ops.min(10_000_000) as usize,
-            ))]
-        } else {
-            Vec::new()
-        };
+        let clients = Self::clients(&cfg, &workload, &ops);
+        let observers = Self::history_checks(&cfg);
         let nemesis_rngs = cfg
             .nemesis
             .as_ref()
@@ -147,6 +177,7 @@ impl<P: Protocol> Sim<P> {
             nodes,
             core,
             clients,
+            scheduled_ops: ops,
             board,
             observers,
             history: outputs.history_jsonl.map(HistoryWriter::new),
@@ -190,6 +221,57 @@ impl<P: Protocol> Sim<P> {
             .collect()
     }
 
+    /// The clients, with the family's generator; fresh values start above every value the
+    /// scheduled operations name, and the keys they name are pinned.
+    fn clients(
+        cfg: &SimConfig,
+        spec: &<P::Workload as Family>::Spec,
+        ops: &[ScheduledOp<<P::Workload as Family>::OpSpec>],
+    ) -> Clients<P::Workload> {
+        let mut base = 0;
+        let mut pinned = BTreeSet::new();
+        for o in ops {
+            let info = <P::Workload as Family>::validate_op(&o.op)
+                .unwrap_or_else(|e| panic!("scheduled operations are validated first: {}", e.message));
+            base = info.values.iter().copied().fold(base, u64::max);
+            pinned.extend(info.keys);
+        }
+        let family = <P::Workload as Family>::new(spec, cfg.clients.clients);
+        Clients::new(
+            &cfg.clients,
+            cfg.workload.as_ref(),
+            family,
+            cfg.nodes,
+            cfg.seed,
+            base + 1,
+            pinned,
+        )
+    }
+
+    /// The family's history checks the scenario enables.
+    fn history_checks(cfg: &SimConfig) -> Vec<BoxedObserver<P::Workload>> {
+        if cfg.clients.clients == 0 {
+            return Vec::new();
+        }
+        let setup = CheckSetup {
+            budget_steps: cfg.checks.history_budget,
+            max_tracked: cfg.limits.max_history_ops.min(10_000_000) as usize,
+            quiet_from: cfg.quiet_from,
+        };
+        cfg.checks
+            .history
+            .iter()
+            .map(|name| {
+                <P::Workload as Family>::make_check(name, &setup).unwrap_or_else(|| {
+                    panic!(
+                        "`{name}` is not a history check of {}",
+                        <P::Workload as Family>::NAME
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The board of the protocol's always/sometimes/eventually checks, with the scenario's
     /// requirements and bounds.
     fn check_board(cfg: &SimConfig) -> CheckBoard {
@@ -206,7 +288,7 @@ impl<P: Protocol> Sim<P> {
     }
 
     /// Adds a history observer whose verdict becomes a `history` check.
-    pub fn observe_history(&mut self, obs: BoxedObserver) {
+    pub fn observe_history(&mut self, obs: BoxedObserver<P::Workload>) {
         self.observers.push(obs);
     }
 
@@ -224,7 +306,7 @@ impl<P: Protocol> Sim<P> {
                 },
             );
         }
-        for (i, op) in self.cfg.scheduled_ops.iter().enumerate() {
+        for (i, op) in self.scheduled_ops.iter().enumerate() {
             self.core.queue.push(op.at, Ev::ScheduledOp { index: i as u32 });
         }
         self.schedule_workload_start();
