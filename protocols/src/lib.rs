@@ -5,29 +5,41 @@
 
 pub mod common;
 pub mod families;
-pub mod raft;
-pub mod single;
 
 use serde::Serialize;
+use sim::family::Family;
+use sim::metrics::MetricDecl;
 use sim::{BugDecl, CheckDecl, ParamDoc, Protocol};
+
+/// The registry: one line per protocol, `folder::Type`. It declares the module and makes the
+/// protocol known by its `Protocol::NAME` to scenario files, `dsim list` and the tests.
+macro_rules! registry {
+    ($($module:ident :: $ty:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every protocol's name, in `dsim list` order.
+        pub const NAMES: &[&str] = &[$(<$module::$ty as Protocol>::NAME),*];
+
+        /// Calls `v` with the protocol called `name`, or returns `None` if there is none.
+        pub fn with_protocol<V: ProtocolVisitor>(name: &str, v: V) -> Option<V::Output> {
+            $(if name == <$module::$ty as Protocol>::NAME {
+                return Some(v.visit::<$module::$ty>());
+            })*
+            None
+        }
+    };
+}
+
+registry! {
+    single::Single,
+    raft::Raft,
+}
 
 /// Code that needs a protocol's type (to parse its parameters, to run it) implements this; the
 /// registry calls it with the type a name stands for.
 pub trait ProtocolVisitor {
     type Output;
     fn visit<P: Protocol>(self) -> Self::Output;
-}
-
-/// Every protocol's name, in `dsim list` order.
-pub const NAMES: &[&str] = &["single", "raft"];
-
-/// Calls `v` with the protocol called `name`, or returns `None` if there is none.
-pub fn with_protocol<V: ProtocolVisitor>(name: &str, v: V) -> Option<V::Output> {
-    match name {
-        "single" => Some(v.visit::<single::Single>()),
-        "raft" => Some(v.visit::<raft::Raft>()),
-        _ => None,
-    }
 }
 
 /// What `dsim list` shows of a protocol.
@@ -42,6 +54,31 @@ pub struct ProtocolInfo {
     pub param_docs: Vec<ParamDoc>,
     pub bugs: Vec<BugDecl>,
     pub checks: Vec<CheckDecl>,
+    pub metrics: Vec<MetricDecl>,
+    pub workload: FamilyInfo,
+}
+
+/// What `dsim list` shows of a workload family.
+#[derive(Clone, Debug, Serialize)]
+pub struct FamilyInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub ops: Vec<&'static str>,
+    /// Its history checks (`[checks] NAME = false` switches one off).
+    pub checks: Vec<CheckDecl>,
+    pub metrics: Vec<MetricDecl>,
+}
+
+impl FamilyInfo {
+    pub fn of<F: Family>() -> Self {
+        FamilyInfo {
+            name: F::NAME,
+            description: F::DESCRIPTION,
+            ops: F::OPS.to_vec(),
+            checks: F::checks(),
+            metrics: F::metrics(),
+        }
+    }
 }
 
 struct InfoVisitor;
@@ -58,6 +95,8 @@ impl ProtocolVisitor for InfoVisitor {
             param_docs: P::param_docs().to_vec(),
             bugs: P::bugs().to_vec(),
             checks: <P::Invariants as sim::Invariants<P>>::checks(),
+            metrics: <P::Invariants as sim::Invariants<P>>::metrics(),
+            workload: FamilyInfo::of::<P::Workload>(),
         }
     }
 }
@@ -70,15 +109,29 @@ pub fn catalog() -> Vec<ProtocolInfo> {
         .collect()
 }
 
+/// Every metric any run can report: the engine's, every protocol's and every family's.
+pub fn all_metrics() -> Vec<MetricDecl> {
+    let mut all = sim::engine::engine_metrics();
+    for p in catalog() {
+        all.extend(p.metrics);
+        all.extend(p.workload.metrics);
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn registry_names_match_protocols() {
-        for info in catalog() {
-            assert!(NAMES.contains(&info.name));
+    fn registry_names_are_unique_and_each_finds_its_protocol() {
+        let infos = catalog();
+        assert_eq!(infos.len(), NAMES.len());
+        for (info, name) in infos.iter().zip(NAMES) {
+            assert_eq!(info.name, *name);
         }
-        assert_eq!(catalog().len(), NAMES.len());
+        let unique: std::collections::BTreeSet<_> = NAMES.iter().collect();
+        assert_eq!(unique.len(), NAMES.len(), "two protocols share a name");
+        assert!(with_protocol("no-such-protocol", InfoVisitor).is_none());
     }
 }

@@ -5,9 +5,12 @@
 //! PHOLD: N logical processes, each starting with E events at 1 ms + Exp(1 ms); each event at
 //! time t sends one event to a uniformly random LP, arriving at t + 1 ms + Exp(1 ms).
 
+use crate::error::InputError;
+use crate::summary::group;
 use serde::{Deserialize, Serialize};
 use sim::config::{ClockConfig, LinkParams, NetworkConfig};
 use sim::dist::{Dist, Shape};
+use sim::time::{format_duration, parse_duration};
 use sim::time::{Time, NANOS_PER_MILLI};
 use sim::{Ctx, Draw, NodeId, Protocol, RequestOf, Rng, SimConfig};
 use std::cmp::Reverse;
@@ -155,4 +158,87 @@ pub fn run_baseline(nodes: usize, events_per_node: u32, until: Time, seed: u64) 
         events_per_sec: events as f64 / wall.max(1e-9),
         checksum: format!("{checksum:016x}"),
     }
+}
+
+/// `dsim bench phold`'s arguments.
+pub struct PholdArgs {
+    pub nodes: usize,
+    pub events_per_node: u32,
+    pub until: String,
+    pub seed: u64,
+    pub baseline: bool,
+    pub repeat: u32,
+}
+
+/// Runs `dsim bench phold`: the JSON object, and the same for people.
+pub fn phold(a: &PholdArgs) -> Result<(serde_json::Value, String), InputError> {
+    use std::fmt::Write;
+    let (nodes, epn, seed, repeat) = (a.nodes, a.events_per_node, a.seed, a.repeat);
+    let until = parse_duration(&a.until).map_err(|e| InputError::Usage(format!("--until: {e}")))?;
+    if repeat == 0 || repeat > 100 {
+        return Err(InputError::Usage("--repeat must be between 1 and 100".into()));
+    }
+    if nodes == 0 || nodes > 1_000_000 {
+        return Err(InputError::Usage("--nodes must be between 1 and 1000000".into()));
+    }
+    if epn == 0 || u64::from(epn) * nodes as u64 > 100_000_000 {
+        return Err(InputError::Usage(
+            "--events-per-node must be at least 1, and nodes × events-per-node at most 10^8".into(),
+        ));
+    }
+    let mut engines = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..repeat {
+        engines.push(run_engine(nodes, epn, until, seed));
+        if a.baseline {
+            bases.push(run_baseline(nodes, epn, until, seed));
+        }
+    }
+    let rss = crate::wall::peak_rss_mib();
+    let median = |mut v: Vec<PholdResult>| -> Option<PholdResult> {
+        v.sort_by(|a, b| a.events_per_sec.total_cmp(&b.events_per_sec));
+        let n = v.len();
+        (n > 0).then(|| v.swap_remove(n / 2))
+    };
+    let engine = median(engines).expect("at least one run");
+    let base = median(bases);
+    let ratio = base.as_ref().map(|b| engine.events_per_sec / b.events_per_sec);
+    let mut v = serde_json::to_value(&engine).expect("serializes");
+    v["nodes"] = nodes.into();
+    v["events_per_node"] = epn.into();
+    v["until_ns"] = until.into();
+    v["peak_rss_mib"] = serde_json::json!(rss);
+    if let (Some(b), Some(r)) = (&base, ratio) {
+        v["baseline_events"] = b.events.into();
+        v["baseline_events_per_sec"] = serde_json::json!(b.events_per_sec);
+        v["ratio"] = serde_json::json!(r);
+    }
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "PHOLD N={nodes} E={epn} until {} (seed {seed})",
+        format_duration(until)
+    );
+    let _ = writeln!(
+        t,
+        "  engine    {} events in {} ms = {:.2} M events/s, checksum {}",
+        group(engine.events),
+        engine.wall_ms,
+        engine.events_per_sec / 1e6,
+        engine.checksum
+    );
+    if let (Some(b), Some(r)) = (&base, ratio) {
+        let _ = writeln!(
+            t,
+            "  baseline  {} events in {} ms = {:.2} M events/s (hand-written heap + ChaCha loop)",
+            group(b.events),
+            b.wall_ms,
+            b.events_per_sec / 1e6
+        );
+        let _ = writeln!(t, "  ratio     {r:.2} of the baseline's speed");
+    }
+    if let Some(m) = rss {
+        let _ = writeln!(t, "  memory    peak RSS {m:.0} MiB");
+    }
+    Ok((v, t))
 }

@@ -10,9 +10,11 @@ pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod history_cmd;
+pub mod list;
 pub mod load;
 pub mod runner;
 pub mod spec;
+pub mod summary;
 pub mod wall;
 
 /// The scenario files shipped with dsim, embedded at build time.

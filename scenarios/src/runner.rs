@@ -91,6 +91,65 @@ impl<P: Protocol> Scenario for Prepared<P> {
     }
 }
 
+thread_local! {
+    /// Inside `run_catching` on this thread: where a panic's message goes (instead of stderr).
+    static CAUGHT: std::cell::RefCell<Option<Option<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs, once per process, a panic hook that records the message of a panic on a thread
+/// inside `run_catching` and hands every other panic to the previous hook. (Swapping hooks per
+/// run would race when runs overlap on several threads, as in the tests.)
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let captured = CAUGHT.with(|c| {
+                let mut c = c.borrow_mut();
+                let Some(slot) = c.as_mut() else { return false };
+                let msg = match info.payload().downcast_ref::<&str>() {
+                    Some(s) => s.to_string(),
+                    None => info
+                        .payload()
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .unwrap_or_default(),
+                };
+                let loc = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                *slot = Some(format!("{msg}{loc}"));
+                true
+            });
+            if !captured {
+                prev(info);
+            }
+        }));
+    });
+}
+
+/// Runs a scenario; a panic inside the simulation (a failed assertion in a protocol or the
+/// engine) becomes a failed check rather than a crash of `dsim`.
+pub fn run_catching(scn: &dyn Scenario, outputs: Outputs) -> Result<RunReport, InputError> {
+    install_panic_hook();
+    CAUGHT.with(|c| *c.borrow_mut() = Some(None));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scn.run(outputs)));
+    let caught = CAUGHT.with(|c| c.borrow_mut().take()).flatten();
+    match r {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(e)) => Err(InputError::Usage(e.to_string())),
+        Err(_) => {
+            let cfg = scn.config();
+            Ok(RunReport::panicked(
+                cfg.seed,
+                cfg.nodes,
+                &caught.unwrap_or_default(),
+            ))
+        }
+    }
+}
+
 /// The JSON object of `dsim run --json` and `result.json` (DESIGN.md's CLI contract).
 #[derive(Serialize)]
 pub struct RunJson<'a> {

@@ -14,6 +14,17 @@ pub enum CheckKind {
     History,
 }
 
+impl CheckKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::Always => "always",
+            CheckKind::Sometimes => "sometimes",
+            CheckKind::Eventually => "eventually",
+            CheckKind::History => "history",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
@@ -98,6 +109,10 @@ pub struct CheckBoard {
     /// Checks named in `fail`/`reached`/`holds` that were never declared: a protocol bug.
     undeclared: Vec<&'static str>,
     any_failed: bool,
+    pub(crate) metrics: crate::metrics::Metrics,
+    metric_decls: Vec<crate::metrics::MetricDecl>,
+    /// Metrics reported but never declared (a protocol bug, reported like an undeclared check).
+    undeclared_metrics: Vec<&'static str>,
 }
 
 impl CheckBoard {
@@ -119,6 +134,39 @@ impl CheckBoard {
             quiet_from,
             undeclared: Vec::new(),
             any_failed: false,
+            metrics: Default::default(),
+            metric_decls: Vec::new(),
+            undeclared_metrics: Vec::new(),
+        }
+    }
+
+    /// Declares the metrics that may be reported.
+    pub fn declare_metrics(&mut self, decls: impl IntoIterator<Item = crate::metrics::MetricDecl>) {
+        self.metric_decls.extend(decls);
+    }
+
+    fn metric_declared(&mut self, name: &'static str) -> bool {
+        let known = self
+            .metric_decls
+            .iter()
+            .any(|d| std::ptr::eq(d.name, name) || d.name == name);
+        if !known && !self.undeclared_metrics.contains(&name) {
+            self.undeclared_metrics.push(name);
+        }
+        known
+    }
+
+    /// One sample of a series metric.
+    pub fn sample(&mut self, name: &'static str, v: f64) {
+        if self.metric_declared(name) {
+            self.metrics.sample(name, v);
+        }
+    }
+
+    /// The single value of a metric (the last one reported counts).
+    pub fn value(&mut self, name: &'static str, v: f64) {
+        if self.metric_declared(name) {
+            self.metrics.value(name, v);
         }
     }
 
@@ -211,6 +259,16 @@ impl CheckBoard {
                 kind: CheckKind::Always,
                 status: CheckStatus::Fail,
                 detail: "reported by the protocol's invariants but never declared in checks()".into(),
+                event: None,
+                time_ns: None,
+            });
+        }
+        for name in &self.undeclared_metrics {
+            out.push(CheckResult {
+                name: format!("metric {name}"),
+                kind: CheckKind::Always,
+                status: CheckStatus::Fail,
+                detail: "a metric reported but never declared in metrics()".into(),
                 event: None,
                 time_ns: None,
             });

@@ -151,6 +151,11 @@ pub trait Family: Sized + 'static {
         Vec::new()
     }
 
+    /// Metrics the family's history checks report.
+    fn metrics() -> Vec<crate::metrics::MetricDecl> {
+        Vec::new()
+    }
+
     /// Builds the history check called `name` (one of [`Family::checks`]).
     fn make_check(_name: &str, _setup: &CheckSetup) -> Option<Box<dyn HistoryObserver<Self>>> {
         None

@@ -183,3 +183,251 @@ impl fmt::Display for FaultAction {
         }
     }
 }
+
+/// Where a fault came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// A `[[faults]]` entry.
+    Scheduled,
+    /// A strike of the nemesis's kind.
+    Nemesis(FaultKind),
+    /// The nemesis's `crash_on_role`.
+    RoleCrash,
+    /// The scheduled end of an earlier fault (`restart_after`, `resume_after`).
+    FollowUp,
+}
+
+impl Origin {
+    /// The nemesis stream random choices come from (None: the scheduled faults' stream).
+    pub fn nemesis_kind(self) -> Option<FaultKind> {
+        match self {
+            Origin::Nemesis(k) => Some(k),
+            Origin::RoleCrash => Some(FaultKind::Crash),
+            Origin::Scheduled | Origin::FollowUp => None,
+        }
+    }
+
+    /// Whether a replay must schedule it explicitly (follow-ups come from their fault).
+    pub fn is_root(self) -> bool {
+        self != Origin::FollowUp
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Scheduled => "scheduled",
+            Origin::Nemesis(_) => "nemesis",
+            Origin::RoleCrash => "crash_on_role",
+            Origin::FollowUp => "follow-up",
+        }
+    }
+}
+
+/// What a fault did, as it happened: the timeline checks read ([`crate::World::faults`]) and
+/// the `kind` of a `fault` line in `trace.jsonl`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FaultEvent {
+    Crash {
+        node: NodeId,
+    },
+    Restart {
+        node: NodeId,
+    },
+    Pause {
+        node: NodeId,
+    },
+    Resume {
+        node: NodeId,
+    },
+    Partition {
+        groups: Vec<Vec<Endpoint>>,
+    },
+    PartitionHealed,
+    Cut {
+        from: NodeId,
+        to: NodeId,
+    },
+    CutHealed {
+        from: NodeId,
+        to: NodeId,
+    },
+    HealAll,
+    ClockJump {
+        node: NodeId,
+        by_ns: i64,
+    },
+    SlowDisk {
+        node: NodeId,
+        factor: u32,
+    },
+    DiskNormal {
+        node: NodeId,
+    },
+    /// A power loss struck: the node crashed, losing its unsynced writes.
+    PowerLoss {
+        node: NodeId,
+    },
+    PowerLossArmed {
+        node: NodeId,
+    },
+    PowerLossDisarmed {
+        node: NodeId,
+    },
+}
+
+impl FaultEvent {
+    /// The record code of the canonical trace (the byte after the `FAULT` header). Stable.
+    pub fn code(&self) -> u8 {
+        match self {
+            FaultEvent::Crash { .. } => 1,
+            FaultEvent::Restart { .. } => 2,
+            FaultEvent::Pause { .. } => 3,
+            FaultEvent::Partition { .. } => 4,
+            FaultEvent::Cut { .. } => 5,
+            FaultEvent::HealAll => 6,
+            FaultEvent::ClockJump { .. } => 7,
+            FaultEvent::SlowDisk { .. } => 8,
+            FaultEvent::PowerLoss { .. } => 9,
+            FaultEvent::PowerLossArmed { .. } => 10,
+            FaultEvent::PartitionHealed => 11,
+            FaultEvent::CutHealed { .. } => 12,
+            FaultEvent::DiskNormal { .. } => 13,
+            FaultEvent::PowerLossDisarmed { .. } => 14,
+            FaultEvent::Resume { .. } => 15,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultEvent::Crash { .. } => "crash",
+            FaultEvent::Restart { .. } => "restart",
+            FaultEvent::Pause { .. } => "pause",
+            FaultEvent::Resume { .. } => "resume",
+            FaultEvent::Partition { .. } => "partition",
+            FaultEvent::PartitionHealed => "partition-healed",
+            FaultEvent::Cut { .. } => "cut",
+            FaultEvent::CutHealed { .. } => "cut-healed",
+            FaultEvent::HealAll => "heal-all",
+            FaultEvent::ClockJump { .. } => "clock-jump",
+            FaultEvent::SlowDisk { .. } => "slow-disk",
+            FaultEvent::DiskNormal { .. } => "disk-normal",
+            FaultEvent::PowerLoss { .. } => "power-loss",
+            FaultEvent::PowerLossArmed { .. } => "power-loss-armed",
+            FaultEvent::PowerLossDisarmed { .. } => "power-loss-disarmed",
+        }
+    }
+
+    /// The node it acted on, if one.
+    pub fn node(&self) -> Option<NodeId> {
+        match *self {
+            FaultEvent::Crash { node }
+            | FaultEvent::Restart { node }
+            | FaultEvent::Pause { node }
+            | FaultEvent::Resume { node }
+            | FaultEvent::ClockJump { node, .. }
+            | FaultEvent::SlowDisk { node, .. }
+            | FaultEvent::DiskNormal { node }
+            | FaultEvent::PowerLoss { node }
+            | FaultEvent::PowerLossArmed { node }
+            | FaultEvent::PowerLossDisarmed { node } => Some(node),
+            FaultEvent::Partition { .. }
+            | FaultEvent::PartitionHealed
+            | FaultEvent::Cut { .. }
+            | FaultEvent::CutHealed { .. }
+            | FaultEvent::HealAll => None,
+        }
+    }
+
+    /// Whether it took its node down.
+    pub fn takes_down(&self) -> bool {
+        matches!(self, FaultEvent::Crash { .. } | FaultEvent::PowerLoss { .. })
+    }
+}
+
+/// One entry of the fault timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultRecord {
+    /// True time it happened.
+    pub time_ns: Time,
+    /// Index of the engine event it happened in.
+    pub event: u64,
+    #[serde(flatten)]
+    pub what: FaultEvent,
+}
+
+impl FaultAction {
+    /// The action as a `[[faults]]` entry's keys (besides `at`): the loader's spelling, so a
+    /// resolved action written back into a scenario file reads back to itself.
+    pub fn scenario_keys(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let dur = |d: Time| serde_json::Value::from(format_duration(d));
+        let after =
+            |name: &'static str, d: &Option<Time>, out: &mut Vec<(&'static str, serde_json::Value)>| {
+                if let Some(d) = d {
+                    out.push((name, dur(*d)));
+                }
+            };
+        let mut out = Vec::new();
+        match self {
+            FaultAction::Crash {
+                target,
+                restart_after,
+            } => {
+                out.push(("crash", target.to_string().into()));
+                after("restart_after", restart_after, &mut out);
+            }
+            FaultAction::Restart { target } => out.push(("restart", target.to_string().into())),
+            FaultAction::Pause { target, resume_after } => {
+                out.push(("pause", target.to_string().into()));
+                after("resume_after", resume_after, &mut out);
+            }
+            FaultAction::Resume { target } => out.push(("resume", target.to_string().into())),
+            FaultAction::Partition { spec, heal_after } => {
+                match spec {
+                    PartitionSpec::Groups(groups) => {
+                        let g: Vec<Vec<String>> = groups
+                            .iter()
+                            .map(|g| g.iter().map(|e| e.to_string()).collect())
+                            .collect();
+                        out.push(("partition", serde_json::json!(g)));
+                    }
+                    PartitionSpec::Isolate(t) => out.push(("isolate", t.to_string().into())),
+                    PartitionSpec::RandomHalves => out.push(("partition", "random-halves".into())),
+                }
+                after("heal_after", heal_after, &mut out);
+            }
+            FaultAction::Cut { from, to, heal_after } => {
+                out.push(("cut", serde_json::json!([from.to_string(), to.to_string()])));
+                after("heal_after", heal_after, &mut out);
+            }
+            FaultAction::Heal => out.push(("heal", true.into())),
+            FaultAction::ClockJump { target, by_ns } => {
+                out.push(("clock_jump", target.to_string().into()));
+                let sign = if *by_ns < 0 { "-" } else { "" };
+                out.push((
+                    "by",
+                    format!("{sign}{}", format_duration(by_ns.unsigned_abs())).into(),
+                ));
+            }
+            FaultAction::SlowDisk {
+                target,
+                factor,
+                duration,
+            } => {
+                out.push(("slow_disk", target.to_string().into()));
+                out.push(("factor", (*factor).into()));
+                out.push(("for", dur(*duration)));
+            }
+            FaultAction::LoseUnsynced {
+                target,
+                within,
+                restart_after,
+            } => {
+                out.push(("lose_unsynced", target.to_string().into()));
+                out.push(("within", dur(*within)));
+                after("restart_after", restart_after, &mut out);
+            }
+        }
+        out
+    }
+}

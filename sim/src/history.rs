@@ -79,6 +79,8 @@ pub trait HistoryObserver<F: Family> {
     fn violated(&self) -> bool {
         false
     }
+    /// Reports the check's metrics (declared in the family's `metrics()`), before `finish`.
+    fn metrics(&mut self, _sink: &mut crate::protocol::CheckSink) {}
 }
 
 /// Streams the history to `history.jsonl`.

@@ -326,12 +326,19 @@ pub trait NodeSource<P: Protocol> {
 /// A read-only view of every node (architecture invariant 7).
 pub struct World<'a, P: Protocol> {
     nodes: &'a dyn NodeSource<P>,
+    faults: &'a [crate::faults::FaultRecord],
     now: Time,
 }
 
 impl<'a, P: Protocol> World<'a, P> {
-    pub fn new(nodes: &'a dyn NodeSource<P>, now: Time) -> Self {
-        World { nodes, now }
+    pub fn new(nodes: &'a dyn NodeSource<P>, faults: &'a [crate::faults::FaultRecord], now: Time) -> Self {
+        World { nodes, faults, now }
+    }
+
+    /// Every fault that happened so far, in order (crashes, restarts, partitions, heals, …):
+    /// what a check needs for "time from the leader's crash until …".
+    pub fn faults(&self) -> &'a [crate::faults::FaultRecord] {
+        self.faults
     }
 
     pub fn len(&self) -> usize {
@@ -379,6 +386,16 @@ impl<'a> CheckSink<'a> {
     pub fn holds(&mut self, check: &'static str) {
         self.inner.holds(check);
     }
+
+    /// One sample of a series metric (e.g. a delay, in ns), declared in `metrics()`.
+    pub fn sample(&mut self, metric: &'static str, v: f64) {
+        self.inner.sample(metric, v);
+    }
+
+    /// The single value of a metric (e.g. at the end of the run), declared in `metrics()`.
+    pub fn value(&mut self, metric: &'static str, v: f64) {
+        self.inner.value(metric, v);
+    }
 }
 
 /// A protocol's invariants, kept beside it. `after_event` runs after every event that touched
@@ -387,6 +404,10 @@ pub trait Invariants<P: Protocol>: Sized {
     fn new(nodes: usize) -> Self;
     /// Every check this type can report, with its kind.
     fn checks() -> Vec<CheckDecl>;
+    /// Every metric it can report ([`CheckSink::sample`], [`CheckSink::value`]).
+    fn metrics() -> Vec<crate::metrics::MetricDecl> {
+        Vec::new()
+    }
     fn after_event(&mut self, world: &World<P>, touched: NodeId, sink: &mut CheckSink);
     /// Every client history event, as it happens (for checks that join the history with the
     /// nodes' state, e.g. "every acknowledged value reaches every node").

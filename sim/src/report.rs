@@ -54,9 +54,40 @@ pub struct RunReport {
     pub bounds_hit: Vec<String>,
     pub faults: u64,
     pub trace_bytes: u64,
+    /// Metric name → summary (series) or value.
+    pub metrics: std::collections::BTreeMap<String, crate::metrics::MetricSummary>,
 }
 
 impl RunReport {
+    /// The report of a run whose simulation panicked (a failed assertion in a protocol or the
+    /// engine): one failed check, `no-panic`.
+    pub fn panicked(seed: u64, nodes: usize, message: &str) -> Self {
+        RunReport {
+            seed,
+            nodes,
+            sim_time_ns: 0,
+            events: 0,
+            events_by_kind: Default::default(),
+            messages: Default::default(),
+            ops: Default::default(),
+            checks: vec![CheckResult {
+                name: "no-panic".into(),
+                kind: crate::checks::CheckKind::Always,
+                status: CheckStatus::Fail,
+                detail: format!("the simulation panicked: {message}"),
+                event: None,
+                time_ns: None,
+            }],
+            violations: 1,
+            trace_hash: String::new(),
+            stopped_by: StopReason::Violation,
+            bounds_hit: Vec::new(),
+            faults: 0,
+            trace_bytes: 0,
+            metrics: Default::default(),
+        }
+    }
+
     /// 1 if a check failed, 3 if a check was inconclusive and none failed, else 0.
     pub fn exit_code(&self) -> i32 {
         if self.checks.iter().any(|c| c.status == CheckStatus::Fail) {

@@ -24,6 +24,8 @@ use std::collections::{BTreeSet, VecDeque};
 /// An operation in flight.
 pub(crate) struct InFlight<Op> {
     pub op: Op,
+    /// When the operation was invoked (its first attempt).
+    pub invoked: Time,
     pub seq: u64,
     pub attempts: u32,
     pub hops: u32,
@@ -66,6 +68,7 @@ pub(crate) enum ClientAction<F: Family> {
         op: F::Op,
         reply: Option<F::Reply>,
         process: u64,
+        invoked: Time,
     },
     Nothing,
 }
@@ -200,7 +203,7 @@ impl<F: Family> Clients<F> {
     }
 
     /// Starts `op` on idle client `c`; returns the request's target, process and timeout.
-    pub fn start(&mut self, c: usize, op: F::Op) -> (NodeId, u64, Time) {
+    pub fn start(&mut self, c: usize, op: F::Op, now: Time) -> (NodeId, u64, Time) {
         let timeout = self.cfg.timeout;
         let cl = &mut self.list[c];
         assert!(cl.busy.is_none(), "client {} already has an op in flight", cl.id);
@@ -208,6 +211,7 @@ impl<F: Family> Clients<F> {
         cl.gen += 1;
         cl.busy = Some(InFlight {
             op,
+            invoked: now,
             seq: cl.seq,
             attempts: 1,
             hops: 0,
@@ -245,6 +249,7 @@ impl<F: Family> Clients<F> {
                     op: f.op,
                     reply: Some(r.clone()),
                     process,
+                    invoked: f.invoked,
                 }
             }
             Outcome::Redirect(Some(leader)) if *leader != cl.target => {
@@ -345,6 +350,7 @@ impl<F: Family> Clients<F> {
             op: f.op,
             reply: None,
             process,
+            invoked: f.invoked,
         }
     }
 

@@ -148,7 +148,14 @@ impl<P: Protocol> Sim<P> {
             time: now,
             event,
         });
-        let (to, _process, timeout) = self.clients.start(c, op);
+        if let Some(w) = self.schedule.as_mut() {
+            w.op(
+                now,
+                ClientId(c as u32),
+                &<P::Workload as crate::family::Family>::to_spec(&op),
+            );
+        }
+        let (to, _process, timeout) = self.clients.start(c, op, now);
         self.client_send(c, to, timeout);
         // Observers learn of a retired key after its last invocation.
         for key in self.clients.take_retired() {
@@ -214,7 +221,11 @@ impl<P: Protocol> Sim<P> {
                 op,
                 reply,
                 process,
+                invoked,
             } => {
+                if kind != EventType::Info {
+                    self.board.sample(super::LATENCY, (now - invoked) as f64);
+                }
                 match kind {
                     EventType::Ok => self.core.counters.ops.ok += 1,
                     EventType::Fail => self.core.counters.ops.fail += 1,
@@ -279,7 +290,7 @@ impl<P: Protocol> Sim<P> {
         }
         self.ops_check.observe(&e);
         {
-            let world = crate::protocol::World::new(&self.nodes, self.core.now);
+            let world = crate::protocol::World::new(&self.nodes, &self.fault_timeline, self.core.now);
             let mut sink = crate::protocol::CheckSink::new(&mut self.board);
             crate::protocol::Invariants::on_history(&mut self.inv, &e, &world, &mut sink);
         }

@@ -87,7 +87,7 @@ impl<P: Protocol> Sim<P> {
             Ev::ClientTimeout { client, at } => self.on_client_timeout(client, at),
             Ev::ClientBackoff { client, gen } => self.on_client_backoff(client, gen),
             Ev::ScheduledOp { index } => self.on_scheduled_op(index),
-            Ev::Fault { action, nemesis } => Handled::touching(self.apply_fault(*action, nemesis)),
+            Ev::Fault { action, origin } => Handled::touching(self.apply_fault(*action, origin)),
             Ev::Heal(h) => self.apply_heal(h),
             Ev::NemesisTick { kind } => self.on_nemesis_tick(kind),
             Ev::Quiet => {

@@ -1,7 +1,7 @@
 //! What sits in the event queue, and what the run loop learns from handling it.
 
 use crate::client::ClientReply;
-use crate::faults::{FaultAction, FaultKind};
+use crate::faults::{FaultAction, FaultKind, Origin};
 use crate::ids::{ClientId, NodeId};
 use crate::protocol::{Protocol, ReplyOf, RequestOf};
 use crate::time::Time;
@@ -158,7 +158,7 @@ pub(crate) enum Ev<P: Protocol> {
     },
     Fault {
         action: Box<FaultAction>,
-        nemesis: bool,
+        origin: Origin,
     },
     Heal(Heal),
     NemesisTick {

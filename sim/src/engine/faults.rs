@@ -1,55 +1,31 @@
-//! Faults: resolving a target (a named node, a random one, a role), applying the fault, its
-//! scheduled heal, and the random nemesis.
+//! Faults: a fault is first *resolved* (a random target, a role, random halves become concrete
+//! nodes and groups, drawing from the fault's stream), then *applied* to the nodes and the
+//! network. A resolved fault that happened is logged to the replayable schedule and to the
+//! fault timeline checks read; its scheduled end (a heal, a restart) follows as its own event.
 
 use super::core::NodeSlot;
 use super::event::{Ev, Handled, Heal};
 use super::Sim;
-use crate::faults::{FaultAction, FaultKind, PartitionSpec, Target};
+use crate::faults::{FaultAction, FaultEvent, FaultKind, FaultRecord, Origin, PartitionSpec, Target};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::{LinkKind, Protocol};
 use crate::rng::{Draw, Rng};
 use crate::time::{format_duration, Time};
 use crate::trace::tag;
 
-/// What a fault did, as recorded in the canonical trace (the byte after the `FAULT` header).
-/// Stable: a new variant takes a new number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(super) enum Applied {
-    Crash = 1,
-    Restart = 2,
-    Pause = 3,
-    Partition = 4,
-    Cut = 5,
-    HealAll = 6,
-    ClockJump = 7,
-    SlowDisk = 8,
-    /// A power loss that struck at once (writes were in flight).
-    PowerLoss = 9,
-    PowerLossArmed = 10,
-    PartitionHealed = 11,
-    CutHealed = 12,
-    DiskNormal = 13,
-    PowerLossDisarmed = 14,
-    Resume = 15,
-}
+/// Entries the fault timeline keeps; past it, checks see a truncated timeline (reported as the
+/// bound `fault_timeline`).
+pub(super) const MAX_FAULT_TIMELINE: usize = 1_000_000;
 
-impl Applied {
-    /// Whether the first operand is the node the fault acted on.
-    fn acts_on_node(self) -> bool {
-        !matches!(
-            self,
-            Applied::Partition
-                | Applied::Cut
-                | Applied::HealAll
-                | Applied::PartitionHealed
-                | Applied::CutHealed
-        )
-    }
-
-    /// Whether it took that node down.
-    fn takes_down(self) -> bool {
-        matches!(self, Applied::Crash | Applied::PowerLoss)
+/// The nemesis stream a fault's random choices come from.
+fn stream_of(action: &FaultAction) -> FaultKind {
+    match action {
+        FaultAction::Crash { .. } | FaultAction::Restart { .. } => FaultKind::Crash,
+        FaultAction::Pause { .. } | FaultAction::Resume { .. } => FaultKind::Pause,
+        FaultAction::Partition { .. } | FaultAction::Heal => FaultKind::Partition,
+        FaultAction::Cut { .. } => FaultKind::Cut,
+        FaultAction::ClockJump { .. } => FaultKind::ClockJump,
+        FaultAction::SlowDisk { .. } | FaultAction::LoseUnsynced { .. } => FaultKind::Disk,
     }
 }
 
@@ -108,47 +84,157 @@ impl<P: Protocol> Sim<P> {
         Some(candidates[i])
     }
 
-    /// Counts a fault and records it in the canonical trace and the trace lines. The record
-    /// stays open for operands that follow (a partition's groups).
-    pub(super) fn record_fault(&mut self, what: Applied, a: u32, b: u32, text: String) {
+    /// Counts a fault, records it in the canonical trace, the timeline and the trace lines.
+    /// The canonical record stays open for operands that follow (a partition's groups).
+    pub(super) fn record_fault(&mut self, what: FaultEvent, a: u32, b: u32, text: String) {
         self.core.counters.faults += 1;
         let now = self.core.now;
         self.core.trace.header(tag::FAULT, now, a, b);
-        self.core.trace.rec().push(what as u8);
+        self.core.trace.rec().push(what.code());
         self.core.trace.commit();
-        let node = what.acts_on_node().then_some(NodeId(a));
-        self.fault_line_on(&text, node, what.takes_down());
+        self.note_fault(what, &text);
     }
 
-    /// Applies a fault; returns the node it touched, if any.
-    pub(super) fn apply_fault(&mut self, action: FaultAction, nemesis: bool) -> Option<NodeId> {
-        let kind = |k: FaultKind| nemesis.then_some(k);
-        match action {
+    /// A fault's timeline entry and trace lines (without a canonical record: a power loss
+    /// striking at a write is part of the event that wrote).
+    pub(super) fn note_fault(&mut self, what: FaultEvent, text: &str) {
+        self.fault_line_on(text, Some(&what));
+        if self.fault_timeline.len() < MAX_FAULT_TIMELINE {
+            self.fault_timeline.push(FaultRecord {
+                time_ns: self.core.now,
+                event: self.core.event,
+                what,
+            });
+        } else {
+            self.core.bounds_hit.insert("fault_timeline");
+        }
+    }
+
+    /// Resolves and applies a fault; returns the node it touched, if any. A root fault that
+    /// happened goes to the schedule.
+    pub(super) fn apply_fault(&mut self, action: FaultAction, origin: Origin) -> Option<NodeId> {
+        let nemesis = matches!(origin, Origin::Nemesis(_) | Origin::RoleCrash);
+        let resolved = self.resolve_fault(action, nemesis)?;
+        let before = self.core.counters.faults;
+        let touched = self.apply_resolved(&resolved);
+        if origin.is_root() && self.core.counters.faults > before {
+            if let Some(w) = self.schedule.as_mut() {
+                w.fault(self.core.now, &resolved, origin);
+            }
+        }
+        touched
+    }
+
+    /// The fault with every target made concrete: nodes, and partition groups.
+    fn resolve_fault(&mut self, action: FaultAction, nemesis: bool) -> Option<FaultAction> {
+        let kind = nemesis.then_some(stream_of(&action));
+        let up = |s: &NodeSlot<P>| s.state.is_some();
+        let node = |n: NodeId| Target::Node(n);
+        Some(match action {
             FaultAction::Crash {
                 target,
                 restart_after,
+            } => FaultAction::Crash {
+                target: node(self.resolve(&target, kind, up)?),
+                restart_after,
+            },
+            FaultAction::Restart { target } => FaultAction::Restart {
+                target: node(self.resolve(&target, kind, |s| s.state.is_none())?),
+            },
+            FaultAction::Pause { target, resume_after } => FaultAction::Pause {
+                target: node(self.resolve(&target, kind, |s| s.state.is_some() && !s.meta.paused)?),
+                resume_after,
+            },
+            FaultAction::Resume { target } => FaultAction::Resume {
+                target: node(self.resolve(&target, kind, |s| s.meta.paused)?),
+            },
+            FaultAction::Partition { spec, heal_after } => {
+                let Some(groups) = self.partition_groups(&spec, nemesis) else {
+                    self.fault_line("partition: no node matches; skipped");
+                    return None;
+                };
+                FaultAction::Partition {
+                    spec: PartitionSpec::Groups(groups),
+                    heal_after,
+                }
+            }
+            FaultAction::Cut { from, to, heal_after } => {
+                let a = self.resolve(&from, kind, |_| true);
+                let b = self.resolve(&to, kind, |_| true);
+                let (a, b) = (a?, b?);
+                if a == b {
+                    self.fault_line(&format!(
+                        "cut {a} -> {a}: a node cannot be cut from itself; skipped"
+                    ));
+                    return None;
+                }
+                FaultAction::Cut {
+                    from: node(a),
+                    to: node(b),
+                    heal_after,
+                }
+            }
+            FaultAction::Heal => FaultAction::Heal,
+            FaultAction::ClockJump { target, by_ns } => FaultAction::ClockJump {
+                target: node(self.resolve(&target, kind, |_| true)?),
+                by_ns,
+            },
+            FaultAction::SlowDisk {
+                target,
+                factor,
+                duration,
+            } => FaultAction::SlowDisk {
+                target: node(self.resolve(&target, kind, |_| true)?),
+                factor,
+                duration,
+            },
+            FaultAction::LoseUnsynced {
+                target,
+                within,
+                restart_after,
+            } => FaultAction::LoseUnsynced {
+                target: node(self.resolve(&target, kind, up)?),
+                within,
+                restart_after,
+            },
+        })
+    }
+
+    /// Applies a resolved fault (every target a node); returns the node it touched.
+    fn apply_resolved(&mut self, action: &FaultAction) -> Option<NodeId> {
+        let target = |t: &Target| match t {
+            Target::Node(n) => *n,
+            other => unreachable!("an unresolved target {other}"),
+        };
+        match action {
+            FaultAction::Crash {
+                target: t,
+                restart_after,
             } => {
-                let n = self.resolve(&target, kind(FaultKind::Crash), |s| s.state.is_some())?;
+                let n = target(t);
                 if self.nodes[n.index()].state.is_none() {
                     self.fault_line(&format!("crash {n}: it is already down; fault skipped"));
                     return None;
                 }
-                self.record_fault(Applied::Crash, n.0, 0, format!("crash {n}"));
-                self.crash(n.0, restart_after);
+                self.record_fault(FaultEvent::Crash { node: n }, n.0, 0, format!("crash {n}"));
+                self.crash(n.0, *restart_after);
                 Some(n)
             }
-            FaultAction::Restart { target } => {
-                let n = self.resolve(&target, kind(FaultKind::Crash), |s| s.state.is_none())?;
+            FaultAction::Restart { target: t } => {
+                let n = target(t);
                 if self.nodes[n.index()].state.is_some() {
                     return None;
                 }
-                self.record_fault(Applied::Restart, n.0, 0, format!("restart {n}"));
+                self.record_fault(FaultEvent::Restart { node: n }, n.0, 0, format!("restart {n}"));
                 self.boot(n.0);
                 Some(n)
             }
-            FaultAction::Pause { target, resume_after } => self.pause(&target, resume_after, nemesis),
-            FaultAction::Resume { target } => {
-                let n = self.resolve(&target, kind(FaultKind::Pause), |s| s.meta.paused)?;
+            FaultAction::Pause {
+                target: t,
+                resume_after,
+            } => self.pause(target(t), *resume_after),
+            FaultAction::Resume { target: t } => {
+                let n = target(t);
                 if !self.nodes[n.index()].meta.paused {
                     return None;
                 }
@@ -156,24 +242,27 @@ impl<P: Protocol> Sim<P> {
                 Some(n)
             }
             FaultAction::Partition { spec, heal_after } => {
-                self.partition(&spec, heal_after, nemesis);
+                let PartitionSpec::Groups(groups) = spec else {
+                    unreachable!("an unresolved partition")
+                };
+                self.partition(groups, *heal_after);
                 None
             }
             FaultAction::Cut { from, to, heal_after } => {
-                self.cut(&from, &to, heal_after, nemesis);
+                self.cut(target(from), target(to), *heal_after);
                 None
             }
             FaultAction::Heal => {
                 self.core.net.heal();
-                self.record_fault(Applied::HealAll, 0, 0, "heal all partitions and cuts".into());
+                self.record_fault(FaultEvent::HealAll, 0, 0, "heal all partitions and cuts".into());
                 None
             }
-            FaultAction::ClockJump { target, by_ns } => {
-                let n = self.resolve(&target, kind(FaultKind::ClockJump), |_| true)?;
+            FaultAction::ClockJump { target: t, by_ns } => {
+                let (n, by_ns) = (target(t), *by_ns);
                 self.nodes[n.index()].meta.clock.jump(by_ns);
                 let sign = if by_ns < 0 { "-" } else { "+" };
                 self.record_fault(
-                    Applied::ClockJump,
+                    FaultEvent::ClockJump { node: n, by_ns },
                     n.0,
                     by_ns as u32,
                     format!("clock jump {n} {sign}{}", format_duration(by_ns.unsigned_abs())),
@@ -181,27 +270,25 @@ impl<P: Protocol> Sim<P> {
                 Some(n)
             }
             FaultAction::SlowDisk {
-                target,
+                target: t,
                 factor,
                 duration,
-            } => self.slow_disk(&target, factor, duration, nemesis),
+            } => Some(self.slow_disk(target(t), *factor, *duration)),
             FaultAction::LoseUnsynced {
-                target,
+                target: t,
                 within,
                 restart_after,
-            } => self.lose_unsynced(&target, within, restart_after, nemesis),
+            } => self.lose_unsynced(target(t), *within, *restart_after),
         }
     }
 
-    fn pause(&mut self, target: &Target, resume_after: Option<Time>, nemesis: bool) -> Option<NodeId> {
-        let kind = nemesis.then_some(FaultKind::Pause);
-        let n = self.resolve(target, kind, |s| s.state.is_some() && !s.meta.paused)?;
+    fn pause(&mut self, n: NodeId, resume_after: Option<Time>) -> Option<NodeId> {
         let slot = &mut self.nodes[n.index()];
         if slot.state.is_none() || slot.meta.paused {
             return None;
         }
         slot.meta.paused = true;
-        self.record_fault(Applied::Pause, n.0, 0, format!("pause {n}"));
+        self.record_fault(FaultEvent::Pause { node: n }, n.0, 0, format!("pause {n}"));
         if let Some(d) = resume_after {
             self.core.queue.push(
                 self.core.now.saturating_add(d),
@@ -209,27 +296,26 @@ impl<P: Protocol> Sim<P> {
                     action: Box::new(FaultAction::Resume {
                         target: Target::Node(n),
                     }),
-                    nemesis,
+                    origin: Origin::FollowUp,
                 },
             );
         }
         Some(n)
     }
 
-    fn partition(&mut self, spec: &PartitionSpec, heal_after: Option<Time>, nemesis: bool) {
-        let Some(groups) = self.partition_groups(spec, nemesis) else {
-            self.fault_line("partition: no node matches; skipped");
-            return;
-        };
+    fn partition(&mut self, groups: &[Vec<Endpoint>], heal_after: Option<Time>) {
         let text = FaultAction::Partition {
-            spec: PartitionSpec::Groups(groups.clone()),
+            spec: PartitionSpec::Groups(groups.to_vec()),
             heal_after: None,
         }
         .to_string();
-        let broken = self.core.net.partition(&groups);
+        let broken = self.core.net.partition(groups);
         self.partition_gen += 1;
-        self.record_fault(Applied::Partition, self.partition_gen as u32, 0, text);
-        for g in &groups {
+        let what = FaultEvent::Partition {
+            groups: groups.to_vec(),
+        };
+        self.record_fault(what, self.partition_gen as u32, 0, text);
+        for g in groups {
             let ids: Vec<u32> = g.iter().map(|e| self.core.net.ep(*e)).collect();
             let rec = self.core.trace.rec();
             rec.extend_from_slice(&(ids.len() as u32).to_le_bytes());
@@ -247,21 +333,14 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    fn cut(&mut self, from: &Target, to: &Target, heal_after: Option<Time>, nemesis: bool) {
-        let kind = nemesis.then_some(FaultKind::Cut);
-        let a = self.resolve(from, kind, |_| true);
-        let b = self.resolve(to, kind, |_| true);
-        let (Some(a), Some(b)) = (a, b) else {
-            return;
-        };
-        if a == b {
-            self.fault_line(&format!(
-                "cut {a} -> {a}: a node cannot be cut from itself; skipped"
-            ));
-            return;
-        }
+    fn cut(&mut self, a: NodeId, b: NodeId, heal_after: Option<Time>) {
         let gen = self.core.net.cut(a.0, b.0);
-        self.record_fault(Applied::Cut, a.0, b.0, format!("cut {a} -> {b} (one-way)"));
+        self.record_fault(
+            FaultEvent::Cut { from: a, to: b },
+            a.0,
+            b.0,
+            format!("cut {a} -> {b} (one-way)"),
+        );
         if self.core.net.kind == LinkKind::Stream {
             self.break_streams(&[(a.0, b.0)]);
         }
@@ -273,14 +352,13 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    fn slow_disk(&mut self, target: &Target, factor: u32, duration: Time, nemesis: bool) -> Option<NodeId> {
-        let n = self.resolve(target, nemesis.then_some(FaultKind::Disk), |_| true)?;
+    fn slow_disk(&mut self, n: NodeId, factor: u32, duration: Time) -> NodeId {
         let meta = &mut self.nodes[n.index()].meta;
         meta.slow_factor = factor.max(1);
         meta.slow_gen += 1;
         let gen = meta.slow_gen;
         self.record_fault(
-            Applied::SlowDisk,
+            FaultEvent::SlowDisk { node: n, factor },
             n.0,
             factor,
             format!("slow disk {n} x{factor} for {}", format_duration(duration)),
@@ -289,22 +367,15 @@ impl<P: Protocol> Sim<P> {
             self.core.now.saturating_add(duration),
             Ev::Heal(Heal::DiskNormal(n.0, gen)),
         );
-        Some(n)
+        n
     }
 
-    fn lose_unsynced(
-        &mut self,
-        target: &Target,
-        within: Time,
-        restart_after: Option<Time>,
-        nemesis: bool,
-    ) -> Option<NodeId> {
-        let n = self.resolve(target, nemesis.then_some(FaultKind::Disk), |s| s.state.is_some())?;
+    fn lose_unsynced(&mut self, n: NodeId, within: Time, restart_after: Option<Time>) -> Option<NodeId> {
         let slot = &mut self.nodes[n.index()];
         slot.state.as_ref()?;
         if !slot.meta.storage.unsynced.is_empty() {
             self.record_fault(
-                Applied::PowerLoss,
+                FaultEvent::PowerLoss { node: n },
                 n.0,
                 0,
                 format!("power loss at {n} with writes in flight: unsynced writes lost"),
@@ -317,7 +388,7 @@ impl<P: Protocol> Sim<P> {
         slot.meta.power_loss_restart = restart_after;
         let gen = slot.meta.power_loss_gen;
         self.record_fault(
-            Applied::PowerLossArmed,
+            FaultEvent::PowerLossArmed { node: n },
             n.0,
             0,
             format!(
@@ -340,14 +411,22 @@ impl<P: Protocol> Sim<P> {
                 if gen != self.partition_gen || !self.core.net.clear_groups() {
                     return Handled::Stale;
                 }
-                self.record_fault(Applied::PartitionHealed, gen as u32, 0, "partition healed".into());
+                self.record_fault(
+                    FaultEvent::PartitionHealed,
+                    gen as u32,
+                    0,
+                    "partition healed".into(),
+                );
             }
             Heal::Uncut(a, b, gen) => {
                 if !self.core.net.uncut(a, b, gen) {
                     return Handled::Stale;
                 }
                 self.record_fault(
-                    Applied::CutHealed,
+                    FaultEvent::CutHealed {
+                        from: NodeId(a),
+                        to: NodeId(b),
+                    },
                     a,
                     b,
                     format!("cut {} -> {} healed", NodeId(a), NodeId(b)),
@@ -360,7 +439,7 @@ impl<P: Protocol> Sim<P> {
                 }
                 meta.slow_factor = 1;
                 self.record_fault(
-                    Applied::DiskNormal,
+                    FaultEvent::DiskNormal { node: NodeId(n) },
                     n,
                     0,
                     format!("disk of {} back to normal", NodeId(n)),
@@ -374,7 +453,7 @@ impl<P: Protocol> Sim<P> {
                 meta.crash_on_write = false;
                 meta.power_loss_restart = None;
                 self.record_fault(
-                    Applied::PowerLossDisarmed,
+                    FaultEvent::PowerLossDisarmed { node: NodeId(n) },
                     n,
                     0,
                     format!("power loss at {} disarmed (no write came)", NodeId(n)),
@@ -452,7 +531,7 @@ impl<P: Protocol> Sim<P> {
                     target: Target::Node(node),
                     restart_after: Some(down),
                 }),
-                nemesis: true,
+                origin: Origin::RoleCrash,
             },
         );
     }
@@ -513,6 +592,6 @@ impl<P: Protocol> Sim<P> {
                 }
             }
         };
-        self.apply_fault(action, true)
+        self.apply_fault(action, Origin::Nemesis(kind))
     }
 }

@@ -4,7 +4,7 @@
 use super::effects::NodeFx;
 use super::event::Ev;
 use super::Sim;
-use crate::faults::{FaultAction, Target};
+use crate::faults::{FaultAction, FaultEvent, Origin, Target};
 use crate::ids::NodeId;
 use crate::protocol::{CheckSink, Invariants, LinkKind, Protocol, SyncId, World};
 use crate::time::{format_duration, Time};
@@ -79,10 +79,13 @@ impl<P: Protocol> Sim<P> {
         if let Some(n) = self.core.crash_requested.take() {
             let restart = self.nodes[n.index()].meta.power_loss_restart.take();
             self.nodes[n.index()].meta.crash_on_write = false;
-            self.fault_line_on(&format!("power loss at {n}: unsynced writes lost"), Some(n), true);
+            self.note_fault(
+                FaultEvent::PowerLoss { node: n },
+                &format!("power loss at {n}: unsynced writes lost"),
+            );
             self.crash(n.0, restart);
         }
-        let world = World::new(&self.nodes, self.core.now);
+        let world = World::new(&self.nodes, &self.fault_timeline, self.core.now);
         let mut sink = CheckSink::new(&mut self.board);
         self.inv.after_event(&world, node, &mut sink);
     }
@@ -174,7 +177,7 @@ impl<P: Protocol> Sim<P> {
                     action: Box::new(FaultAction::Restart {
                         target: Target::Node(NodeId(node)),
                     }),
-                    nemesis: false,
+                    origin: Origin::FollowUp,
                 },
             );
         }
@@ -189,7 +192,7 @@ impl<P: Protocol> Sim<P> {
         let buffered = std::mem::take(&mut slot.meta.pause_buffer);
         let count = buffered.len();
         self.record_fault(
-            super::faults::Applied::Resume,
+            FaultEvent::Resume { node: n },
             n.0,
             count as u32,
             format!("resume {n} ({count} buffered events replay)"),
@@ -217,7 +220,7 @@ impl<P: Protocol> Sim<P> {
         for i in 0..self.cfg.nodes as u32 {
             if self.nodes[i as usize].state.is_none() {
                 self.record_fault(
-                    super::faults::Applied::Restart,
+                    FaultEvent::Restart { node: NodeId(i) },
                     i,
                     0,
                     format!("restart {}", NodeId(i)),

@@ -27,14 +27,16 @@ use crate::checks::{CheckBoard, CheckDecl, CheckKind, CheckStatus};
 use crate::clock::NodeClock;
 use crate::config::{ScheduledOp, SimConfig};
 use crate::family::{CheckSetup, Family};
-use crate::faults::FaultKind;
+use crate::faults::{FaultKind, FaultRecord, Origin};
 use crate::history::{HistoryObserver, HistoryWriter, OpsCompleteCheck};
 use crate::ids::NodeId;
+use crate::metrics::{MetricDecl, Unit};
 use crate::net::Network;
 use crate::protocol::{CheckSink, Invariants, Protocol, World};
 use crate::queue::EventQueue;
 use crate::report::{RunReport, StopReason};
 use crate::rng::{Draw, Rng};
+use crate::schedule::ScheduleWriter;
 use crate::time::Time;
 use crate::trace::Trace;
 use crate::workload::Clients;
@@ -47,6 +49,8 @@ pub struct Outputs {
     pub trace_jsonl: Option<Box<dyn Write>>,
     pub trace_txt: Option<Box<dyn Write>>,
     pub history_jsonl: Option<Box<dyn Write>>,
+    /// The replayable schedule, as JSON lines (see [`crate::schedule`]).
+    pub schedule_jsonl: Option<Box<dyn Write>>,
 }
 
 /// A history observer plugged in from outside the engine.
@@ -88,6 +92,18 @@ impl<P: Protocol> Setup<P> {
     }
 }
 
+/// The engine's metric: each completed (`ok` or `fail`) operation's latency.
+pub(crate) const LATENCY: &str = "latency";
+
+/// The engine's own metrics.
+pub fn engine_metrics() -> Vec<MetricDecl> {
+    vec![MetricDecl::new(
+        LATENCY,
+        Unit::Ns,
+        "time from an operation's invocation to its ok or fail completion",
+    )]
+}
+
 /// Errors a run can end with (outputs could not be written).
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -108,6 +124,9 @@ pub struct Sim<P: Protocol> {
     /// `observe_history`.
     observers: Vec<BoxedObserver<P::Workload>>,
     history: Option<HistoryWriter>,
+    schedule: Option<ScheduleWriter>,
+    /// Every fault that happened, for checks (bounded).
+    fault_timeline: Vec<FaultRecord>,
     scheduled_faults_rng: Rng,
     role_crash_rng: Rng,
     nemesis_rngs: Vec<(FaultKind, Rng)>,
@@ -181,6 +200,8 @@ impl<P: Protocol> Sim<P> {
             board,
             observers,
             history: outputs.history_jsonl.map(HistoryWriter::new),
+            schedule: outputs.schedule_jsonl.map(ScheduleWriter::new),
+            fault_timeline: Vec::new(),
             quiet: false,
             partition_gen: 0,
             events: 0,
@@ -284,6 +305,9 @@ impl<P: Protocol> Sim<P> {
         for (name, b) in &cfg.checks.within {
             board.set_bound(name, *b);
         }
+        board.declare_metrics(engine_metrics());
+        board.declare_metrics(<P::Invariants as Invariants<P>>::metrics());
+        board.declare_metrics(<P::Workload as Family>::metrics());
         board
     }
 
@@ -302,7 +326,7 @@ impl<P: Protocol> Sim<P> {
                 f.at,
                 Ev::Fault {
                     action: Box::new(f.action),
-                    nemesis: false,
+                    origin: Origin::Scheduled,
                 },
             );
         }
@@ -339,7 +363,7 @@ impl<P: Protocol> Sim<P> {
             StopReason::Time => self.cfg.duration,
             _ => last_processed,
         };
-        let seen = inspect(&World::new(&self.nodes, end));
+        let seen = inspect(&World::new(&self.nodes, &self.fault_timeline, end));
         self.finish(end, stop).map(|r| (r, seen))
     }
 
@@ -396,9 +420,12 @@ impl<P: Protocol> Sim<P> {
             _ => None,
         };
         {
-            let world = World::new(&self.nodes, end);
+            let world = World::new(&self.nodes, &self.fault_timeline, end);
             let mut sink = CheckSink::new(&mut self.board);
             self.inv.at_end(&world, &mut sink);
+            for o in &mut self.observers {
+                o.metrics(&mut sink);
+            }
         }
         let mut checks = self.board.finish(end, cut_short);
         if self.cfg.clients.clients > 0 {
@@ -409,6 +436,9 @@ impl<P: Protocol> Sim<P> {
         }
         if let Some(h) = self.history.as_mut() {
             h.finish_io()?;
+        }
+        if let Some(s) = self.schedule.as_mut() {
+            s.finish_io()?;
         }
         self.core.trace.finish()?;
         let violations = checks.iter().filter(|c| c.status == CheckStatus::Fail).count();
@@ -434,6 +464,7 @@ impl<P: Protocol> Sim<P> {
             bounds_hit: self.core.bounds_hit.iter().map(|s| s.to_string()).collect(),
             faults: self.core.counters.faults,
             trace_bytes: self.core.trace.bytes(),
+            metrics: self.board.metrics.summaries(),
         })
     }
 }

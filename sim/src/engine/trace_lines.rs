@@ -4,6 +4,7 @@
 use super::core::Core;
 use super::event::Payload;
 use super::Sim;
+use crate::faults::FaultEvent;
 use crate::ids::NodeId;
 use crate::protocol::Protocol;
 use crate::time::Time;
@@ -28,6 +29,12 @@ pub(crate) struct JsonEvent<'a, M: Serialize> {
     /// On a `fault` line: the fault took `node` down (a crash or a power loss).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub down: bool,
+    /// On a `fault` line: what happened (`crash`, `partition`, `partition-healed`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// On a partition's `fault` line: its groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Vec<String>>>,
 }
 
 impl<'a, M: Serialize> JsonEvent<'a, M> {
@@ -42,6 +49,8 @@ impl<'a, M: Serialize> JsonEvent<'a, M> {
             msg: None,
             detail: None,
             down: false,
+            kind: None,
+            groups: None,
         }
     }
 }
@@ -113,21 +122,31 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
+    /// A trace line about a fault that did not happen (skipped) or about the quiet period.
     pub(super) fn fault_line(&mut self, text: &str) {
-        self.fault_line_on(text, None, false);
+        self.fault_line_on(text, None);
     }
 
-    /// A fault's trace lines; `node` is the node it acted on, `down` says it took it down.
-    pub(super) fn fault_line_on(&mut self, text: &str, node: Option<NodeId>, down: bool) {
+    /// A fault's trace lines: its text, and in JSON what happened and to which node.
+    pub(super) fn fault_line_on(&mut self, text: &str, what: Option<&FaultEvent>) {
         let now = self.core.now;
         if self.core.trace.wants_text() {
             self.core.trace.text(now, format_args!("!!  {text}"));
         }
         if self.core.trace.wants_json() {
             let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.core.event, now, "fault");
-            j.node = node.map(|n| n.to_string());
+            j.node = what.and_then(|w| w.node()).map(|n| n.to_string());
             j.detail = Some(text.to_string());
-            j.down = down;
+            j.down = what.is_some_and(|w| w.takes_down());
+            j.kind = what.map(|w| w.kind());
+            if let Some(FaultEvent::Partition { groups }) = what {
+                j.groups = Some(
+                    groups
+                        .iter()
+                        .map(|g| g.iter().map(|e| e.to_string()).collect())
+                        .collect(),
+                );
+            }
             self.core.trace.json(&j);
         }
     }

@@ -1,0 +1,207 @@
+//! Metrics: numbers a run measures, reported by the engine, the protocol's invariants or the
+//! workload family through the check sink, and summarised in `RunReport::metrics` (JSON
+//! `metrics`: name → `{n, min, median, mean, p99, max}`, or a single value).
+//!
+//! A metric is either a *series* of samples (`CheckSink::sample`: a latency per operation, a
+//! delay per value) or a single *value* (`CheckSink::value`: messages per broadcast at the end).
+//! Samples are kept for the percentiles up to [`MAX_KEPT`] per metric; beyond it every other
+//! kept sample is dropped and only every second new one is kept (then every fourth, …), so the
+//! memory stays bounded and the result stays deterministic. `n`, `min`, `mean` and `max` are
+//! always exact.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What a metric counts, for `dsim list`, the summary and sweeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Simulated nanoseconds (shown as durations).
+    Ns,
+    /// A count or any plain number.
+    Count,
+    /// A fraction or a rate (a number without a unit).
+    Ratio,
+}
+
+/// A metric a protocol, family or the engine can report.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MetricDecl {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub description: &'static str,
+}
+
+impl MetricDecl {
+    pub const fn new(name: &'static str, unit: Unit, description: &'static str) -> Self {
+        MetricDecl {
+            name,
+            unit,
+            description,
+        }
+    }
+}
+
+/// Samples kept per metric for its percentiles.
+pub const MAX_KEPT: usize = 1 << 20;
+
+/// One metric's summary, as in `result.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MetricSummary {
+    Series {
+        n: u64,
+        min: f64,
+        median: f64,
+        mean: f64,
+        p99: f64,
+        max: f64,
+    },
+    Value(f64),
+}
+
+#[derive(Default)]
+struct Series {
+    n: u64,
+    min: f64,
+    max: f64,
+    sum: f64,
+    kept: Vec<f64>,
+    /// Keep one sample in this many.
+    stride: u64,
+}
+
+impl Series {
+    fn add(&mut self, v: f64) {
+        if self.n == 0 {
+            self.min = v;
+            self.max = v;
+            self.stride = 1;
+        }
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        if self.n.is_multiple_of(self.stride) {
+            if self.kept.len() >= MAX_KEPT {
+                let mut i = 0;
+                self.kept.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                self.stride *= 2;
+            }
+            if self.n.is_multiple_of(self.stride) {
+                self.kept.push(v);
+            }
+        }
+        self.n += 1;
+    }
+
+    fn summary(&self) -> MetricSummary {
+        let mut s = self.kept.clone();
+        s.sort_by(f64::total_cmp);
+        // Nearest rank: the smallest sample with at least q of them at or below it.
+        let rank = |q: f64| -> f64 {
+            let i = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len());
+            s[i - 1]
+        };
+        MetricSummary::Series {
+            n: self.n,
+            min: self.min,
+            median: rank(0.5),
+            mean: self.sum / self.n as f64,
+            p99: rank(0.99),
+            max: self.max,
+        }
+    }
+}
+
+/// Every metric reported in a run.
+#[derive(Default)]
+pub struct Metrics {
+    series: BTreeMap<&'static str, Series>,
+    values: BTreeMap<&'static str, f64>,
+}
+
+impl Metrics {
+    pub fn sample(&mut self, name: &'static str, v: f64) {
+        self.series.entry(name).or_default().add(v);
+    }
+
+    pub fn value(&mut self, name: &'static str, v: f64) {
+        self.values.insert(name, v);
+    }
+
+    /// Whether anything was reported under `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.series.contains_key(name) || self.values.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.series.keys().chain(self.values.keys()).copied()
+    }
+
+    pub fn summaries(&self) -> BTreeMap<String, MetricSummary> {
+        let mut out: BTreeMap<String, MetricSummary> = self
+            .series
+            .iter()
+            .map(|(k, s)| (k.to_string(), s.summary()))
+            .collect();
+        for (k, v) in &self.values {
+            out.insert(k.to_string(), MetricSummary::Value(*v));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_exact_for_small_series() {
+        let mut m = Metrics::default();
+        for v in 1..=100 {
+            m.sample("x", v as f64);
+        }
+        m.value("y", 2.5);
+        let s = m.summaries();
+        assert_eq!(
+            s["x"],
+            MetricSummary::Series {
+                n: 100,
+                min: 1.0,
+                median: 50.0,
+                mean: 50.5,
+                p99: 99.0,
+                max: 100.0
+            }
+        );
+        assert_eq!(s["y"], MetricSummary::Value(2.5));
+    }
+
+    #[test]
+    fn long_series_stay_bounded_and_keep_exact_extremes() {
+        let mut s = Series::default();
+        let n = 3 * MAX_KEPT as u64 + 7;
+        for i in 0..n {
+            s.add((i % 1000) as f64);
+        }
+        assert!(s.kept.len() <= MAX_KEPT);
+        let MetricSummary::Series {
+            n: count,
+            min,
+            max,
+            median,
+            ..
+        } = s.summary()
+        else {
+            panic!("a series");
+        };
+        assert_eq!((count, min, max), (n, 0.0, 999.0));
+        assert!(
+            (450.0..=550.0).contains(&median),
+            "median {median} of a uniform 0..1000"
+        );
+    }
+}
