@@ -6,6 +6,7 @@
 //!   faults marked.
 
 use plotters::prelude::*;
+use sim::output::write_atomic;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -30,23 +31,6 @@ fn draw_err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ReportErr
         what,
         message: e.to_string(),
     }
-}
-
-/// Writes `bytes` to `path` via a temporary file (synced) and a rename, so readers never see
-/// half a file. Every output of dsim goes through this.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }
 
 /// Draws every plot the files in `dir` allow; returns the files written.

@@ -3,11 +3,9 @@
 //! the given streams so tests can run it in-process.
 
 use crate::error::InputError;
-use crate::runner::{OutDir, RunJson, Scenario};
-use crate::wall::Stopwatch;
+use crate::runner::{RunJson, Scenario};
 use clap::{Args, Parser, Subcommand};
 use sim::time::parse_duration;
-use sim::Outputs;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -214,43 +212,9 @@ fn cmd_run(a: RunArgs, io: &mut Io) -> Result<u8, InputError> {
     for b in &a.bugs {
         scn.enable_bug(b)?;
     }
-    let mut out = match &a.out {
-        Some(dir) => Some(OutDir::create(dir)?),
-        None => None,
-    };
-    let outputs = match out.as_mut() {
-        Some(o) => Outputs {
-            trace_jsonl: Some(o.stream("trace.jsonl")?),
-            trace_txt: Some(o.stream("trace.txt")?),
-            history_jsonl: Some(o.stream("history.jsonl")?),
-            schedule_jsonl: None,
-        },
-        None => Outputs::default(),
-    };
-    let watch = Stopwatch::start();
-    let report = crate::runner::run_catching(scn.as_ref(), outputs)?;
-    let wall_ms = watch.ms();
-    let json = RunJson {
-        scenario: scn.path(),
-        name: scn.name(),
-        protocol: scn.protocol(),
-        bugs: scn.config().bugs.names(),
-        report: &report,
-        wall_ms,
-    };
-    let text = serde_json::to_string_pretty(&json).expect("a run report serializes");
-    let mut plots = Vec::new();
-    if let Some(o) = out.as_mut() {
-        o.commit().map_err(|e| io_error(o.dir(), e))?;
-        o.write("result.json", format!("{text}\n").as_bytes())
-            .map_err(|e| io_error(o.dir(), e))?;
-        plots = reports::plot_run(o.dir())
-            .map_err(|e| InputError::Usage(format!("plotting the run: {e}")))?
-            .iter()
-            .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
-            .collect();
-    }
-    let human = crate::summary::summary(scn.as_ref(), &report, wall_ms, a.out.as_ref(), &plots);
+    let ran = crate::runner::run_to(scn.as_ref(), a.out.as_deref())?;
+    let json = RunJson::new(scn.as_ref(), &ran.report, ran.wall_ms);
+    let human = crate::summary::summary(scn.as_ref(), &ran.report, ran.wall_ms, a.out.as_ref(), &ran.files);
     if a.json {
         let line = serde_json::to_string(&json).expect("a run report serializes");
         let _ = writeln!(io.out, "{line}");
@@ -258,14 +222,7 @@ fn cmd_run(a: RunArgs, io: &mut Io) -> Result<u8, InputError> {
     } else {
         let _ = write!(io.out, "{human}");
     }
-    Ok(report.exit_code() as u8)
-}
-
-fn io_error(dir: &std::path::Path, e: std::io::Error) -> InputError {
-    InputError::Read {
-        path: dir.display().to_string(),
-        message: format!("writing the output failed: {e}"),
-    }
+    Ok(ran.report.exit_code() as u8)
 }
 
 fn cmd_check_history(a: CheckHistoryArgs, io: &mut Io) -> Result<u8, InputError> {

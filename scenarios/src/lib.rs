@@ -13,6 +13,7 @@ pub mod history_cmd;
 pub mod list;
 pub mod load;
 pub mod runner;
+pub mod schedule;
 pub mod spec;
 pub mod summary;
 pub mod wall;

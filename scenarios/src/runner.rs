@@ -2,8 +2,8 @@
 //! (written atomically: temp files renamed into place when the run is over).
 
 use crate::error::InputError;
-use reports::write_atomic;
 use serde::Serialize;
+use sim::output::write_atomic;
 use sim::{Outputs, Protocol, RunReport, Setup, Sim, SimConfig};
 use std::fs::{self, File};
 use std::io::Write;
@@ -14,6 +14,8 @@ pub trait Scenario {
     fn name(&self) -> &str;
     fn description(&self) -> &str;
     fn path(&self) -> &str;
+    /// The scenario file's text.
+    fn source(&self) -> &str;
     fn protocol(&self) -> &'static str;
     fn config(&self) -> &SimConfig;
     fn config_mut(&mut self) -> &mut SimConfig;
@@ -27,16 +29,25 @@ pub struct Prepared<P: Protocol> {
     name: String,
     description: String,
     path: String,
+    source: String,
     cfg: SimConfig,
     setup: Setup<P>,
 }
 
 impl<P: Protocol> Prepared<P> {
-    pub fn new(name: String, description: String, path: String, cfg: SimConfig, setup: Setup<P>) -> Self {
+    /// `path` and `source`: where the scenario came from, and its text.
+    pub fn new(
+        name: String,
+        description: String,
+        (path, source): (String, String),
+        cfg: SimConfig,
+        setup: Setup<P>,
+    ) -> Self {
         Prepared {
             name,
             description,
             path,
+            source,
             cfg,
             setup,
         }
@@ -56,6 +67,9 @@ impl<P: Protocol> Scenario for Prepared<P> {
     }
     fn path(&self) -> &str {
         &self.path
+    }
+    fn source(&self) -> &str {
+        &self.source
     }
     fn protocol(&self) -> &'static str {
         P::NAME
@@ -150,6 +164,82 @@ pub fn run_catching(scn: &dyn Scenario, outputs: Outputs) -> Result<RunReport, I
     }
 }
 
+/// What `dsim run` did: the report, its wall time, and the files written (if any).
+pub struct Ran {
+    pub report: RunReport,
+    pub wall_ms: u64,
+    pub files: Vec<String>,
+}
+
+/// Runs `scn` once; with `dir`, writes every output there: `trace.jsonl`, `trace.txt`,
+/// `history.jsonl`, `schedule.toml`, `result.json` and the plots, each atomically.
+pub fn run_to(scn: &dyn Scenario, dir: Option<&Path>) -> Result<Ran, InputError> {
+    let Some(dir) = dir else {
+        let watch = crate::wall::Stopwatch::start();
+        let report = run_catching(scn, Outputs::default())?;
+        let wall_ms = watch.ms();
+        return Ok(Ran {
+            report,
+            wall_ms,
+            files: Vec::new(),
+        });
+    };
+    let mut out = OutDir::create(dir)?;
+    let schedule_lines = dir.join(".schedule.jsonl.tmp");
+    let lines = File::create(&schedule_lines).map_err(|e| io_error(dir, e))?;
+    let outputs = Outputs {
+        trace_jsonl: Some(out.stream("trace.jsonl")?),
+        trace_txt: Some(out.stream("trace.txt")?),
+        history_jsonl: Some(out.stream("history.jsonl")?),
+        schedule_jsonl: Some(Box::new(lines)),
+    };
+    let watch = crate::wall::Stopwatch::start();
+    let report = run_catching(scn, outputs);
+    let wall_ms = watch.ms();
+    let written = report.and_then(|report| {
+        let mut toml = std::io::BufWriter::new(out.stream("schedule.toml")?);
+        crate::schedule::write_toml(scn, &schedule_lines, &mut toml)
+            .and_then(|_| toml.flush())
+            .map_err(|e| io_error(dir, e))?;
+        drop(toml);
+        out.commit().map_err(|e| io_error(dir, e))?;
+        let json = RunJson::new(scn, &report, wall_ms);
+        let text = serde_json::to_string_pretty(&json).expect("a run report serializes");
+        out.write("result.json", format!("{text}\n").as_bytes())
+            .map_err(|e| io_error(dir, e))?;
+        Ok(report)
+    });
+    let _ = fs::remove_file(&schedule_lines);
+    let report = written?;
+    let mut files: Vec<String> = [
+        "result.json",
+        "trace.txt",
+        "trace.jsonl",
+        "history.jsonl",
+        "schedule.toml",
+    ]
+    .map(String::from)
+    .to_vec();
+    let plots = reports::plot_run(dir).map_err(|e| InputError::Usage(format!("plotting the run: {e}")))?;
+    files.extend(
+        plots
+            .iter()
+            .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())),
+    );
+    Ok(Ran {
+        report,
+        wall_ms,
+        files,
+    })
+}
+
+fn io_error(dir: &Path, e: std::io::Error) -> InputError {
+    InputError::Read {
+        path: dir.display().to_string(),
+        message: format!("writing the output failed: {e}"),
+    }
+}
+
 /// The JSON object of `dsim run --json` and `result.json` (DESIGN.md's CLI contract).
 #[derive(Serialize)]
 pub struct RunJson<'a> {
@@ -160,6 +250,19 @@ pub struct RunJson<'a> {
     #[serde(flatten)]
     pub report: &'a RunReport,
     pub wall_ms: u64,
+}
+
+impl<'a> RunJson<'a> {
+    pub fn new(scn: &'a dyn Scenario, report: &'a RunReport, wall_ms: u64) -> Self {
+        RunJson {
+            scenario: scn.path(),
+            name: scn.name(),
+            protocol: scn.protocol(),
+            bugs: scn.config().bugs.names(),
+            report,
+            wall_ms,
+        }
+    }
 }
 
 /// Files of an output directory, written under temporary names and renamed at the end.

@@ -18,7 +18,7 @@ pub fn group(n: u64) -> String {
     out
 }
 
-/// The human summary of a run; `plots` are the plot files written into `out`.
+/// The human summary of a run; `plots` are the files written into `out`.
 pub fn summary(
     scn: &dyn Scenario,
     r: &RunReport,
@@ -101,11 +101,7 @@ pub fn summary(
     }
     let _ = writeln!(s, "  trace     {}", r.trace_hash);
     if let Some(dir) = out {
-        let files = ["result.json", "trace.txt", "trace.jsonl", "history.jsonl"]
-            .into_iter()
-            .chain(plots.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let files = plots.join(", ");
         let _ = writeln!(s, "  output    {}/{{{files}}}", dir.display());
     }
     let verdict = match r.exit_code() {

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod linearize;
 pub mod metrics;
 pub mod net;
+pub mod output;
 pub mod protocol;
 pub mod queue;
 pub mod report;

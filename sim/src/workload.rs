@@ -146,7 +146,8 @@ impl<F: Family> Clients<F> {
     /// rate/clients, so the whole workload runs at the configured rate while ops are short).
     pub fn next_arrival(&mut self, c: usize, now: Time) -> Option<Time> {
         let w = self.workload.as_ref()?;
-        if c >= w.clients {
+        // `count = 0`: clients that only run scheduled operations (a schedule's replay).
+        if c >= w.clients || w.count == Some(0) {
             return None;
         }
         let mean = w.interval as f64 * w.clients as f64;

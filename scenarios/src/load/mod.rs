@@ -260,7 +260,7 @@ impl<P: Protocol> Builder<'_, P> {
         Ok(Prepared::new(
             f.name.clone().unwrap_or_else(|| default_name(self.src.path)),
             f.description.clone().unwrap_or_default(),
-            self.src.path.to_string(),
+            (self.src.path.to_string(), self.src.text.to_string()),
             cfg,
             Setup {
                 params,

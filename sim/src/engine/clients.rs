@@ -18,7 +18,9 @@ impl<P: Protocol> Sim<P> {
         let Some(w) = &self.cfg.workload else { return };
         let start = w.start;
         for c in 0..w.clients.min(self.clients.list.len()) {
-            let at = self.clients.next_arrival(c, start).unwrap_or(start);
+            let Some(at) = self.clients.next_arrival(c, start) else {
+                continue;
+            };
             let gen = self.clients.list[c].gen;
             self.core.queue.push(
                 at,

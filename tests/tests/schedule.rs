@@ -1,0 +1,131 @@
+//! `--out` writes `schedule.toml`, the run with its nemesis and random workload replaced by
+//! what happened; replaying it must give the same history and the same check verdicts, for
+//! every bundled scenario, with and without a planted bug. The schedule of a replay is the
+//! schedule itself (a fixpoint).
+
+mod common;
+use common::temp_dir;
+use scenarios::runner::{run_to, Scenario};
+use sim::time::NANOS_PER_SEC;
+use sim::RunReport;
+use std::path::Path;
+
+fn load(path: &str, text: &str) -> Box<dyn Scenario> {
+    scenarios::load::load_str(path, text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The bundled scenario, cut to 20 simulated seconds (as the determinism tests do).
+fn bundled(path: &str, text: &str) -> Box<dyn Scenario> {
+    let mut s = load(path, text);
+    let cfg = s.config_mut();
+    if cfg.duration > 20 * NANOS_PER_SEC {
+        cfg.duration = 20 * NANOS_PER_SEC;
+        cfg.quiet_from = cfg.quiet_from.map(|q| q.min(15 * NANOS_PER_SEC));
+        if let Some(w) = cfg.workload.as_mut() {
+            w.stop = w.stop.min(cfg.duration);
+        }
+    }
+    s
+}
+
+/// The history without event indexes (a replay's events are numbered differently).
+fn history(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .expect("history.jsonl")
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            v.as_object_mut().expect("object").remove("i");
+            v
+        })
+        .collect()
+}
+
+/// Check name → (status, time of a failure).
+fn verdicts(r: &RunReport) -> Vec<(String, String, Option<u64>)> {
+    r.checks
+        .iter()
+        .map(|c| (c.name.clone(), format!("{:?}", c.status), c.time_ns))
+        .collect()
+}
+
+/// Runs `s` into a fresh directory, replays its schedule, and compares.
+fn replays_exactly(s: &dyn Scenario, tag: &str) -> RunReport {
+    let dir = temp_dir(&format!("schedule-{tag}"));
+    let first = run_to(s, Some(&dir.join("run"))).expect("runs");
+    let schedule = std::fs::read_to_string(dir.join("run/schedule.toml")).expect("schedule.toml");
+    let replay = load("schedule.toml", &schedule);
+    let second = run_to(replay.as_ref(), Some(&dir.join("replay"))).expect("the schedule replays");
+    assert_eq!(
+        verdicts(&first.report),
+        verdicts(&second.report),
+        "{tag}: the replay's verdicts differ"
+    );
+    assert_eq!(first.report.ops, second.report.ops, "{tag}: operations");
+    assert_eq!(
+        first.report.sim_time_ns, second.report.sim_time_ns,
+        "{tag}: end time"
+    );
+    assert!(
+        history(&dir.join("run")) == history(&dir.join("replay")),
+        "{tag}: the replay's history differs"
+    );
+    let again = std::fs::read_to_string(dir.join("replay/schedule.toml")).expect("schedule.toml");
+    let body = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("name"))
+            .map(|l| l.split("  # ").next().unwrap_or(l).to_string())
+            .collect()
+    };
+    assert_eq!(
+        body(&schedule),
+        body(&again),
+        "{tag}: the schedule of the replay is not the schedule"
+    );
+    first.report
+}
+
+#[test]
+fn every_bundled_scenario_replays_from_its_schedule_with_and_without_a_planted_bug() {
+    for (path, text) in scenarios::bundled::BUNDLED {
+        let s = bundled(path, text);
+        let tag = path.trim_start_matches("scenarios/").replace(['/', '.'], "-");
+        replays_exactly(s.as_ref(), &tag);
+        let mut buggy = bundled(path, text);
+        let bug = protocols::catalog()
+            .into_iter()
+            .find(|p| p.name == buggy.protocol())
+            .and_then(|p| p.bugs.first().map(|b| b.name))
+            .expect("every protocol has planted bugs");
+        buggy.enable_bug(bug).expect("known bug");
+        replays_exactly(buggy.as_ref(), &format!("{tag}-{bug}"));
+    }
+}
+
+#[test]
+fn a_failing_run_replays_to_the_same_failure() {
+    // Each protocol's fuzz scenario with each planted bug, up to the first failing seed of a
+    // short scan: the replay must fail the same checks at the same time.
+    for p in protocols::catalog() {
+        let (path, text) = scenarios::bundled::find(&format!("{}/fuzz", p.name)).expect("fuzz.toml");
+        let mut replayed = 0;
+        for bug in &p.bugs {
+            let failing = (1..=40).find_map(|seed| {
+                let mut s = bundled(path, text);
+                s.config_mut().seed = seed;
+                s.enable_bug(bug.name).expect("known bug");
+                let r = s.run(sim::Outputs::default()).expect("runs");
+                (r.violations > 0).then_some(s)
+            });
+            let Some(s) = failing else { continue };
+            let r = replays_exactly(s.as_ref(), &format!("{}-{}-failing", p.name, bug.name));
+            assert!(r.violations > 0);
+            replayed += 1;
+        }
+        assert!(
+            replayed > 0,
+            "{}: no planted bug failed in 40 seeds to replay",
+            p.name
+        );
+    }
+}
