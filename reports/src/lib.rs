@@ -195,9 +195,7 @@ fn read_timeline(path: &Path) -> Result<Timeline, ReportError> {
     for line in BufReader::new(f).lines() {
         let line = line.map_err(io(path))?;
         // Only role changes and faults matter; skip the (many) message lines unparsed.
-        let relevant = line.contains("\"ev\":\"becomes\"")
-            || line.contains("\"ev\":\"fault\"")
-            || line.contains("starts");
+        let relevant = line.contains("\"ev\":\"becomes\"") || line.contains("\"ev\":\"fault\"");
         if let Some(ts) = line.find("\"t\":") {
             let digits: String = line[ts + 4..]
                 .chars()
@@ -214,28 +212,25 @@ fn read_timeline(path: &Path) -> Result<Timeline, ReportError> {
             continue;
         };
         let time = v["t"].as_u64().unwrap_or(0) as f64 / 1e9;
-        let detail = v["detail"].as_str().unwrap_or("");
         match v["ev"].as_str().unwrap_or("") {
             "becomes" => {
-                if let Some(node) = v["node"].as_str() {
-                    let role = detail.split_whitespace().next().unwrap_or("?").to_string();
-                    t.nodes.entry(node.to_string()).or_default().push((time, role));
+                if let (Some(node), Some(role)) = (v["node"].as_str(), v["role"].as_str()) {
+                    t.nodes
+                        .entry(node.to_string())
+                        .or_default()
+                        .push((time, role.to_string()));
                 }
             }
             "fault" => {
-                if let (Some(n), Some(true)) = (v["node"].as_str(), v["down"].as_bool()) {
-                    t.nodes
-                        .entry(n.to_string())
-                        .or_default()
-                        .push((time, "down".into()));
-                }
-                t.faults.push((time, detail.to_string()));
-            }
-            _ => {
-                if let Some(node) = v["node"].as_str() {
-                    t.nodes.entry(node.to_string()).or_default();
+                if let Some(kind) = v["kind"].as_str() {
+                    let label = match v["node"].as_str() {
+                        Some(n) => format!("{kind} {n}"),
+                        None => kind.to_string(),
+                    };
+                    t.faults.push((time, label));
                 }
             }
+            _ => {}
         }
     }
     Ok(t)
@@ -315,23 +310,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timeline_takes_down_nodes_from_the_down_key_not_the_text() {
+    fn timeline_reads_roles_and_faults_from_their_fields_not_the_text() {
         let dir = std::env::temp_dir().join(format!("dsim-reports-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("trace.jsonl");
         let lines = [
             r#"{"i":0,"t":0,"ev":"starts","node":"n1"}"#,
-            r#"{"i":0,"t":0,"ev":"starts","node":"n2"}"#,
-            r#"{"i":1,"t":1000,"ev":"becomes","node":"n1","detail":"leader (term 1)"}"#,
-            r#"{"i":2,"t":2000,"ev":"fault","node":"n2","detail":"crash n2","down":true}"#,
+            r#"{"i":0,"t":0,"ev":"becomes","node":"n1","role":"follower"}"#,
+            r#"{"i":0,"t":0,"ev":"becomes","node":"n2","role":"follower"}"#,
+            r#"{"i":1,"t":1000,"ev":"becomes","node":"n1","role":"leader","detail":"candidate (term 1)"}"#,
+            r#"{"i":2,"t":2000,"ev":"fault","node":"n2","detail":"crash n2","down":true,"kind":"crash"}"#,
+            r#"{"i":2,"t":2000,"ev":"becomes","node":"n2","role":"down"}"#,
             r#"{"i":3,"t":3000,"ev":"fault","detail":"crash n2: it is already down; fault skipped"}"#,
-            r#"{"i":4,"t":4000,"ev":"fault","node":"n2","detail":"restart n2"}"#,
+            r#"{"i":4,"t":4000,"ev":"fault","node":"n2","detail":"restart n2","kind":"restart"}"#,
         ];
         std::fs::write(&path, lines.join("\n")).unwrap();
         let t = read_timeline(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(t.nodes.keys().collect::<Vec<_>>(), ["n1", "n2"]);
-        assert_eq!(t.nodes["n2"], vec![(2e-6, "down".to_string())]);
-        assert_eq!(t.faults.len(), 3);
+        assert_eq!(
+            t.nodes["n1"],
+            vec![(0.0, "follower".to_string()), (1e-6, "leader".to_string())]
+        );
+        assert_eq!(
+            t.nodes["n2"],
+            vec![(0.0, "follower".to_string()), (2e-6, "down".to_string())]
+        );
+        // The skipped fault did nothing: it is not drawn.
+        assert_eq!(
+            t.faults,
+            vec![(2e-6, "crash n2".to_string()), (4e-6, "restart n2".to_string())]
+        );
     }
 }

@@ -242,3 +242,15 @@ pub fn phold(a: &PholdArgs) -> Result<(serde_json::Value, String), InputError> {
     }
     Ok((v, t))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_sizes() {
+        eprintln!(
+            "phold event {} bytes, raft {} bytes",
+            sim::engine::event_size::<super::Phold>(),
+            sim::engine::event_size::<protocols::raft::Raft>()
+        );
+    }
+}

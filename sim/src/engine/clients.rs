@@ -98,11 +98,13 @@ impl<P: Protocol> Sim<P> {
         Handled::Done
     }
 
-    pub(super) fn deliver_to_client(&mut self, from: u32, to: u32, payload: Payload<P>) {
+    /// `link`: from, to, message id.
+    pub(super) fn deliver_to_client(&mut self, link: (u32, u32, u64), payload: Payload<P>) {
         let now = self.core.now;
+        let (from, to, _) = link;
         if let Err(reason) = self.core.net.connected(from, to) {
             self.core
-                .drop_message(tag::DROP_AT_DELIVERY, now, from, to, &payload, reason);
+                .drop_message(tag::DROP_AT_DELIVERY, now, link, &payload, reason);
             return;
         }
         self.core.counters.messages.delivered += 1;
@@ -110,7 +112,7 @@ impl<P: Protocol> Sim<P> {
         payload.encode(self.core.trace.rec());
         self.core.trace.commit();
         if self.core.trace.wants_text() || self.core.trace.wants_json() {
-            self.core.trace_payload("deliver", now, from, to, &payload, None);
+            self.core.trace_payload("deliver", now, link, &payload, None);
         }
         let Payload::Reply(reply) = payload else {
             unreachable!("only replies are addressed to clients");

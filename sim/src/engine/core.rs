@@ -166,12 +166,17 @@ pub(crate) struct Core<P: Protocol> {
     pub max_in_flight: usize,
     pub counters: Counters,
     pub bounds_hit: BTreeSet<&'static str>,
+    /// The id the next send gets (message ids follow send order, so the canonical trace
+    /// need not record them).
+    pub next_msg: u64,
 }
 
 impl<P: Protocol> Core<P> {
     /// Sends a payload over the network from endpoint `a` to endpoint `b`.
     pub fn send(&mut self, now: Time, a: u32, b: u32, payload: Payload<P>) {
         self.counters.messages.sent += 1;
+        let id = self.next_msg;
+        self.next_msg += 1;
         let plan = if self.net.in_flight >= self.max_in_flight {
             self.bounds_hit.insert("max_in_flight");
             self.counters.dropped_queue_full += 1;
@@ -180,21 +185,24 @@ impl<P: Protocol> Core<P> {
             self.net.plan(now, a, b)
         };
         match plan {
-            SendPlan::Dropped(reason) => self.drop_message(tag::DROP, now, a, b, &payload, reason),
+            SendPlan::Dropped(reason) => self.drop_message(tag::DROP, now, (a, b, id), &payload, reason),
             SendPlan::Deliver { arrivals, epoch } => {
                 self.trace.header(tag::SEND, now, a, b);
                 for at in arrivals.iter().flatten() {
                     self.trace.rec().extend_from_slice(&at.to_le_bytes());
                 }
                 self.trace.commit();
+                if self.trace.wants_json() {
+                    self.trace_payload("send", now, (a, b, id), &payload, None);
+                }
                 match arrivals {
                     [Some(first), Some(second)] => {
                         self.counters.messages.duplicated += 1;
                         let copy = payload.duplicate();
-                        self.push_delivery(first, a, b, epoch, payload);
-                        self.push_delivery(second, a, b, epoch, copy);
+                        self.push_delivery(first, (a, b, id), epoch, payload);
+                        self.push_delivery(second, (a, b, id), epoch, copy);
                     }
-                    [Some(first), None] => self.push_delivery(first, a, b, epoch, payload),
+                    [Some(first), None] => self.push_delivery(first, (a, b, id), epoch, payload),
                     _ => unreachable!("a delivery plan has a first arrival"),
                 }
             }
@@ -202,26 +210,25 @@ impl<P: Protocol> Core<P> {
     }
 
     /// Counts and traces a message that will not arrive: at its send (`tag::DROP`) or at its
-    /// arrival (`tag::DROP_AT_DELIVERY`).
+    /// arrival (`tag::DROP_AT_DELIVERY`). `link`: from, to, message id.
     pub fn drop_message(
         &mut self,
         at: u8,
         now: Time,
-        a: u32,
-        b: u32,
+        link: (u32, u32, u64),
         payload: &Payload<P>,
         reason: DropReason,
     ) {
         self.counters.messages.dropped += 1;
-        self.trace.header(at, now, a, b);
+        self.trace.header(at, now, link.0, link.1);
         self.trace.rec().push(reason.code());
         self.trace.commit();
         if self.trace.wants_json() || self.trace.wants_text() {
-            self.trace_payload("drop", now, a, b, payload, Some(reason.name()));
+            self.trace_payload("drop", now, link, payload, Some(reason.name()));
         }
     }
 
-    fn push_delivery(&mut self, at: Time, from: u32, to: u32, epoch: u32, payload: Payload<P>) {
+    fn push_delivery(&mut self, at: Time, (from, to, id): (u32, u32, u64), epoch: u32, payload: Payload<P>) {
         self.net.in_flight += 1;
         self.queue.push(
             at,
@@ -229,6 +236,7 @@ impl<P: Protocol> Core<P> {
                 from,
                 to,
                 epoch,
+                id,
                 payload,
             },
         );

@@ -35,13 +35,14 @@ impl<P: Protocol> Sim<P> {
                 from,
                 to,
                 epoch,
+                id,
                 payload,
             } => {
                 self.core.net.in_flight -= 1;
                 if (to as usize) < self.cfg.nodes {
-                    self.deliver_to_node(from, to, epoch, payload)
+                    self.deliver_to_node((from, to, id), epoch, payload)
                 } else {
-                    self.deliver_to_client(from, to, payload);
+                    self.deliver_to_client((from, to, id), payload);
                     Handled::Done
                 }
             }
@@ -203,8 +204,10 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    fn deliver_to_node(&mut self, from: u32, to: u32, epoch: u32, payload: Payload<P>) -> Handled {
+    /// `link`: from, to, message id.
+    fn deliver_to_node(&mut self, link: (u32, u32, u64), epoch: u32, payload: Payload<P>) -> Handled {
         let now = self.core.now;
+        let (from, to, id) = link;
         match self.arrival(from, to, epoch) {
             Arrival::Deliver => {}
             Arrival::Buffer => {
@@ -212,13 +215,14 @@ impl<P: Protocol> Sim<P> {
                     from,
                     to,
                     epoch,
+                    id,
                     payload,
                 });
                 return Handled::Stale;
             }
             Arrival::Drop(reason) => {
                 self.core
-                    .drop_message(tag::DROP_AT_DELIVERY, now, from, to, &payload, reason);
+                    .drop_message(tag::DROP_AT_DELIVERY, now, link, &payload, reason);
                 return Handled::Done;
             }
         }
@@ -227,7 +231,7 @@ impl<P: Protocol> Sim<P> {
         payload.encode(self.core.trace.rec());
         self.core.trace.commit();
         if self.core.trace.wants_text() || self.core.trace.wants_json() {
-            self.core.trace_payload("deliver", now, from, to, &payload, None);
+            self.core.trace_payload("deliver", now, link, &payload, None);
         }
         match payload {
             Payload::Proto(msg) => {

@@ -116,6 +116,8 @@ pub(crate) enum Ev<P: Protocol> {
         from: u32,
         to: u32,
         epoch: u32,
+        /// The message id its send was given (a duplicate shares it).
+        id: u64,
         payload: Payload<P>,
     },
     Timer {

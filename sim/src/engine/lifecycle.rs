@@ -105,20 +105,15 @@ impl<P: Protocol> Sim<P> {
         self.core.trace.rec().extend_from_slice(role.as_bytes());
         self.core.trace.commit();
         self.maybe_role_crash(node, role);
-        if role != "down" {
-            let summary = self.nodes[i]
-                .state
-                .as_ref()
-                .map(|s| s.summary())
-                .unwrap_or_default();
-            self.trace_node_line(node.0, "becomes", || {
-                if summary.is_empty() {
-                    role.to_string()
-                } else {
-                    format!("{role} ({summary})")
-                }
-            });
-        }
+        let state = self.nodes[i].state.as_ref();
+        let summary = || state.map(|s| s.summary()).unwrap_or_default();
+        // (A closure over `self.nodes` cannot be handed to `&mut self`: build the text first.)
+        let text = if self.core.trace.wants_text() {
+            summary()
+        } else {
+            String::new()
+        };
+        self.trace_role(node.0, role, || text);
     }
 
     /// Breaks the stream connections between these pairs of nodes (both ends are told).

@@ -185,6 +185,7 @@ impl<P: Protocol> Sim<P> {
             max_in_flight: cfg.limits.max_in_flight,
             counters: Counters::default(),
             bounds_hit: BTreeSet::new(),
+            next_msg: 0,
         };
         Sim {
             inv: P::Invariants::new(cfg.nodes),

@@ -16,6 +16,10 @@ pub(crate) struct JsonEvent<'a, M: Serialize> {
     pub i: u64,
     pub t: Time,
     pub ev: &'a str,
+    /// On `send`, `deliver` and `drop` lines: the message id (each send has its own; a
+    /// duplicate's two deliveries share it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -24,6 +28,9 @@ pub(crate) struct JsonEvent<'a, M: Serialize> {
     pub node: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msg: Option<&'a M>,
+    /// On a `becomes` line: the node's new role (`down` when it crashed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// On a `fault` line: the fault took `node` down (a crash or a power loss).
@@ -43,10 +50,12 @@ impl<'a, M: Serialize> JsonEvent<'a, M> {
             i,
             t,
             ev,
+            id: None,
             from: None,
             to: None,
             node: None,
             msg: None,
+            role: None,
             detail: None,
             down: false,
             kind: None,
@@ -56,18 +65,20 @@ impl<'a, M: Serialize> JsonEvent<'a, M> {
 }
 
 impl<P: Protocol> Core<P> {
-    /// A message's line: `what` is `deliver` or `drop` (with the reason in `detail`).
+    /// A message's lines: `what` is `send` (JSON only), `deliver` or `drop` (with the reason
+    /// in `detail`). `link`: from, to, message id. The message itself is on `send` and `drop`
+    /// lines; a `deliver` line names its send by id.
     pub fn trace_payload(
         &mut self,
         what: &str,
         now: Time,
-        a: u32,
-        b: u32,
+        link: (u32, u32, u64),
         payload: &Payload<P>,
         detail: Option<&str>,
     ) {
+        let (a, b, id) = link;
         let (from, to) = (self.net.endpoint(a).to_string(), self.net.endpoint(b).to_string());
-        if self.trace.wants_text() {
+        if self.trace.wants_text() && what != "send" {
             let arrow = if what == "drop" { "-x" } else { "->" };
             let suffix = detail.map(|d| format!("  (dropped: {d})")).unwrap_or_default();
             match payload {
@@ -83,16 +94,17 @@ impl<P: Protocol> Core<P> {
             }
         }
         if self.trace.wants_json() {
-            let msg = match payload {
-                Payload::Proto(m) => serde_json::to_value(m),
-                Payload::Request(r) => serde_json::to_value(r),
-                Payload::Reply(r) => serde_json::to_value(r),
-            }
-            .unwrap_or(serde_json::Value::Null);
+            let msg = match (what, payload) {
+                ("deliver", _) => serde_json::Value::Null,
+                (_, Payload::Proto(m)) => serde_json::to_value(m).unwrap_or_default(),
+                (_, Payload::Request(r)) => serde_json::to_value(r).unwrap_or_default(),
+                (_, Payload::Reply(r)) => serde_json::to_value(r).unwrap_or_default(),
+            };
             let mut j = JsonEvent::new(self.event, now, what);
+            j.id = Some(id);
             j.from = Some(from);
             j.to = Some(to);
-            j.msg = Some(&msg);
+            j.msg = (!msg.is_null()).then_some(&msg);
             j.detail = detail.map(str::to_string);
             self.trace.json(&j);
         }
@@ -118,6 +130,29 @@ impl<P: Protocol> Sim<P> {
             let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.core.event, now, what);
             j.node = Some(NodeId(node).to_string());
             j.detail = (!d.is_empty()).then_some(d);
+            self.core.trace.json(&j);
+        }
+    }
+
+    /// A node's role change: `becomes ROLE (summary)`; the JSON line carries the role as its
+    /// own field, and a node going down gets a JSON line too (role `down`).
+    pub(super) fn trace_role(&mut self, node: u32, role: &str, summary: impl FnOnce() -> String) {
+        let now = self.core.now;
+        if self.core.trace.wants_text() && role != "down" {
+            let s = summary();
+            let text = if s.is_empty() {
+                role.to_string()
+            } else {
+                format!("{role} ({s})")
+            };
+            self.core
+                .trace
+                .text(now, format_args!("{}     becomes {text}", NodeId(node)));
+        }
+        if self.core.trace.wants_json() {
+            let mut j: JsonEvent<'_, ()> = JsonEvent::new(self.core.event, now, "becomes");
+            j.node = Some(NodeId(node).to_string());
+            j.role = Some(role);
             self.core.trace.json(&j);
         }
     }
