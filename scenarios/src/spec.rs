@@ -88,6 +88,8 @@ pub struct ScenarioFile<PP> {
     pub quiet_from: Option<Spanned<Dur>>,
     pub bugs: Option<Vec<Spanned<String>>>,
     pub params: Option<PP>,
+    /// Node groups, in order: `[[groups]] name = "master", nodes = 1`.
+    pub groups: Option<Vec<Spanned<GroupSpec<PP>>>>,
     /// Per-node parameter overrides: `[node.n3]`.
     pub node: Option<BTreeMap<Spanned<String>, Spanned<PP>>>,
     pub limits: Option<LimitsSpec>,
@@ -99,6 +101,18 @@ pub struct ScenarioFile<PP> {
     pub faults: Option<Vec<Spanned<FaultSpec>>>,
     pub nemesis: Option<Spanned<NemesisSpec>>,
     pub checks: Option<ChecksSpec>,
+}
+
+/// `[[groups]] name = "brokers", nodes = 3, params = { … }, boot_at = "5s"`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec<PP> {
+    pub name: Spanned<String>,
+    pub nodes: Spanned<i64>,
+    /// Parameters of the group's nodes, merged over `[params]` key by key.
+    pub params: Option<PP>,
+    /// When the group's nodes start (default 0): later, they join a running cluster.
+    pub boot_at: Option<Spanned<Dur>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -180,6 +194,8 @@ pub struct WorkloadSpec {
     pub backoff: Option<Dur>,
     pub start: Option<Spanned<Dur>>,
     pub stop: Option<Spanned<Dur>>,
+    /// The node group clients address (default: the protocol's entry group, else every node).
+    pub group: Option<Spanned<String>>,
 }
 
 /// The engine's keys of an `[[ops]]` entry: `[[ops]] at = "1s", client = "c1", …` (the rest,
@@ -259,6 +275,10 @@ pub struct NemesisSpec {
     pub cut: Option<Spanned<Rate>>,
     pub clock_jump: Option<Spanned<Rate>>,
     pub disk: Option<Spanned<Rate>>,
+    pub client_crash: Option<Spanned<Rate>>,
+    pub client_pause: Option<Spanned<Rate>>,
+    /// Node faults strike only this group.
+    pub group: Option<Spanned<String>>,
     pub quiet_from: Option<Spanned<Dur>>,
     /// `["1s", "5s"]`: how long each fault lasts before it heals.
     pub fault_duration: Option<Spanned<[Dur; 2]>>,
@@ -275,6 +295,7 @@ pub struct RoleCrashSpec {
     pub role: Spanned<String>,
     pub chance: Prob,
     pub after: Spanned<[Dur; 2]>,
+    pub group: Option<Spanned<String>>,
 }
 
 /// The engine's keys of `[checks]`; every other key switches a history check of the workload

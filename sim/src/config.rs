@@ -12,6 +12,8 @@ use serde::Serialize;
 pub struct SimConfig {
     pub seed: u64,
     pub nodes: usize,
+    /// The node groups (one group, `all`, unless the scenario declares `[[groups]]`).
+    pub cluster: crate::cluster::Cluster,
     /// Simulated time limit: nothing after it runs.
     pub duration: Time,
     pub limits: Limits,
@@ -34,6 +36,7 @@ impl SimConfig {
         SimConfig {
             seed,
             nodes,
+            cluster: crate::cluster::Cluster::single(nodes),
             duration,
             limits: Limits::default(),
             network: NetworkConfig::default(),
@@ -179,6 +182,8 @@ pub struct ClientConfig {
     pub retries: u32,
     /// Pause before retrying after "no leader known" or "not applied".
     pub backoff: Time,
+    /// The group clients address first, and rotate through on retries (None: every node).
+    pub group: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -188,6 +193,7 @@ impl Default for ClientConfig {
             timeout: NANOS_PER_SEC / 2,
             retries: 3,
             backoff: 20 * NANOS_PER_MILLI,
+            group: None,
         }
     }
 }
@@ -240,6 +246,8 @@ pub struct NemesisConfig {
     /// Crash a node soon after it takes on a role (e.g. a freshly elected leader), before its
     /// first decisions have spread: random faults almost never land in that window.
     pub role_crash: Option<RoleCrash>,
+    /// Node faults strike only this group's nodes (random halves split only this group).
+    pub group: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -249,6 +257,8 @@ pub struct RoleCrash {
     pub chance: f64,
     /// The crash comes uniformly within this delay after the role change.
     pub after: (Time, Time),
+    /// Only nodes of this group.
+    pub group: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

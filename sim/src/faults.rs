@@ -1,27 +1,46 @@
 //! Faults: what a scenario schedules and what the random nemesis draws.
 
-use crate::ids::{Endpoint, NodeId};
+use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::time::{format_duration, Time};
 use serde::Serialize;
 use std::fmt;
 
-/// Which node a fault strikes, resolved when it fires.
+/// Which node (or client) a fault strikes, resolved when it fires.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
     Node(NodeId),
-    /// Drawn from the faults stream among eligible nodes.
-    Random,
-    /// A node whose `Protocol::role()` is this (drawn among them if several; skipped if none).
-    Role(String),
+    /// A client (crash, restart, pause and resume only).
+    Client(ClientId),
+    /// Drawn from the faults stream among eligible nodes (of this group, if one is named).
+    Random(Option<String>),
+    /// A node whose `Protocol::role()` is this (of this group, if one is named; drawn among
+    /// them if several; skipped if none).
+    Role(String, Option<String>),
+    /// Drawn among eligible clients.
+    RandomClient,
+}
+
+impl Target {
+    /// Any node.
+    pub const RANDOM: Target = Target::Random(None);
+
+    /// Whether it names or draws a client.
+    pub fn is_client(&self) -> bool {
+        matches!(self, Target::Client(_) | Target::RandomClient)
+    }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Node(n) => n.fmt(f),
-            Target::Random => f.write_str("random"),
-            Target::Role(r) => f.write_str(r),
+            Target::Client(c) => c.fmt(f),
+            Target::Random(None) => f.write_str("random"),
+            Target::Random(Some(g)) => write!(f, "random@{g}"),
+            Target::Role(r, None) => f.write_str(r),
+            Target::Role(r, Some(g)) => write!(f, "{r}@{g}"),
+            Target::RandomClient => f.write_str("random-client"),
         }
     }
 }
@@ -34,8 +53,9 @@ pub enum PartitionSpec {
     Groups(Vec<Vec<Endpoint>>),
     /// Cut this node off from every other server and client.
     Isolate(Target),
-    /// A random split of the servers into a majority and a minority; clients join a random side.
-    RandomHalves,
+    /// A random split of the servers (of this group, if one is named) into a majority and a
+    /// minority; clients join a random side.
+    RandomHalves(Option<String>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -47,16 +67,20 @@ pub enum FaultKind {
     Cut,
     ClockJump,
     Disk,
+    ClientCrash,
+    ClientPause,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Partition,
         FaultKind::Cut,
         FaultKind::ClockJump,
         FaultKind::Disk,
+        FaultKind::ClientCrash,
+        FaultKind::ClientPause,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +91,8 @@ impl FaultKind {
             FaultKind::Cut => "cut",
             FaultKind::ClockJump => "clock_jump",
             FaultKind::Disk => "disk",
+            FaultKind::ClientCrash => "client_crash",
+            FaultKind::ClientPause => "client_pause",
         }
     }
 }
@@ -146,7 +172,8 @@ impl fmt::Display for FaultAction {
                         write!(f, "partition {{{}}}", g.join(" | "))?;
                     }
                     PartitionSpec::Isolate(t) => write!(f, "isolate {t}")?,
-                    PartitionSpec::RandomHalves => write!(f, "partition into random halves")?,
+                    PartitionSpec::RandomHalves(None) => write!(f, "partition into random halves")?,
+                    PartitionSpec::RandomHalves(Some(g)) => write!(f, "partition {g} into random halves")?,
                 }
                 write!(f, "{}", after("heal", heal_after))
             }
@@ -274,6 +301,18 @@ pub enum FaultEvent {
     PowerLossDisarmed {
         node: NodeId,
     },
+    ClientCrash {
+        client: ClientId,
+    },
+    ClientRestart {
+        client: ClientId,
+    },
+    ClientPause {
+        client: ClientId,
+    },
+    ClientResume {
+        client: ClientId,
+    },
 }
 
 impl FaultEvent {
@@ -295,6 +334,10 @@ impl FaultEvent {
             FaultEvent::DiskNormal { .. } => 13,
             FaultEvent::PowerLossDisarmed { .. } => 14,
             FaultEvent::Resume { .. } => 15,
+            FaultEvent::ClientCrash { .. } => 16,
+            FaultEvent::ClientRestart { .. } => 17,
+            FaultEvent::ClientPause { .. } => 18,
+            FaultEvent::ClientResume { .. } => 19,
         }
     }
 
@@ -315,6 +358,10 @@ impl FaultEvent {
             FaultEvent::PowerLoss { .. } => "power-loss",
             FaultEvent::PowerLossArmed { .. } => "power-loss-armed",
             FaultEvent::PowerLossDisarmed { .. } => "power-loss-disarmed",
+            FaultEvent::ClientCrash { .. } => "client-crash",
+            FaultEvent::ClientRestart { .. } => "client-restart",
+            FaultEvent::ClientPause { .. } => "client-pause",
+            FaultEvent::ClientResume { .. } => "client-resume",
         }
     }
 
@@ -335,13 +382,31 @@ impl FaultEvent {
             | FaultEvent::PartitionHealed
             | FaultEvent::Cut { .. }
             | FaultEvent::CutHealed { .. }
-            | FaultEvent::HealAll => None,
+            | FaultEvent::HealAll
+            | FaultEvent::ClientCrash { .. }
+            | FaultEvent::ClientRestart { .. }
+            | FaultEvent::ClientPause { .. }
+            | FaultEvent::ClientResume { .. } => None,
+        }
+    }
+
+    /// The client it acted on, if one.
+    pub fn client(&self) -> Option<ClientId> {
+        match *self {
+            FaultEvent::ClientCrash { client }
+            | FaultEvent::ClientRestart { client }
+            | FaultEvent::ClientPause { client }
+            | FaultEvent::ClientResume { client } => Some(client),
+            _ => None,
         }
     }
 
     /// Whether it took its node down.
     pub fn takes_down(&self) -> bool {
-        matches!(self, FaultEvent::Crash { .. } | FaultEvent::PowerLoss { .. })
+        matches!(
+            self,
+            FaultEvent::Crash { .. } | FaultEvent::PowerLoss { .. } | FaultEvent::ClientCrash { .. }
+        )
     }
 }
 
@@ -392,7 +457,10 @@ impl FaultAction {
                         out.push(("partition", serde_json::json!(g)));
                     }
                     PartitionSpec::Isolate(t) => out.push(("isolate", t.to_string().into())),
-                    PartitionSpec::RandomHalves => out.push(("partition", "random-halves".into())),
+                    PartitionSpec::RandomHalves(None) => out.push(("partition", "random-halves".into())),
+                    PartitionSpec::RandomHalves(Some(g)) => {
+                        out.push(("partition", format!("random-halves@{g}").into()))
+                    }
                 }
                 after("heal_after", heal_after, &mut out);
             }

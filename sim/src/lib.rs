@@ -8,6 +8,7 @@
 pub mod checks;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod dist;
 pub mod engine;

@@ -67,6 +67,8 @@ pub trait Protocol: Sized + 'static {
     const DEFAULT_NODES: usize = 3;
     /// Every value `role()` can return, so scenario files can aim faults at a role.
     const ROLES: &'static [&'static str] = &["node"];
+    /// The node group clients address first (`[workload] group` overrides it); None: any node.
+    const ENTRY_GROUP: Option<&'static str> = None;
 
     type Msg: Clone + fmt::Debug + Serialize + 'static;
     type Timer: Clone + fmt::Debug + Serialize + 'static;
@@ -90,6 +92,12 @@ pub trait Protocol: Sized + 'static {
     /// Checks the parameters beyond their types (e.g. min ≤ max); the message is shown to the
     /// user next to the `[params]` table.
     fn validate_params(_params: &Self::Params) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Checks the whole cluster: its groups and every node's parameters together (e.g. groups
+    /// the protocol needs, or settings that must agree across nodes).
+    fn validate_cluster(_cluster: &crate::cluster::Cluster, _params: &[Self::Params]) -> Result<(), String> {
         Ok(())
     }
 
@@ -157,6 +165,7 @@ impl BugSet {
 pub trait Effects<P: Protocol> {
     fn id(&self) -> NodeId;
     fn cluster_size(&self) -> usize;
+    fn cluster(&self) -> &crate::cluster::Cluster;
     fn now_mono(&self) -> u64;
     fn now_wall(&self) -> i64;
     fn drift_bound_ppm(&self) -> u64;
@@ -204,6 +213,23 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     pub fn peers(&self) -> impl Iterator<Item = NodeId> + 'static {
         let me = self.id();
         self.nodes().filter(move |n| *n != me)
+    }
+
+    /// The node groups (one group, `all`, unless the scenario declares `[[groups]]`).
+    pub fn cluster(&self) -> &crate::cluster::Cluster {
+        self.fx.cluster()
+    }
+
+    /// The name of this node's group.
+    pub fn group(&self) -> &str {
+        &self.fx.cluster().group_of(self.id()).name
+    }
+
+    /// The nodes of group `name` (none if there is no such group).
+    pub fn group_nodes(&self, name: &str) -> impl Iterator<Item = NodeId> + 'static {
+        let g = self.fx.cluster().group(name);
+        let (first, len) = g.map_or((0, 0), |g| (g.first, g.len));
+        (first..first + len).map(NodeId)
     }
 
     /// This node's monotonic clock (ns): drives timers and leases; never jumps.
@@ -401,7 +427,8 @@ impl<'a> CheckSink<'a> {
 /// A protocol's invariants, kept beside it. `after_event` runs after every event that touched
 /// a node (incrementally: look at `touched` first); `at_end` may run full checks.
 pub trait Invariants<P: Protocol>: Sized {
-    fn new(nodes: usize) -> Self;
+    /// Set up for this cluster, knowing every node's parameters.
+    fn new(cluster: &crate::cluster::Cluster, params: &[P::Params]) -> Self;
     /// Every check this type can report, with its kind.
     fn checks() -> Vec<CheckDecl>;
     /// Every metric it can report ([`CheckSink::sample`], [`CheckSink::value`]).
@@ -419,7 +446,7 @@ pub trait Invariants<P: Protocol>: Sized {
 pub struct NoInvariants;
 
 impl<P: Protocol> Invariants<P> for NoInvariants {
-    fn new(_nodes: usize) -> Self {
+    fn new(_cluster: &crate::cluster::Cluster, _params: &[P::Params]) -> Self {
         NoInvariants
     }
     fn checks() -> Vec<CheckDecl> {

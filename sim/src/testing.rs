@@ -66,6 +66,8 @@ impl<P: Protocol> std::fmt::Debug for Effect<P> {
 pub struct Recorder<P: Protocol> {
     pub id: NodeId,
     pub cluster_size: usize,
+    /// The groups (one group, `all`, unless the test sets others).
+    pub cluster: crate::cluster::Cluster,
     /// What `now_mono` reads (the test moves it).
     pub mono_ns: u64,
     /// Wall clock minus monotonic clock.
@@ -89,6 +91,7 @@ impl<P: Protocol> Recorder<P> {
         Recorder {
             id,
             cluster_size,
+            cluster: crate::cluster::Cluster::single(cluster_size),
             mono_ns: 0,
             wall_offset_ns: 0,
             drift_bound_ppm: 0,
@@ -160,6 +163,10 @@ impl<P: Protocol> Effects<P> for Recorder<P> {
 
     fn cluster_size(&self) -> usize {
         self.cluster_size
+    }
+
+    fn cluster(&self) -> &crate::cluster::Cluster {
+        &self.cluster
     }
 
     fn now_mono(&self) -> u64 {

@@ -26,6 +26,8 @@ pub(crate) struct InFlight<Op> {
     pub op: Op,
     /// When the operation was invoked (its first attempt).
     pub invoked: Time,
+    /// The nodes it is addressed to, as (first, count): its family's group or the entry group.
+    pub nodes: (u32, u32),
     pub seq: u64,
     pub attempts: u32,
     pub hops: u32,
@@ -51,6 +53,10 @@ pub(crate) struct ClientState<F: Family> {
     /// When the random workload wants this client's next op (arrivals are a Poisson process;
     /// a client still busy then starts the op as soon as it is idle).
     pub next_arrival: Time,
+    /// False while crashed (a client fault).
+    pub up: bool,
+    /// True while paused (its events wait in the engine's buffer).
+    pub paused: bool,
 }
 
 /// What the engine must do after a client step.
@@ -78,13 +84,15 @@ pub(crate) struct Clients<F: Family> {
     pub family: F,
     pub cfg: ClientConfig,
     pub workload: Option<WorkloadConfig>,
-    pub n_nodes: usize,
     /// Random operations invoked so far (for `count`).
     pub random_invoked: u64,
     values: ValueSource,
     keys: KeySource,
     /// Next process id to hand out after an `info`.
     next_process: u64,
+    cluster: crate::cluster::Cluster,
+    /// The nodes clients address when the family names no group: (first, count).
+    entry: (u32, u32),
 }
 
 impl<F: Family> Clients<F> {
@@ -93,16 +101,24 @@ impl<F: Family> Clients<F> {
         cfg: &ClientConfig,
         workload: Option<&WorkloadConfig>,
         family: F,
-        n_nodes: usize,
+        cluster: &crate::cluster::Cluster,
         seed: u64,
         value_base: Value,
         pinned: BTreeSet<Key>,
     ) -> Self {
+        let n_nodes = cluster.len();
+        let entry = match &cfg.group {
+            Some(g) => {
+                let g = cluster.group(g).expect("the loader checks group names");
+                (g.first, g.len)
+            }
+            None => (0, n_nodes as u32),
+        };
         let list = (0..cfg.clients as u32)
             .map(|i| {
                 let id = ClientId(i);
                 let mut rng = Rng::stream(seed, &format!("workload/{id}"));
-                let target = NodeId(rng.below(n_nodes as u64) as u32);
+                let target = NodeId(entry.0 + rng.below(u64::from(entry.1)) as u32);
                 ClientState {
                     id,
                     rng,
@@ -115,6 +131,8 @@ impl<F: Family> Clients<F> {
                     next_arrival: 0,
                     deadline: None,
                     timer_armed: None,
+                    up: true,
+                    paused: false,
                 }
             })
             .collect();
@@ -123,7 +141,6 @@ impl<F: Family> Clients<F> {
             family,
             cfg: cfg.clone(),
             workload: workload.cloned(),
-            n_nodes,
             random_invoked: 0,
             values: ValueSource {
                 base: value_base,
@@ -139,6 +156,8 @@ impl<F: Family> Clients<F> {
                 pinned,
             },
             next_process: cfg.clients as u64,
+            cluster: cluster.clone(),
+            entry,
         }
     }
 
@@ -206,13 +225,33 @@ impl<F: Family> Clients<F> {
     /// Starts `op` on idle client `c`; returns the request's target, process and timeout.
     pub fn start(&mut self, c: usize, op: F::Op, now: Time) -> (NodeId, u64, Time) {
         let timeout = self.cfg.timeout;
+        let nodes = match self.family.group(&op) {
+            Some(g) => {
+                let g = self
+                    .cluster
+                    .group(g)
+                    .unwrap_or_else(|| panic!("family group `{g}` is not in the cluster"));
+                (g.first, g.len)
+            }
+            None => self.entry,
+        };
         let cl = &mut self.list[c];
         assert!(cl.busy.is_none(), "client {} already has an op in flight", cl.id);
+        assert!(
+            cl.up && !cl.paused,
+            "client {} starts an op while down or paused",
+            cl.id
+        );
+        if !(nodes.0..nodes.0 + nodes.1).contains(&cl.target.0) {
+            // The op goes to another group than the last one: a random node of it.
+            cl.target = NodeId(nodes.0 + cl.rng.below(u64::from(nodes.1)) as u32);
+        }
         cl.seq += 1;
         cl.gen += 1;
         cl.busy = Some(InFlight {
             op,
             invoked: now,
+            nodes,
             seq: cl.seq,
             attempts: 1,
             hops: 0,
@@ -221,9 +260,10 @@ impl<F: Family> Clients<F> {
         (cl.target, cl.process, timeout)
     }
 
-    fn max_hops(&self) -> u32 {
+    fn max_hops(&self, c: usize) -> u32 {
         // Redirects and "not applied" answers per operation, beyond which the client gives up.
-        (self.cfg.retries + 1) * (2 * self.n_nodes as u32 + 2)
+        let nodes = self.list[c].busy.as_ref().map_or(self.entry.1, |f| f.nodes.1);
+        (self.cfg.retries + 1) * (2 * nodes + 2)
     }
 
     /// A reply arrived at client `c`.
@@ -277,7 +317,7 @@ impl<F: Family> Clients<F> {
     /// Counts one redirect or "not applied" answer and starts a new attempt generation;
     /// false when the operation had too many.
     fn hop(&mut self, c: usize) -> bool {
-        let max_hops = self.max_hops();
+        let max_hops = self.max_hops(c);
         let cl = &mut self.list[c];
         let f = cl.busy.as_mut().expect("in flight");
         f.hops += 1;
@@ -289,11 +329,11 @@ impl<F: Family> Clients<F> {
         true
     }
 
-    /// Moves client `c` on to the next server.
+    /// Moves client `c` on to the next server of the op's group.
     fn rotate(&mut self, c: usize) {
-        let n = self.n_nodes as u32;
         let cl = &mut self.list[c];
-        cl.target = NodeId((cl.target.0 + 1) % n);
+        let (first, n) = cl.busy.as_ref().map_or(self.entry, |f| f.nodes);
+        cl.target = NodeId(first + (cl.target.0.saturating_sub(first) + 1) % n);
     }
 
     /// The reply timer of client `c` fired.
@@ -334,6 +374,28 @@ impl<F: Family> Clients<F> {
             }
             _ => ClientAction::Nothing,
         }
+    }
+
+    /// Client `c` crashes: its op in flight becomes `info` (it may still take effect), and it
+    /// stays down until restarted; scheduled ops wait for it.
+    pub fn crash(&mut self, c: usize) -> Option<ClientAction<F>> {
+        let cl = &mut self.list[c];
+        cl.up = false;
+        cl.paused = false;
+        cl.timer_armed = None;
+        cl.deadline = None;
+        cl.gen += 1;
+        cl.busy.is_some().then(|| self.give_up(c))
+    }
+
+    /// Client `c` restarts, as a fresh process (and session).
+    pub fn restart(&mut self, c: usize) {
+        let next = self.next_process;
+        let cl = &mut self.list[c];
+        cl.up = true;
+        cl.gen += 1;
+        cl.process = next;
+        self.next_process += 1;
     }
 
     fn give_up(&mut self, c: usize) -> ClientAction<F> {

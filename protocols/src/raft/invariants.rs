@@ -269,7 +269,8 @@ impl RaftInvariants {
 }
 
 impl Invariants<Raft> for RaftInvariants {
-    fn new(n: usize) -> Self {
+    fn new(cluster: &sim::cluster::Cluster, _params: &[super::RaftParams]) -> Self {
+        let n = cluster.len();
         RaftInvariants {
             n,
             leaders: BTreeMap::new(),

@@ -493,6 +493,26 @@ impl Protocol for Raft {
         Ok(())
     }
 
+    /// Dissertation §6.4.1: a lease lasts the *leader's* minimum election timeout, and holds
+    /// only if no follower can time out sooner, so with lease reads every server must have
+    /// the same minimum.
+    fn validate_cluster(_cluster: &sim::cluster::Cluster, params: &[RaftParams]) -> Result<(), String> {
+        let leases = params
+            .iter()
+            .any(|p| matches!(p.read_mode, ReadMode::Lease | ReadMode::Mixed));
+        let mins: std::collections::BTreeSet<u64> = params.iter().map(|p| p.election_timeout[0].0).collect();
+        if leases && mins.len() > 1 {
+            return Err(format!(
+                "lease reads need the same minimum election timeout on every server (dissertation §6.4.1); these differ: {}",
+                mins.iter()
+                    .map(|m| sim::time::format_duration(*m))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(())
+    }
+
     /// Starts, or restarts from durable state only: term, vote, log and the compacted state
     /// machine. Everything else is rebuilt (commit index and leader are learned again).
     fn boot(cx: &mut Ctx<Self>, params: &RaftParams, d: &RaftDurable) -> Self {

@@ -11,7 +11,7 @@ pub const RECOVERED: &str = "recovered-state";
 pub const DEDUPLICATED: &str = "retry-deduplicated";
 
 impl Invariants<Single> for SingleInvariants {
-    fn new(_nodes: usize) -> Self {
+    fn new(_cluster: &sim::cluster::Cluster, _params: &[super::SingleParams]) -> Self {
         SingleInvariants
     }
 

@@ -1,17 +1,121 @@
-//! `[[faults]]` and `[nemesis]`.
+//! `[[faults]]` and `[nemesis]`, and fault targets (`n2`, `random`, `random@brokers`,
+//! `leader`, `leader@brokers`, a group name, `c3`, `random-client`).
 
 use super::{Builder, R};
 use crate::spec::*;
 use sim::config::*;
 use sim::faults::{FaultAction, FaultKind, PartitionSpec, Target};
+use sim::ids::{parse_endpoint, Endpoint};
 use sim::time::{format_duration, Time, NANOS_PER_SEC};
 use sim::Protocol;
 use std::collections::BTreeSet;
 use toml::Spanned;
 
+/// One `[[faults]]` entry's action, as written: exactly one action key.
+enum ActionSpec<'a> {
+    Crash(&'a Spanned<String>),
+    Restart(&'a Spanned<String>),
+    Pause(&'a Spanned<String>),
+    Resume(&'a Spanned<String>),
+    Partition(&'a Spanned<PartitionValue>),
+    Isolate(&'a Spanned<String>),
+    Cut(&'a Spanned<Vec<Spanned<String>>>),
+    Heal(&'a Spanned<bool>),
+    ClockJump(&'a Spanned<String>),
+    SlowDisk(&'a Spanned<String>),
+    LoseUnsynced(&'a Spanned<String>),
+}
+
+impl ActionSpec<'_> {
+    /// The action key, and the option keys that may come with it.
+    fn describe(&self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            ActionSpec::Crash(_) => ("crash", &["restart_after"]),
+            ActionSpec::Restart(_) => ("restart", &[]),
+            ActionSpec::Pause(_) => ("pause", &["resume_after"]),
+            ActionSpec::Resume(_) => ("resume", &[]),
+            ActionSpec::Partition(_) => ("partition", &["heal_after"]),
+            ActionSpec::Isolate(_) => ("isolate", &["heal_after"]),
+            ActionSpec::Cut(_) => ("cut", &["heal_after"]),
+            ActionSpec::Heal(_) => ("heal", &[]),
+            ActionSpec::ClockJump(_) => ("clock_jump", &["by"]),
+            ActionSpec::SlowDisk(_) => ("slow_disk", &["factor", "for"]),
+            ActionSpec::LoseUnsynced(_) => ("lose_unsynced", &["restart_after", "within"]),
+        }
+    }
+}
+
+/// Every action key, for messages.
+const ACTIONS: &str =
+    "crash, restart, pause, resume, partition, isolate, cut, heal, clock_jump, slow_disk, lose_unsynced";
+
+/// What a target may name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Aim {
+    /// A node: named, random (in a group) or by role.
+    Node,
+    /// A node or a client (crash, pause).
+    NodeOrClient,
+    /// A down or paused node or client: no roles (restart, resume).
+    Idle,
+}
+
 impl<P: Protocol> Builder<'_, P> {
-    pub(super) fn fault(&self, fs: &Spanned<FaultSpec>, cfg: &SimConfig) -> R<ScheduledFault> {
+    /// The entry's one action.
+    fn action<'a>(&self, fs: &'a Spanned<FaultSpec>) -> R<ActionSpec<'a>> {
         let s = fs.get_ref();
+        let mut found: Vec<ActionSpec<'a>> = Vec::new();
+        if let Some(t) = &s.crash {
+            found.push(ActionSpec::Crash(t));
+        }
+        if let Some(t) = &s.restart {
+            found.push(ActionSpec::Restart(t));
+        }
+        if let Some(t) = &s.pause {
+            found.push(ActionSpec::Pause(t));
+        }
+        if let Some(t) = &s.resume {
+            found.push(ActionSpec::Resume(t));
+        }
+        if let Some(p) = &s.partition {
+            found.push(ActionSpec::Partition(p));
+        }
+        if let Some(t) = &s.isolate {
+            found.push(ActionSpec::Isolate(t));
+        }
+        if let Some(c) = &s.cut {
+            found.push(ActionSpec::Cut(c));
+        }
+        if let Some(h) = &s.heal {
+            found.push(ActionSpec::Heal(h));
+        }
+        if let Some(t) = &s.clock_jump {
+            found.push(ActionSpec::ClockJump(t));
+        }
+        if let Some(t) = &s.slow_disk {
+            found.push(ActionSpec::SlowDisk(t));
+        }
+        if let Some(t) = &s.lose_unsynced {
+            found.push(ActionSpec::LoseUnsynced(t));
+        }
+        if found.len() != 1 {
+            let names: Vec<&str> = found.iter().map(|a| a.describe().0).collect();
+            let found = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(" and ")
+            };
+            return self.err(
+                fs.span(),
+                format!("a fault needs exactly one action; found {found}"),
+                Some(format!("actions: {ACTIONS}")),
+            );
+        }
+        Ok(found.pop().expect("one action"))
+    }
+
+    /// When the fault strikes: within the run, before the quiet period.
+    fn fault_time(&self, s: &FaultSpec, cfg: &SimConfig) -> R<Time> {
         let at = s.at.get_ref().0;
         if at > cfg.duration {
             return self.err(
@@ -24,59 +128,26 @@ impl<P: Protocol> Builder<'_, P> {
                 Some("move it earlier or make the run longer".into()),
             );
         }
-        if let Some(q) = cfg.quiet_from {
-            if at >= q {
-                return self.err(
-                    s.at.span(),
-                    format!(
-                        "this fault is at {}, inside the quiet period (from {})",
-                        format_duration(at),
-                        format_duration(q)
-                    ),
-                    Some("the quiet period has no faults; move the fault or quiet_from".into()),
-                );
-            }
-        }
-        let actions: Vec<&str> = [
-            ("crash", s.crash.is_some()),
-            ("restart", s.restart.is_some()),
-            ("pause", s.pause.is_some()),
-            ("resume", s.resume.is_some()),
-            ("partition", s.partition.is_some()),
-            ("isolate", s.isolate.is_some()),
-            ("cut", s.cut.is_some()),
-            ("heal", s.heal.is_some()),
-            ("clock_jump", s.clock_jump.is_some()),
-            ("slow_disk", s.slow_disk.is_some()),
-            ("lose_unsynced", s.lose_unsynced.is_some()),
-        ]
-        .iter()
-        .filter(|(_, p)| *p)
-        .map(|(n, _)| *n)
-        .collect();
-        if actions.len() != 1 {
-            let found = if actions.is_empty() {
-                "none".to_string()
-            } else {
-                actions.join(" and ")
-            };
+        if let Some(q) = cfg.quiet_from.filter(|q| at >= *q) {
             return self.err(
-                fs.span(),
-                format!("a fault needs exactly one action; found {found}"),
-                Some("actions: crash, restart, pause, resume, partition, isolate, cut, heal, clock_jump, slow_disk, lose_unsynced".into()),
+                s.at.span(),
+                format!(
+                    "this fault is at {}, inside the quiet period (from {})",
+                    format_duration(at),
+                    format_duration(q)
+                ),
+                Some("the quiet period has no faults; move the fault or quiet_from".into()),
             );
         }
-        let action = actions[0];
+        Ok(at)
+    }
+
+    pub(super) fn fault(&self, fs: &Spanned<FaultSpec>, cfg: &SimConfig) -> R<ScheduledFault> {
+        let s = fs.get_ref();
+        let at = self.fault_time(s, cfg)?;
+        let action = self.action(fs)?;
         // Options that belong to another action are mistakes worth reporting.
-        let allowed: &[&str] = match action {
-            "crash" => &["restart_after"],
-            "lose_unsynced" => &["restart_after", "within"],
-            "pause" => &["resume_after"],
-            "partition" | "isolate" | "cut" => &["heal_after"],
-            "clock_jump" => &["by"],
-            "slow_disk" => &["factor", "for"],
-            _ => &[],
-        };
+        let (name, allowed) = action.describe();
         let options = [
             ("restart_after", s.restart_after.is_some()),
             ("resume_after", s.resume_after.is_some()),
@@ -86,86 +157,47 @@ impl<P: Protocol> Builder<'_, P> {
             ("for", s.for_.is_some()),
             ("within", s.within.is_some()),
         ];
-        for (name, present) in options {
-            if present && !allowed.contains(&name) {
-                return self.err(
-                    fs.span(),
-                    format!("`{name}` does not apply to a `{action}` fault"),
-                    None,
-                );
-            }
+        if let Some((option, _)) = options
+            .iter()
+            .find(|(o, present)| *present && !allowed.contains(o))
+        {
+            return self.err(
+                fs.span(),
+                format!("`{option}` does not apply to a `{name}` fault"),
+                None,
+            );
         }
         let after = |d: Option<Dur>| d.map(|d| d.0);
         let a = match action {
-            "crash" => FaultAction::Crash {
-                target: self.target(s.crash.as_ref().expect("checked"), cfg)?,
+            ActionSpec::Crash(t) => FaultAction::Crash {
+                target: self.target(t, cfg, Aim::NodeOrClient)?,
                 restart_after: after(s.restart_after),
             },
-            "restart" => FaultAction::Restart {
-                target: self.node_or_random(s.restart.as_ref().expect("checked"), cfg, "restart")?,
+            ActionSpec::Restart(t) => FaultAction::Restart {
+                target: self.idle_target(t, cfg, "restart")?,
             },
-            "pause" => FaultAction::Pause {
-                target: self.target(s.pause.as_ref().expect("checked"), cfg)?,
+            ActionSpec::Pause(t) => FaultAction::Pause {
+                target: self.target(t, cfg, Aim::NodeOrClient)?,
                 resume_after: after(s.resume_after),
             },
-            "resume" => FaultAction::Resume {
-                target: self.node_or_random(s.resume.as_ref().expect("checked"), cfg, "resume")?,
+            ActionSpec::Resume(t) => FaultAction::Resume {
+                target: self.idle_target(t, cfg, "resume")?,
             },
-            "partition" => {
-                let p = s.partition.as_ref().expect("checked");
-                let spec = match p.get_ref() {
-                    PartitionValue::Named(n) if n == "random-halves" => PartitionSpec::RandomHalves,
-                    PartitionValue::Named(n) => {
-                        return self.err(
-                            p.span(),
-                            format!("unknown partition `{n}`"),
-                            Some(
-                                "write groups, e.g. [[\"n1\", \"n2\"], [\"n3\"]], or \"random-halves\""
-                                    .into(),
-                            ),
-                        )
-                    }
-                    PartitionValue::Groups(groups) => {
-                        let mut seen = BTreeSet::new();
-                        let mut out = Vec::new();
-                        for g in groups {
-                            let mut eps = Vec::new();
-                            for name in g {
-                                let e = self.endpoint(name, cfg)?;
-                                if !seen.insert(e) {
-                                    return self.err(
-                                        name.span(),
-                                        format!("`{}` is in two groups", name.get_ref()),
-                                        None,
-                                    );
-                                }
-                                eps.push(e);
-                            }
-                            out.push(eps);
-                        }
-                        if out.len() < 2 {
-                            return self.err(p.span(), "a partition needs at least two groups", None);
-                        }
-                        PartitionSpec::Groups(out)
-                    }
-                };
-                FaultAction::Partition {
-                    spec,
-                    heal_after: after(s.heal_after),
-                }
-            }
-            "isolate" => FaultAction::Partition {
-                spec: PartitionSpec::Isolate(self.target(s.isolate.as_ref().expect("checked"), cfg)?),
+            ActionSpec::Partition(p) => FaultAction::Partition {
+                spec: self.partition(p, cfg)?,
                 heal_after: after(s.heal_after),
             },
-            "cut" => {
-                let c = s.cut.as_ref().expect("checked");
+            ActionSpec::Isolate(t) => FaultAction::Partition {
+                spec: PartitionSpec::Isolate(self.target(t, cfg, Aim::Node)?),
+                heal_after: after(s.heal_after),
+            },
+            ActionSpec::Cut(c) => {
                 let ends = c.get_ref();
                 if ends.len() != 2 {
                     return self.err(c.span(), "a cut names two nodes: [\"from\", \"to\"]", None);
                 }
-                let from = self.target(&ends[0], cfg)?;
-                let to = self.target(&ends[1], cfg)?;
+                let from = self.target(&ends[0], cfg, Aim::Node)?;
+                let to = self.target(&ends[1], cfg, Aim::Node)?;
                 if from == to && matches!(from, Target::Node(_)) {
                     return self.err(c.span(), "a cut needs two different nodes", None);
                 }
@@ -175,23 +207,22 @@ impl<P: Protocol> Builder<'_, P> {
                     heal_after: after(s.heal_after),
                 }
             }
-            "heal" => {
-                let h = s.heal.as_ref().expect("checked");
+            ActionSpec::Heal(h) => {
                 if !*h.get_ref() {
                     return self.err(h.span(), "write `heal = true` (or remove the fault)", None);
                 }
                 FaultAction::Heal
             }
-            "clock_jump" => {
+            ActionSpec::ClockJump(t) => {
                 let Some(by) = &s.by else {
                     return self.err(fs.span(), "a clock_jump needs `by`, e.g. by = \"-2s\"", None);
                 };
                 FaultAction::ClockJump {
-                    target: self.target(s.clock_jump.as_ref().expect("checked"), cfg)?,
+                    target: self.target(t, cfg, Aim::Node)?,
                     by_ns: by.get_ref().0,
                 }
             }
-            "slow_disk" => {
+            ActionSpec::SlowDisk(t) => {
                 let factor = match &s.factor {
                     Some(f) => self.int_in(f, 1, 1_000_000, "factor")? as u32,
                     None => 10,
@@ -204,22 +235,135 @@ impl<P: Protocol> Builder<'_, P> {
                     );
                 };
                 FaultAction::SlowDisk {
-                    target: self.target(s.slow_disk.as_ref().expect("checked"), cfg)?,
+                    target: self.target(t, cfg, Aim::Node)?,
                     factor,
                     duration: d.0,
                 }
             }
-            "lose_unsynced" => FaultAction::LoseUnsynced {
-                target: self.target(s.lose_unsynced.as_ref().expect("checked"), cfg)?,
+            ActionSpec::LoseUnsynced(t) => FaultAction::LoseUnsynced {
+                target: self.target(t, cfg, Aim::Node)?,
                 within: s.within.map(|d| d.0).unwrap_or(NANOS_PER_SEC),
                 restart_after: after(s.restart_after),
             },
-            _ => unreachable!("action list above"),
         };
         Ok(ScheduledFault { at, action: a })
     }
 
-    pub(super) fn nemesis(&self, n: &Spanned<NemesisSpec>) -> R<NemesisConfig> {
+    fn partition(&self, p: &Spanned<PartitionValue>, cfg: &SimConfig) -> R<PartitionSpec> {
+        match p.get_ref() {
+            PartitionValue::Named(n) => match n.strip_prefix("random-halves") {
+                Some("") => Ok(PartitionSpec::RandomHalves(None)),
+                Some(rest) if rest.starts_with('@') => {
+                    let g = self.group_name(&rest[1..], p.span(), cfg)?;
+                    Ok(PartitionSpec::RandomHalves(Some(g)))
+                }
+                _ => self.err(
+                    p.span(),
+                    format!("unknown partition `{n}`"),
+                    Some(
+                        "write groups, e.g. [[\"n1\", \"n2\"], [\"n3\"]], \"random-halves\" or \"random-halves@GROUP\""
+                            .into(),
+                    ),
+                ),
+            },
+            PartitionValue::Groups(groups) => {
+                let mut seen = BTreeSet::new();
+                let mut out = Vec::new();
+                for g in groups {
+                    let mut eps = Vec::new();
+                    for name in g {
+                        let e = self.endpoint(name, cfg)?;
+                        if !seen.insert(e) {
+                            return self.err(name.span(), format!("`{}` is in two groups", name.get_ref()), None);
+                        }
+                        eps.push(e);
+                    }
+                    out.push(eps);
+                }
+                if out.len() < 2 {
+                    return self.err(p.span(), "a partition needs at least two groups", None);
+                }
+                Ok(PartitionSpec::Groups(out))
+            }
+        }
+    }
+
+    /// A node group's name as written in a target (`@GROUP`).
+    fn group_name(&self, g: &str, span: std::ops::Range<usize>, cfg: &SimConfig) -> R<String> {
+        if cfg.cluster.group(g).is_some() {
+            return Ok(g.to_string());
+        }
+        let names: Vec<&str> = cfg.cluster.groups().iter().map(|g| g.name.as_str()).collect();
+        self.err(
+            span,
+            format!("no node group `{g}`"),
+            Some(format!("groups: {}", names.join(", "))),
+        )
+    }
+
+    /// A fault target: a node (`n2`), `random`, a role, `random@GROUP`, `ROLE@GROUP` or a
+    /// group's name (a random node of it); for crash and pause also a client (`c3`) or
+    /// `random-client`.
+    fn target(&self, name: &Spanned<String>, cfg: &SimConfig, aim: Aim) -> R<Target> {
+        let s = name.get_ref().as_str();
+        let clients_ok = aim != Aim::Node;
+        let (base, group) = match s.split_once('@') {
+            Some((b, g)) => (b, Some(self.group_name(g, name.span(), cfg)?)),
+            None => (s, None),
+        };
+        if base == "random" {
+            return Ok(Target::Random(group));
+        }
+        if base == "random-client" && group.is_none() && clients_ok {
+            return Ok(Target::RandomClient);
+        }
+        if P::ROLES.contains(&base) {
+            return Ok(Target::Role(base.to_string(), group));
+        }
+        if group.is_none() && cfg.cluster.is_grouped() && cfg.cluster.group(base).is_some() {
+            return Ok(Target::Random(Some(base.to_string())));
+        }
+        let clients = if clients_ok { cfg.clients.clients } else { 0 };
+        match (group, parse_endpoint(base, cfg.nodes, clients)) {
+            (None, Some(Endpoint::Node(n))) => Ok(Target::Node(n)),
+            (None, Some(Endpoint::Client(c))) => Ok(Target::Client(c)),
+            _ => {
+                let mut forms = vec![format!("a node (n1..n{})", cfg.nodes), "`random`".to_string()];
+                if !P::ROLES.is_empty() {
+                    forms.push(format!("a role of {} ({})", P::NAME, P::ROLES.join(", ")));
+                }
+                if cfg.cluster.is_grouped() {
+                    forms.push("a group, or `random@GROUP` / `ROLE@GROUP`".into());
+                }
+                if clients_ok && cfg.clients.clients > 0 {
+                    forms.push(format!(
+                        "a client (c1..c{}) or `random-client`",
+                        cfg.clients.clients
+                    ));
+                }
+                self.err(
+                    name.span(),
+                    format!("no node `{s}`"),
+                    Some(format!("write {}", forms.join(", "))),
+                )
+            }
+        }
+    }
+
+    /// A target for restart/resume: a crashed or paused node plays no role, so only a name,
+    /// `random` (one of the crashed/paused nodes), a group, a client or `random-client`.
+    fn idle_target(&self, name: &Spanned<String>, cfg: &SimConfig, action: &str) -> R<Target> {
+        match self.target(name, cfg, Aim::Idle)? {
+            Target::Role(r, _) => self.err(
+                name.span(),
+                format!("`{action} = \"{r}\"` can never match: a crashed or paused node has no role"),
+                Some(format!("name the node (n1..n{}) or write \"random\"", cfg.nodes)),
+            ),
+            t => Ok(t),
+        }
+    }
+
+    pub(super) fn nemesis(&self, n: &Spanned<NemesisSpec>, cfg: &SimConfig) -> R<NemesisConfig> {
         let s = n.get_ref();
         let kinds: Vec<(FaultKind, Time)> = [
             (FaultKind::Crash, &s.crash),
@@ -228,6 +372,8 @@ impl<P: Protocol> Builder<'_, P> {
             (FaultKind::Cut, &s.cut),
             (FaultKind::ClockJump, &s.clock_jump),
             (FaultKind::Disk, &s.disk),
+            (FaultKind::ClientCrash, &s.client_crash),
+            (FaultKind::ClientPause, &s.client_pause),
         ]
         .into_iter()
         .filter_map(|(k, r)| r.as_ref().map(|r| (k, r.get_ref().0)))
@@ -270,10 +416,15 @@ impl<P: Protocol> Builder<'_, P> {
                         None,
                     );
                 }
+                let group = match &r.group {
+                    Some(g) => Some(self.group_name(g.get_ref(), g.span(), cfg)?),
+                    None => None,
+                };
                 Some(sim::config::RoleCrash {
                     role: role.clone(),
                     chance: r.chance.0,
                     after: (lo.0, hi.0),
+                    group,
                 })
             }
         };
@@ -284,7 +435,12 @@ impl<P: Protocol> Builder<'_, P> {
                 Some("give a rate per kind, e.g. crash = \"1/10s\", partition = \"1/20s\"".into()),
             );
         }
+        let group = match &s.group {
+            Some(g) => Some(self.group_name(g.get_ref(), g.span(), cfg)?),
+            None => None,
+        };
         Ok(NemesisConfig {
+            group,
             role_crash,
             kinds,
             fault_duration,

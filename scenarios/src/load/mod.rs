@@ -18,9 +18,9 @@ use crate::runner::{Prepared, Scenario};
 use crate::spec::*;
 use protocols::ProtocolVisitor;
 use serde::Deserialize;
+use sim::cluster::Cluster;
 use sim::config::*;
 use sim::family::{Family, SpecError};
-use sim::faults::Target;
 use sim::ids::{parse_endpoint, Endpoint};
 use sim::time::{format_duration, Time, NANOS_PER_SEC};
 use sim::{NodeId, Protocol, Setup};
@@ -209,23 +209,22 @@ impl<P: Protocol> Builder<'_, P> {
 
     fn build(&self, p: Parsed<P>) -> R<Prepared<P>> {
         let f = &p.file;
-        let nodes = match &f.nodes {
-            Some(n) => self.int_in(n, 1, MAX_NODES, "nodes")? as usize,
-            None => P::DEFAULT_NODES,
-        };
         let duration = self.duration(f)?;
+        let cluster = self.cluster(f, duration)?;
+        let nodes = cluster.len();
         let seed = match &f.seed {
             Some(s) => self.int_in(s, 0, i64::MAX, "seed")? as u64,
             None => 1,
         };
         let mut cfg = SimConfig::new(nodes, duration, seed);
+        cfg.cluster = cluster;
         let mut bugs = Vec::new();
         for b in f.bugs.iter().flatten() {
             self.check_bug(b.get_ref(), Some(b.span()))?;
             bugs.push(b.get_ref().clone());
         }
         cfg.bugs = sim::BugSet::new(bugs);
-        let params = self.params(f, &p.raw, nodes)?;
+        let params = self.params(f, &p.raw, &cfg.cluster)?;
         if let Some(l) = &f.limits {
             self.limits(l, &mut cfg.limits)?;
         }
@@ -235,6 +234,12 @@ impl<P: Protocol> Builder<'_, P> {
         let workload = self.family_workload(&p.family)?;
         if let Some(w) = &f.workload {
             self.workload(w, random_clients, &mut cfg)?;
+        }
+        if cfg.clients.group.is_none() {
+            // The protocol's entry group, if the scenario has it.
+            cfg.clients.group = P::ENTRY_GROUP
+                .filter(|g| cfg.cluster.group(g).is_some())
+                .map(str::to_string);
         }
         if let Some(n) = &f.network {
             self.network(n, &mut cfg)?;
@@ -254,7 +259,7 @@ impl<P: Protocol> Builder<'_, P> {
             cfg.faults.push(sf);
         }
         if let Some(n) = &f.nemesis {
-            cfg.nemesis = Some(self.nemesis(n)?);
+            cfg.nemesis = Some(self.nemesis(n, &cfg)?);
         }
         self.checks(f.checks.as_ref(), &mut cfg)?;
         Ok(Prepared::new(
@@ -288,21 +293,55 @@ impl<P: Protocol> Builder<'_, P> {
         Ok(v)
     }
 
-    /// `[params]`, with each `[node.nX]` merged over it key by key and validated again.
+    /// `[params]`, merged key by key with a group's `params` and then a node's `[node.nX]`,
+    /// each result validated; then the whole cluster, validated by the protocol.
     fn params(
         &self,
         f: &ScenarioFile<Spanned<P::Params>>,
         raw: &toml::Table,
-        nodes: usize,
+        cluster: &Cluster,
     ) -> R<Vec<P::Params>> {
         let base = f.params.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default();
         if let Err(m) = P::validate_params(&base) {
             let span = f.params.as_ref().map(|p| p.span()).unwrap_or(0..0);
             return self.err(span, format!("[params]: {m}"), None);
         }
+        let nodes = cluster.len();
+        let table = |v: Option<&toml::Value>| v.and_then(|v| v.as_table()).cloned().unwrap_or_default();
+        let merge = |into: &mut toml::Table, over: &toml::Table| {
+            for (k, v) in over {
+                into.insert(k.clone(), v.clone());
+            }
+        };
+        let parse = |t: toml::Table, span: std::ops::Range<usize>, what: &str| -> R<P::Params> {
+            let p = P::Params::deserialize(toml::Value::Table(t))
+                .map_err(|e| self.src.error(span.clone(), format!("{what}: {e}"), None))?;
+            if let Err(m) = P::validate_params(&p) {
+                return self.err(span, format!("{what}: {m}"), None);
+            }
+            Ok(p)
+        };
+        let raw_base = table(raw.get("params"));
+        // Each node's merged raw table, starting from its group's.
+        let mut merged: Vec<toml::Table> = vec![raw_base.clone(); nodes];
         let mut params = vec![base; nodes];
-        let table = |k: &str| raw.get(k).and_then(|v| v.as_table()).cloned().unwrap_or_default();
-        let (raw_base, raw_nodes) = (table("params"), table("node"));
+        let raw_groups = raw
+            .get("groups")
+            .and_then(|g| g.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for (i, g) in f.groups.iter().flatten().enumerate() {
+            let Some(over) = &g.get_ref().params else { continue };
+            let mut t = raw_base.clone();
+            merge(&mut t, &table(raw_groups.get(i).and_then(|g| g.get("params"))));
+            let name = g.get_ref().name.get_ref();
+            let p = parse(t.clone(), over.span(), &format!("[[groups]] {name}: params"))?;
+            for n in cluster.group(name).expect("declared").nodes() {
+                merged[n.index()] = t.clone();
+                params[n.index()] = p.clone();
+            }
+        }
+        let raw_nodes = table(raw.get("node"));
         for (name, over) in f.node.iter().flatten() {
             let Some(Endpoint::Node(n)) = parse_endpoint(name.get_ref(), nodes, 0) else {
                 return self.err(
@@ -311,22 +350,86 @@ impl<P: Protocol> Builder<'_, P> {
                     Some(format!("nodes are n1..n{nodes}")),
                 );
             };
-            let mut merged = raw_base.clone();
-            if let Some(t) = raw_nodes.get(name.get_ref()).and_then(|v| v.as_table()) {
-                for (k, v) in t {
-                    merged.insert(k.clone(), v.clone());
-                }
-            }
-            let p: P::Params = P::Params::deserialize(toml::Value::Table(merged)).map_err(|e| {
-                self.src
-                    .error(over.span(), format!("[node.{}]: {e}", name.get_ref()), None)
-            })?;
-            if let Err(m) = P::validate_params(&p) {
-                return self.err(over.span(), format!("[node.{}]: {m}", name.get_ref()), None);
-            }
-            params[n.index()] = p;
+            let mut t = merged[n.index()].clone();
+            merge(&mut t, &table(raw_nodes.get(name.get_ref())));
+            params[n.index()] = parse(t, over.span(), &format!("[node.{}]", name.get_ref()))?;
+        }
+        if let Err(m) = P::validate_cluster(cluster, &params) {
+            let span = f.params.as_ref().map(|p| p.span()).unwrap_or(0..0);
+            return self.err(
+                span,
+                m,
+                Some("every node's parameters are checked together".into()),
+            );
         }
         Ok(params)
+    }
+
+    /// The node groups: `[[groups]]` in order, or one group `all` of `nodes` nodes.
+    fn cluster(&self, f: &ScenarioFile<Spanned<P::Params>>, duration: Time) -> R<Cluster> {
+        let Some(groups) = &f.groups else {
+            let nodes = match &f.nodes {
+                Some(n) => self.int_in(n, 1, MAX_NODES, "nodes")? as usize,
+                None => P::DEFAULT_NODES,
+            };
+            return Ok(Cluster::single(nodes));
+        };
+        if groups.is_empty() {
+            return self.err(
+                0..0,
+                "`groups` is empty: declare at least one group, or none",
+                None,
+            );
+        }
+        let mut out: Vec<(String, u32, Time)> = Vec::new();
+        for g in groups {
+            let s = g.get_ref();
+            let name = s.name.get_ref();
+            let taken = name == "random"
+                || name == "random-client"
+                || name == sim::cluster::ALL
+                || P::ROLES.contains(&name.as_str())
+                || parse_endpoint(name, MAX_NODES as usize, MAX_CLIENTS as usize).is_some();
+            if name.is_empty() || name.contains('@') || taken {
+                return self.err(
+                    s.name.span(),
+                    format!("`{name}` cannot name a group"),
+                    Some(format!(
+                        "group names must differ from roles ({}), node and client names, `random` and `all`",
+                        P::ROLES.join(", ")
+                    )),
+                );
+            }
+            if out.iter().any(|(n, _, _)| n == name) {
+                return self.err(s.name.span(), format!("two groups are called `{name}`"), None);
+            }
+            let n = self.int_in(&s.nodes, 1, MAX_NODES, "nodes")? as u32;
+            let boot_at = s.boot_at.as_ref().map(|b| b.get_ref().0).unwrap_or(0);
+            if let Some(b) = &s.boot_at {
+                if b.get_ref().0 > duration {
+                    return self.err(b.span(), "boot_at is after the end of the run", None);
+                }
+            }
+            out.push((name.clone(), n, boot_at));
+        }
+        let total: i64 = out.iter().map(|(_, n, _)| i64::from(*n)).sum();
+        if total > MAX_NODES {
+            return self.err(
+                0..0,
+                format!("the groups have {total} nodes; dsim allows at most {MAX_NODES}"),
+                None,
+            );
+        }
+        if let Some(n) = &f.nodes {
+            if *n.get_ref() != total {
+                return self.err(
+                    n.span(),
+                    format!("nodes = {} but the groups have {total} nodes", n.get_ref()),
+                    Some("leave `nodes` out when declaring groups".into()),
+                );
+            }
+        }
+        Ok(Cluster::of(out))
     }
 
     fn check_bug(&self, name: &str, span: Option<std::ops::Range<usize>>) -> R<()> {
@@ -507,42 +610,6 @@ impl<P: Protocol> Builder<'_, P> {
             },
             Ok,
         )
-    }
-
-    fn target(&self, name: &Spanned<String>, cfg: &SimConfig) -> R<Target> {
-        let s = name.get_ref().as_str();
-        if s == "random" {
-            return Ok(Target::Random);
-        }
-        if P::ROLES.contains(&s) {
-            return Ok(Target::Role(s.to_string()));
-        }
-        match parse_endpoint(s, cfg.nodes, 0) {
-            Some(Endpoint::Node(n)) => Ok(Target::Node(n)),
-            _ => self.err(
-                name.span(),
-                format!("no node `{s}`"),
-                Some(format!(
-                    "write a node (n1..n{}), `random`, or a role of {}: {}",
-                    cfg.nodes,
-                    P::NAME,
-                    P::ROLES.join(", ")
-                )),
-            ),
-        }
-    }
-
-    /// A target for restart/resume: a crashed or paused node plays no role, so only a name or
-    /// `random` (one of the crashed/paused nodes) makes sense.
-    fn node_or_random(&self, name: &Spanned<String>, cfg: &SimConfig, action: &str) -> R<Target> {
-        match self.target(name, cfg)? {
-            Target::Role(r) => self.err(
-                name.span(),
-                format!("`{action} = \"{r}\"` can never match: a crashed or paused node has no role"),
-                Some(format!("name the node (n1..n{}) or write \"random\"", cfg.nodes)),
-            ),
-            t => Ok(t),
-        }
     }
 }
 

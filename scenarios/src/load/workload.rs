@@ -110,6 +110,18 @@ impl<P: Protocol> Builder<'_, P> {
         if let Some(b) = w.backoff {
             cfg.clients.backoff = b.0;
         }
+        cfg.clients.group = match &w.group {
+            Some(g) if cfg.cluster.group(g.get_ref()).is_some() => Some(g.get_ref().clone()),
+            Some(g) => {
+                let names: Vec<&str> = cfg.cluster.groups().iter().map(|g| g.name.as_str()).collect();
+                return self.err(
+                    g.span(),
+                    format!("no node group `{}`", g.get_ref()),
+                    Some(format!("groups: {}", names.join(", "))),
+                );
+            }
+            None => None,
+        };
         let keys = match &w.keys {
             Some(k) => self.int_in(k, 1, 1_000_000, "keys")? as u32,
             None => 5,

@@ -5,6 +5,7 @@
 use super::event::{Ev, Handled, Payload};
 use super::Sim;
 use crate::client::ClientRequest;
+use crate::faults::{FaultAction, FaultEvent, Origin, Target};
 use crate::history::{EventType, HistoryEvent};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::Protocol;
@@ -91,8 +92,11 @@ impl<P: Protocol> Sim<P> {
             .trace
             .header(tag::SCHEDULED_OP, self.core.now, c as u32, index);
         self.core.trace.commit();
-        self.clients.list[c].queue.push_back(op.op);
-        if self.clients.list[c].busy.is_none() {
+        // A crashed client issues it once it restarts (a paused one has not seen it yet: the
+        // event waits in its buffer).
+        let cl = &mut self.clients.list[c];
+        cl.queue.push_back(op.op);
+        if cl.busy.is_none() && cl.up {
             self.client_next(c);
         }
         Handled::Done
@@ -102,7 +106,13 @@ impl<P: Protocol> Sim<P> {
     pub(super) fn deliver_to_client(&mut self, link: (u32, u32, u64), payload: Payload<P>) {
         let now = self.core.now;
         let (from, to, _) = link;
-        if let Err(reason) = self.core.net.connected(from, to) {
+        let c = (to as usize) - self.cfg.nodes;
+        let reachable = if self.clients.list[c].up {
+            self.core.net.connected(from, to)
+        } else {
+            Err(crate::net::DropReason::Down)
+        };
+        if let Err(reason) = reachable {
             self.core
                 .drop_message(tag::DROP_AT_DELIVERY, now, link, &payload, reason);
             return;
@@ -120,6 +130,135 @@ impl<P: Protocol> Sim<P> {
         let c = (to as usize) - self.cfg.nodes;
         let action = self.clients.on_reply(c, &reply);
         self.client_act(c, action);
+    }
+
+    /// Holds an event for paused client `c` until it resumes (a message beyond the pause
+    /// buffer's bound is dropped).
+    pub(super) fn buffer_for_client(&mut self, c: usize, ev: Ev<P>) -> Handled {
+        if let Ev::Deliver {
+            from,
+            to,
+            id,
+            ref payload,
+            ..
+        } = ev
+        {
+            self.core.net.in_flight -= 1;
+            if self.client_buffers[c].len() >= self.cfg.limits.max_pause_buffer {
+                self.core.bounds_hit.insert("max_pause_buffer");
+                self.core.counters.dropped_pause_buffer += 1;
+                let now = self.core.now;
+                self.core.drop_message(
+                    tag::DROP_AT_DELIVERY,
+                    now,
+                    (from, to, id),
+                    payload,
+                    crate::net::DropReason::PauseBufferFull,
+                );
+                return Handled::Done;
+            }
+        }
+        self.client_buffers[c].push(ev);
+        Handled::Stale
+    }
+
+    /// A client crashes: its op in flight ends `info`; it does nothing until it restarts.
+    pub(super) fn crash_client(&mut self, c: ClientId, restart_after: Option<Time>) {
+        if !self.clients.list[c.index()].up {
+            self.fault_line(&format!("crash {c}: it is already down; fault skipped"));
+            return;
+        }
+        self.record_fault(
+            FaultEvent::ClientCrash { client: c },
+            c.0,
+            0,
+            format!("crash {c}"),
+        );
+        self.client_buffers[c.index()].clear();
+        if let Some(ClientAction::Complete {
+            kind,
+            op,
+            reply,
+            process,
+            ..
+        }) = self.clients.crash(c.index())
+        {
+            self.record_completion(c.index(), kind, &op, reply.as_ref(), process);
+        }
+        if let Some(d) = restart_after {
+            self.core.queue.push(
+                self.core.now.saturating_add(d),
+                Ev::Fault {
+                    action: Box::new(FaultAction::Restart {
+                        target: Target::Client(c),
+                    }),
+                    origin: Origin::FollowUp,
+                },
+            );
+        }
+    }
+
+    /// A crashed client starts again, as a fresh process, with its next arrival.
+    pub(super) fn restart_client(&mut self, c: ClientId) {
+        if self.clients.list[c.index()].up {
+            return;
+        }
+        self.record_fault(
+            FaultEvent::ClientRestart { client: c },
+            c.0,
+            0,
+            format!("restart {c}"),
+        );
+        self.clients.restart(c.index());
+        self.wake_after_completion(c.index());
+    }
+
+    pub(super) fn pause_client(&mut self, c: ClientId, resume_after: Option<Time>) {
+        let cl = &mut self.clients.list[c.index()];
+        if !cl.up || cl.paused {
+            return;
+        }
+        cl.paused = true;
+        self.record_fault(
+            FaultEvent::ClientPause { client: c },
+            c.0,
+            0,
+            format!("pause {c}"),
+        );
+        if let Some(d) = resume_after {
+            self.core.queue.push(
+                self.core.now.saturating_add(d),
+                Ev::Fault {
+                    action: Box::new(FaultAction::Resume {
+                        target: Target::Client(c),
+                    }),
+                    origin: Origin::FollowUp,
+                },
+            );
+        }
+    }
+
+    /// A paused client resumes: what it missed replays now, in order.
+    pub(super) fn resume_client(&mut self, c: ClientId) {
+        if !self.clients.list[c.index()].paused {
+            return;
+        }
+        self.clients.list[c.index()].paused = false;
+        let buffered = std::mem::take(&mut self.client_buffers[c.index()]);
+        let count = buffered.len();
+        self.record_fault(
+            FaultEvent::ClientResume { client: c },
+            c.0,
+            count as u32,
+            format!("resume {c} ({count} buffered events replay)"),
+        );
+        let now = self.core.now;
+        for ev in buffered {
+            if matches!(ev, Ev::Deliver { .. }) {
+                self.core.net.in_flight += 1;
+            }
+            self.core.queue.push(now, ev);
+        }
     }
 
     /// Client `c` is idle: start its next op, if any.
@@ -230,25 +369,37 @@ impl<P: Protocol> Sim<P> {
                 if kind != EventType::Info {
                     self.board.sample(super::LATENCY, (now - invoked) as f64);
                 }
-                match kind {
-                    EventType::Ok => self.core.counters.ops.ok += 1,
-                    EventType::Fail => self.core.counters.ops.fail += 1,
-                    EventType::Info => self.core.counters.ops.info += 1,
-                    EventType::Invoke => unreachable!("a completion is not an invocation"),
-                }
-                let event = self.core.event;
-                self.record_history(HistoryEvent {
-                    kind,
-                    process,
-                    client: ClientId(c as u32),
-                    op: &op,
-                    reply: reply.as_ref(),
-                    time: now,
-                    event,
-                });
+                self.record_completion(c, kind, &op, reply.as_ref(), process);
                 self.wake_after_completion(c);
             }
         }
+    }
+
+    /// Counts and records an operation's completion in the history.
+    fn record_completion(
+        &mut self,
+        c: usize,
+        kind: EventType,
+        op: &<P::Workload as crate::family::Family>::Op,
+        reply: Option<&<P::Workload as crate::family::Family>::Reply>,
+        process: u64,
+    ) {
+        match kind {
+            EventType::Ok => self.core.counters.ops.ok += 1,
+            EventType::Fail => self.core.counters.ops.fail += 1,
+            EventType::Info => self.core.counters.ops.info += 1,
+            EventType::Invoke => unreachable!("a completion is not an invocation"),
+        }
+        let event = self.core.event;
+        self.record_history(HistoryEvent {
+            kind,
+            process,
+            client: ClientId(c as u32),
+            op,
+            reply,
+            time: self.core.now,
+            event,
+        });
     }
 
     /// An idle client's next op: a queued scheduled one now, else its next random arrival.

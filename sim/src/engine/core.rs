@@ -92,6 +92,8 @@ pub(crate) struct NodeMeta<P: Protocol> {
     pub crash_on_write: bool,
     pub power_loss_gen: u64,
     pub power_loss_restart: Option<Time>,
+    /// When the node first starts (its group's `boot_at`).
+    pub boot_at: Time,
 }
 
 impl<P: Protocol> NodeMeta<P> {
@@ -113,6 +115,7 @@ impl<P: Protocol> NodeMeta<P> {
             crash_on_write: false,
             power_loss_gen: 0,
             power_loss_restart: None,
+            boot_at: 0,
         }
     }
 }
@@ -152,6 +155,7 @@ pub(crate) struct Counters {
 /// Everything a handler may touch besides its own node's state.
 pub(crate) struct Core<P: Protocol> {
     pub n_nodes: usize,
+    pub cluster: crate::cluster::Cluster,
     pub now: Time,
     /// Index of the event being processed (for trace lines).
     pub event: u64,

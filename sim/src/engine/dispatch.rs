@@ -21,9 +21,26 @@ enum Arrival {
 }
 
 impl<P: Protocol> Sim<P> {
+    /// The client an event is for, if any.
+    fn client_of(&self, ev: &Ev<P>) -> Option<usize> {
+        match ev {
+            Ev::ClientWake { client, .. }
+            | Ev::ClientTimeout { client, .. }
+            | Ev::ClientBackoff { client, .. } => Some(*client as usize),
+            Ev::ScheduledOp { index } => Some(self.scheduled_ops[*index as usize].client.index()),
+            Ev::Deliver { to, .. } if (*to as usize) >= self.cfg.nodes => Some(*to as usize - self.cfg.nodes),
+            _ => None,
+        }
+    }
+
     /// Handles one event.
     pub(super) fn dispatch(&mut self, ev: Ev<P>) -> Handled {
         let now = self.core.now;
+        if let Some(c) = self.client_of(&ev) {
+            if self.clients.list[c].paused {
+                return self.buffer_for_client(c, ev);
+            }
+        }
         match ev {
             Ev::Boot { node } => {
                 self.core.trace.header(tag::BOOT, now, node, 0);

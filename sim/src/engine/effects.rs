@@ -47,6 +47,10 @@ impl<P: Protocol> Effects<P> for NodeFx<'_, P> {
         self.core.n_nodes
     }
 
+    fn cluster(&self) -> &crate::cluster::Cluster {
+        &self.core.cluster
+    }
+
     fn now_mono(&self) -> u64 {
         self.meta.clock.mono(self.now)
     }

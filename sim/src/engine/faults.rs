@@ -20,6 +20,12 @@ pub(super) const MAX_FAULT_TIMELINE: usize = 1_000_000;
 /// The nemesis stream a fault's random choices come from.
 fn stream_of(action: &FaultAction) -> FaultKind {
     match action {
+        FaultAction::Crash { target, .. } | FaultAction::Restart { target } if target.is_client() => {
+            FaultKind::ClientCrash
+        }
+        FaultAction::Pause { target, .. } | FaultAction::Resume { target } if target.is_client() => {
+            FaultKind::ClientPause
+        }
         FaultAction::Crash { .. } | FaultAction::Restart { .. } => FaultKind::Crash,
         FaultAction::Pause { .. } | FaultAction::Resume { .. } => FaultKind::Pause,
         FaultAction::Partition { .. } | FaultAction::Heal => FaultKind::Partition,
@@ -48,40 +54,60 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    /// The node a target names now, drawn among the `eligible` ones for `random` and among those
-    /// with the role for a role; None (with a trace line) if none qualifies.
+    /// The node or client a target names now: drawn among the `eligible` nodes (of its group)
+    /// for `random`, among those with the role for a role, among the up (or, for a restart,
+    /// crashed) clients for `random-client`; None, with a trace line, if none qualifies.
     fn resolve(
         &mut self,
         target: &Target,
         nemesis_kind: Option<FaultKind>,
         eligible: impl Fn(&NodeSlot<P>) -> bool,
-    ) -> Option<NodeId> {
-        let candidates: Vec<NodeId> = match target {
-            Target::Node(n) => return Some(*n),
-            Target::Random => (0..self.cfg.nodes as u32)
+        client_up: bool,
+    ) -> Option<Target> {
+        let in_group = |g: &Option<String>, n: NodeId| match g {
+            None => true,
+            Some(g) => self.cfg.cluster.group(g).is_some_and(|g| g.contains(n)),
+        };
+        let candidates: Vec<Target> = match target {
+            Target::Node(_) | Target::Client(_) => return Some(target.clone()),
+            Target::Random(g) => (0..self.cfg.nodes as u32)
                 .map(NodeId)
-                .filter(|n| eligible(&self.nodes[n.index()]))
+                .filter(|n| in_group(g, *n) && self.joined(*n) && eligible(&self.nodes[n.index()]))
+                .map(Target::Node)
                 .collect(),
-            Target::Role(r) => (0..self.cfg.nodes as u32)
+            Target::Role(r, g) => (0..self.cfg.nodes as u32)
                 .map(NodeId)
                 .filter(|n| {
-                    self.nodes[n.index()]
-                        .state
-                        .as_ref()
-                        .is_some_and(|s| s.role() == r.as_str())
+                    in_group(g, *n)
+                        && self.nodes[n.index()]
+                            .state
+                            .as_ref()
+                            .is_some_and(|s| s.role() == r.as_str())
                 })
+                .map(Target::Node)
+                .collect(),
+            Target::RandomClient => (0..self.clients.list.len() as u32)
+                .filter(|c| self.clients.list[*c as usize].up == client_up)
+                .map(|c| Target::Client(ClientId(c)))
                 .collect(),
         };
         if candidates.is_empty() {
             let what = match target {
-                Target::Random => "no node can take this fault now".to_string(),
+                Target::Random(None) => "no node can take this fault now".to_string(),
+                Target::Random(Some(g)) => format!("no node of {g} can take this fault now"),
+                Target::RandomClient => "no client can take this fault now".to_string(),
                 other => format!("no node is {other} now"),
             };
             self.fault_line(&format!("{what}; fault skipped"));
             return None;
         }
         let i = self.fault_rng(nemesis_kind).below(candidates.len() as u64) as usize;
-        Some(candidates[i])
+        Some(candidates[i].clone())
+    }
+
+    /// Whether node `n` has joined the cluster (its group's `boot_at` has come).
+    pub(super) fn joined(&self, n: NodeId) -> bool {
+        self.core.now >= self.nodes[n.index()].meta.boot_at
     }
 
     /// Counts a fault, records it in the canonical trace, the timeline and the trace lines.
@@ -125,28 +151,28 @@ impl<P: Protocol> Sim<P> {
         touched
     }
 
-    /// The fault with every target made concrete: nodes, and partition groups.
+    /// The fault with every target made concrete: nodes or clients, and partition groups.
     fn resolve_fault(&mut self, action: FaultAction, nemesis: bool) -> Option<FaultAction> {
         let kind = nemesis.then_some(stream_of(&action));
         let up = |s: &NodeSlot<P>| s.state.is_some();
-        let node = |n: NodeId| Target::Node(n);
+        let any = |_: &NodeSlot<P>| true;
         Some(match action {
             FaultAction::Crash {
                 target,
                 restart_after,
             } => FaultAction::Crash {
-                target: node(self.resolve(&target, kind, up)?),
+                target: self.resolve(&target, kind, up, true)?,
                 restart_after,
             },
             FaultAction::Restart { target } => FaultAction::Restart {
-                target: node(self.resolve(&target, kind, |s| s.state.is_none())?),
+                target: self.resolve(&target, kind, |s| s.state.is_none(), false)?,
             },
             FaultAction::Pause { target, resume_after } => FaultAction::Pause {
-                target: node(self.resolve(&target, kind, |s| s.state.is_some() && !s.meta.paused)?),
+                target: self.resolve(&target, kind, |s| s.state.is_some() && !s.meta.paused, true)?,
                 resume_after,
             },
             FaultAction::Resume { target } => FaultAction::Resume {
-                target: node(self.resolve(&target, kind, |s| s.meta.paused)?),
+                target: self.resolve(&target, kind, |s| s.meta.paused, true)?,
             },
             FaultAction::Partition { spec, heal_after } => {
                 let Some(groups) = self.partition_groups(&spec, nemesis) else {
@@ -159,8 +185,8 @@ impl<P: Protocol> Sim<P> {
                 }
             }
             FaultAction::Cut { from, to, heal_after } => {
-                let a = self.resolve(&from, kind, |_| true);
-                let b = self.resolve(&to, kind, |_| true);
+                let a = self.resolve(&from, kind, any, true);
+                let b = self.resolve(&to, kind, any, true);
                 let (a, b) = (a?, b?);
                 if a == b {
                     self.fault_line(&format!(
@@ -169,14 +195,14 @@ impl<P: Protocol> Sim<P> {
                     return None;
                 }
                 FaultAction::Cut {
-                    from: node(a),
-                    to: node(b),
+                    from: a,
+                    to: b,
                     heal_after,
                 }
             }
             FaultAction::Heal => FaultAction::Heal,
             FaultAction::ClockJump { target, by_ns } => FaultAction::ClockJump {
-                target: node(self.resolve(&target, kind, |_| true)?),
+                target: self.resolve(&target, kind, any, true)?,
                 by_ns,
             },
             FaultAction::SlowDisk {
@@ -184,7 +210,7 @@ impl<P: Protocol> Sim<P> {
                 factor,
                 duration,
             } => FaultAction::SlowDisk {
-                target: node(self.resolve(&target, kind, |_| true)?),
+                target: self.resolve(&target, kind, any, true)?,
                 factor,
                 duration,
             },
@@ -193,7 +219,7 @@ impl<P: Protocol> Sim<P> {
                 within,
                 restart_after,
             } => FaultAction::LoseUnsynced {
-                target: node(self.resolve(&target, kind, up)?),
+                target: self.resolve(&target, kind, up, true)?,
                 within,
                 restart_after,
             },
@@ -207,6 +233,32 @@ impl<P: Protocol> Sim<P> {
             other => unreachable!("an unresolved target {other}"),
         };
         match action {
+            FaultAction::Crash {
+                target: Target::Client(c),
+                restart_after,
+            } => {
+                self.crash_client(*c, *restart_after);
+                None
+            }
+            FaultAction::Restart {
+                target: Target::Client(c),
+            } => {
+                self.restart_client(*c);
+                None
+            }
+            FaultAction::Pause {
+                target: Target::Client(c),
+                resume_after,
+            } => {
+                self.pause_client(*c, *resume_after);
+                None
+            }
+            FaultAction::Resume {
+                target: Target::Client(c),
+            } => {
+                self.resume_client(*c);
+                None
+            }
             FaultAction::Crash {
                 target: t,
                 restart_after,
@@ -223,6 +275,10 @@ impl<P: Protocol> Sim<P> {
             FaultAction::Restart { target: t } => {
                 let n = target(t);
                 if self.nodes[n.index()].state.is_some() {
+                    return None;
+                }
+                if !self.joined(n) {
+                    self.fault_line(&format!("restart {n}: it has not joined yet; fault skipped"));
                     return None;
                 }
                 self.record_fault(FaultEvent::Restart { node: n }, n.0, 0, format!("restart {n}"));
@@ -470,7 +526,9 @@ impl<P: Protocol> Sim<P> {
             PartitionSpec::Groups(g) => Some(g.clone()),
             PartitionSpec::Isolate(t) => {
                 let kind = nemesis.then_some(FaultKind::Partition);
-                let victim = self.resolve(t, kind, |s| s.state.is_some())?;
+                let Target::Node(victim) = self.resolve(t, kind, |s| s.state.is_some(), true)? else {
+                    unreachable!("the loader lets only nodes be isolated")
+                };
                 let mut rest: Vec<Endpoint> = (0..n)
                     .filter(|i| *i != victim.0)
                     .map(|i| Endpoint::Node(NodeId(i)))
@@ -478,9 +536,17 @@ impl<P: Protocol> Sim<P> {
                 rest.extend((0..clients).map(|c| Endpoint::Client(ClientId(c))));
                 Some(vec![vec![Endpoint::Node(victim)], rest])
             }
-            PartitionSpec::RandomHalves => {
+            PartitionSpec::RandomHalves(group) => {
+                let range = match group {
+                    Some(g) => {
+                        let g = self.cfg.cluster.group(g).expect("the loader checks group names");
+                        g.first..g.first + g.len
+                    }
+                    None => 0..n,
+                };
                 let rng = self.fault_rng(nemesis.then_some(FaultKind::Partition));
-                let mut servers: Vec<u32> = (0..n).collect();
+                let mut servers: Vec<u32> = range.collect();
+                let n = servers.len() as u32;
                 rng.shuffle(&mut servers);
                 let minority = if n >= 2 {
                     1 + rng.below(u64::from(n / 2)) as usize
@@ -509,7 +575,11 @@ impl<P: Protocol> Sim<P> {
             return;
         };
         let Some(rc) = nem.role_crash.clone() else { return };
-        if rc.role != role {
+        let in_group = rc
+            .group
+            .as_ref()
+            .is_none_or(|g| self.cfg.cluster.group(g).is_some_and(|g| g.contains(node)));
+        if rc.role != role || !in_group {
             return;
         }
         let (lo, hi) = nem.fault_duration;
@@ -536,35 +606,44 @@ impl<P: Protocol> Sim<P> {
         );
     }
 
-    /// One strike of the nemesis's `kind`: draws the fault and applies it.
+    /// One strike of the nemesis's `kind`: draws the fault and applies it. With `[nemesis]
+    /// group`, node faults stay inside that group.
     pub(super) fn nemesis_strike(&mut self, kind: FaultKind) -> Option<NodeId> {
         let nem = self.cfg.nemesis.clone().expect("nemesis configured");
         let (lo, hi) = nem.fault_duration;
-        let n = self.cfg.nodes as u64;
+        let range = match &nem.group {
+            Some(g) => {
+                let g = self.cfg.cluster.group(g).expect("the loader checks group names");
+                (u64::from(g.first), u64::from(g.len))
+            }
+            None => (0, self.cfg.nodes as u64),
+        };
+        let random = Target::Random(nem.group.clone());
         let rng = self.nemesis_rng(kind);
         let d = rng.range_inclusive(lo, hi);
         let action = match kind {
             FaultKind::Crash => FaultAction::Crash {
-                target: Target::Random,
+                target: random,
                 restart_after: Some(d),
             },
             FaultKind::Pause => FaultAction::Pause {
-                target: Target::Random,
+                target: random,
                 resume_after: Some(d),
             },
             FaultKind::Partition => FaultAction::Partition {
-                spec: PartitionSpec::RandomHalves,
+                spec: PartitionSpec::RandomHalves(nem.group.clone()),
                 heal_after: Some(d),
             },
             FaultKind::Cut => {
+                let (first, n) = range;
                 if n < 2 {
                     return None;
                 }
                 let a = rng.below(n);
                 let b = (a + 1 + rng.below(n - 1)) % n;
                 FaultAction::Cut {
-                    from: Target::Node(NodeId(a as u32)),
-                    to: Target::Node(NodeId(b as u32)),
+                    from: Target::Node(NodeId((first + a) as u32)),
+                    to: Target::Node(NodeId((first + b) as u32)),
                     heal_after: Some(d),
                 }
             }
@@ -572,25 +651,33 @@ impl<P: Protocol> Sim<P> {
                 let max = nem.max_clock_jump;
                 let by = rng.range_inclusive(0, 2 * max) as i64 - max as i64;
                 FaultAction::ClockJump {
-                    target: Target::Random,
+                    target: random,
                     by_ns: by,
                 }
             }
             FaultKind::Disk => {
                 if rng.chance(0.5) {
                     FaultAction::SlowDisk {
-                        target: Target::Random,
+                        target: random,
                         factor: nem.slow_disk_factor,
                         duration: d,
                     }
                 } else {
                     FaultAction::LoseUnsynced {
-                        target: Target::Random,
+                        target: random,
                         within: d,
                         restart_after: Some(d),
                     }
                 }
             }
+            FaultKind::ClientCrash => FaultAction::Crash {
+                target: Target::RandomClient,
+                restart_after: Some(d),
+            },
+            FaultKind::ClientPause => FaultAction::Pause {
+                target: Target::RandomClient,
+                resume_after: Some(d),
+            },
         };
         self.apply_fault(action, Origin::Nemesis(kind))
     }

@@ -5,7 +5,7 @@ use super::effects::NodeFx;
 use super::event::Ev;
 use super::Sim;
 use crate::faults::{FaultAction, FaultEvent, Origin, Target};
-use crate::ids::NodeId;
+use crate::ids::{ClientId, NodeId};
 use crate::protocol::{CheckSink, Invariants, LinkKind, Protocol, SyncId, World};
 use crate::time::{format_duration, Time};
 use crate::trace::tag;
@@ -212,8 +212,18 @@ impl<P: Protocol> Sim<P> {
                 self.resume(NodeId(i as u32));
             }
         }
+        for c in 0..self.clients.list.len() {
+            let id = ClientId(c as u32);
+            if self.clients.list[c].paused {
+                self.resume_client(id);
+            }
+            if !self.clients.list[c].up {
+                self.restart_client(id);
+            }
+        }
         for i in 0..self.cfg.nodes as u32 {
-            if self.nodes[i as usize].state.is_none() {
+            // A node whose group has not joined yet stays out.
+            if self.nodes[i as usize].state.is_none() && self.joined(NodeId(i)) {
                 self.record_fault(
                     FaultEvent::Restart { node: NodeId(i) },
                     i,

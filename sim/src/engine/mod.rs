@@ -127,6 +127,8 @@ pub struct Sim<P: Protocol> {
     schedule: Option<ScheduleWriter>,
     /// Every fault that happened, for checks (bounded).
     fault_timeline: Vec<FaultRecord>,
+    /// Each paused client's events, replayed when it resumes.
+    client_buffers: Vec<Vec<Ev<P>>>,
     scheduled_faults_rng: Rng,
     role_crash_rng: Rng,
     nemesis_rngs: Vec<(FaultKind, Rng)>,
@@ -150,6 +152,7 @@ impl<P: Protocol> Sim<P> {
         assert!(cfg.nodes >= 1);
         let seed = cfg.seed;
         let n_clients = cfg.clients.clients;
+        let inv = P::Invariants::new(&cfg.cluster, &params);
         let nodes = Self::node_table(&cfg, params);
         let board = Self::check_board(&cfg);
         let clients = Self::clients(&cfg, &workload, &ops);
@@ -167,6 +170,7 @@ impl<P: Protocol> Sim<P> {
         let ops_bound = cfg.checks.bound_of("ops-complete");
         let core = Core {
             n_nodes: cfg.nodes,
+            cluster: cfg.cluster.clone(),
             now: 0,
             event: 0,
             queue: EventQueue::new(),
@@ -188,7 +192,7 @@ impl<P: Protocol> Sim<P> {
             next_msg: 0,
         };
         Sim {
-            inv: P::Invariants::new(cfg.nodes),
+            inv,
             ops_check: OpsCompleteCheck::new(cfg.quiet_from, ops_bound),
             scheduled_faults_rng: Rng::stream(seed, "faults"),
             role_crash_rng: Rng::stream(seed, "faults/role-crash"),
@@ -203,6 +207,7 @@ impl<P: Protocol> Sim<P> {
             history: outputs.history_jsonl.map(HistoryWriter::new),
             schedule: outputs.schedule_jsonl.map(ScheduleWriter::new),
             fault_timeline: Vec::new(),
+            client_buffers: (0..n_clients).map(|_| Vec::new()).collect(),
             quiet: false,
             partition_gen: 0,
             events: 0,
@@ -235,10 +240,9 @@ impl<P: Protocol> Sim<P> {
                 let o = cfg.clocks.nodes.iter().find(|o| o.node == id);
                 let offset = o.and_then(|o| o.offset).unwrap_or(offset);
                 let drift = o.and_then(|o| o.drift_ppm).unwrap_or(drift);
-                NodeSlot {
-                    state: None,
-                    meta: NodeMeta::new(p, NodeClock::new(offset, drift), cfg.seed, id),
-                }
+                let mut meta = NodeMeta::new(p, NodeClock::new(offset, drift), cfg.seed, id);
+                meta.boot_at = cfg.cluster.group_of(id).boot_at;
+                NodeSlot { state: None, meta }
             })
             .collect()
     }
@@ -263,7 +267,7 @@ impl<P: Protocol> Sim<P> {
             &cfg.clients,
             cfg.workload.as_ref(),
             family,
-            cfg.nodes,
+            &cfg.cluster,
             cfg.seed,
             base + 1,
             pinned,
@@ -319,7 +323,8 @@ impl<P: Protocol> Sim<P> {
 
     fn schedule_start(&mut self) {
         for i in 0..self.cfg.nodes as u32 {
-            self.core.queue.push(0, Ev::Boot { node: i });
+            let at = self.nodes[i as usize].meta.boot_at;
+            self.core.queue.push(at, Ev::Boot { node: i });
         }
         let faults = self.cfg.faults.clone();
         for f in faults {
