@@ -32,7 +32,7 @@ const REWRITTEN: &[&str] = &[
 ];
 
 /// `[workload]` keys that shape how clients behave, not what they do: kept.
-const CLIENT_KEYS: &[&str] = &["timeout", "retries", "backoff"];
+const CLIENT_KEYS: &[&str] = &["timeout", "retries", "backoff", "group", "mode", "in_flight"];
 
 /// A TOML value, written inline.
 fn inline(v: &serde_json::Value) -> String {

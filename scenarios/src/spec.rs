@@ -196,6 +196,11 @@ pub struct WorkloadSpec {
     pub stop: Option<Spanned<Dur>>,
     /// The node group clients address (default: the protocol's entry group, else every node).
     pub group: Option<Spanned<String>>,
+    /// `"closed"` (default: one operation in flight per client) or `"open"` (arrivals at
+    /// `rate` whatever the completions, up to `in_flight` per client).
+    pub mode: Option<Spanned<String>>,
+    /// Open loop: operations in flight per client at most (default 16).
+    pub in_flight: Option<Spanned<i64>>,
 }
 
 /// The engine's keys of an `[[ops]]` entry: `[[ops]] at = "1s", client = "c1", …` (the rest,

@@ -165,14 +165,19 @@ pub fn metric_text(unit: sim::metrics::Unit, m: &sim::metrics::MetricSummary) ->
 /// A duration to three significant digits: `12.7ms`, `524ms`, `1.20s`, `850ns`.
 pub fn short_duration(ns: f64) -> String {
     let ns = ns.max(0.0);
+    if ns < 1e3 {
+        return format!("{ns:.0}ns");
+    }
+    // Round to three significant digits first, so 999.9us shows as 1.00ms.
+    // (Display only: std floating point is fine here, nothing depends on it.)
+    let scale = 10f64.powi(ns.log10().floor() as i32 - 2);
+    let ns = (ns / scale).round() * scale;
     let (v, unit) = if ns >= 1e9 {
         (ns / 1e9, "s")
     } else if ns >= 1e6 {
         (ns / 1e6, "ms")
-    } else if ns >= 1e3 {
-        (ns / 1e3, "us")
     } else {
-        return format!("{ns:.0}ns");
+        (ns / 1e3, "us")
     };
     let digits = if v >= 100.0 {
         0

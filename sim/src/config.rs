@@ -184,6 +184,15 @@ pub struct ClientConfig {
     pub backoff: Time,
     /// The group clients address first, and rotate through on retries (None: every node).
     pub group: Option<String>,
+    /// Open loop: at most this many operations in flight per client (None: closed loop, one).
+    pub in_flight: Option<usize>,
+}
+
+impl ClientConfig {
+    /// Operations a client can have in flight at once.
+    pub fn lanes(&self) -> usize {
+        self.in_flight.unwrap_or(1)
+    }
 }
 
 impl Default for ClientConfig {
@@ -194,6 +203,7 @@ impl Default for ClientConfig {
             retries: 3,
             backoff: 20 * NANOS_PER_MILLI,
             group: None,
+            in_flight: None,
         }
     }
 }

@@ -1,13 +1,18 @@
-//! Simulated clients (DESIGN.md, "Clients"): endpoints on the same network as the servers, one
-//! operation in flight each, timeouts and retries, redirects to the leader. The operations are
-//! the workload family's; everything here is the same for every family.
+//! Simulated clients (DESIGN.md, "Clients"): endpoints on the same network as the servers,
+//! timeouts and retries, redirects to the leader. The operations are the workload family's;
+//! everything here is the same for every family.
 //!
+//! - A client has one *lane* in the closed loop (one operation in flight; the next random
+//!   operation waits for it) and `in_flight` lanes in the open loop (arrivals come at the
+//!   configured rate whatever the completions; an arrival with no free lane waits in a bounded
+//!   backlog, and its latency counts from its arrival, so a slow system cannot hide it —
+//!   coordinated omission). Each lane is a process of its own in the history.
 //! - Retries of one operation (same session + sequence number) are one history entry, from the
 //!   first invoke to the final reply.
 //! - `fail` only when the family says an executed operation provably did not take effect (a
 //!   compare-and-set whose comparison failed). A client that gives up records `info`, whatever
 //!   the answers were: a delayed or duplicated copy of its request may still be applied.
-//! - After `info` the client continues under a fresh process id (Jepsen's rule), which is also
+//! - After `info` the lane continues under a fresh process id (Jepsen's rule), which is also
 //!   its new session, so a late application of the old operation cannot be mistaken for a new
 //!   one.
 //! - Written values are unique per run ([`crate::family::GenCx::fresh_value`]).
@@ -21,11 +26,15 @@ use crate::rng::{Draw, Rng};
 use crate::time::Time;
 use std::collections::{BTreeSet, VecDeque};
 
+/// Arrivals an open-loop client holds while every lane is busy; more are dropped (and the
+/// bound is reported).
+pub(crate) const MAX_BACKLOG: usize = 10_000;
+
 /// An operation in flight.
 pub(crate) struct InFlight<Op> {
     pub op: Op,
-    /// When the operation was invoked (its first attempt).
-    pub invoked: Time,
+    /// When it was meant to start: its arrival in the open loop, else its invocation.
+    pub arrived: Time,
     /// The nodes it is addressed to, as (first, count): its family's group or the entry group.
     pub nodes: (u32, u32),
     pub seq: u64,
@@ -34,24 +43,33 @@ pub(crate) struct InFlight<Op> {
     pub timer_gen: u64,
 }
 
-pub(crate) struct ClientState<F: Family> {
-    pub id: ClientId,
-    pub rng: Rng,
+/// One operation slot of a client: its own process (session), sequence numbers and timer.
+pub(crate) struct Lane<Op> {
     /// Current process id (Jepsen): fresh after an `info`.
     pub process: u64,
     pub seq: u64,
-    pub target: NodeId,
-    pub busy: Option<InFlight<F::Op>>,
-    /// Scheduled operations waiting for the client to be idle.
-    pub queue: VecDeque<F::OpSpec>,
-    /// Generation of the pending wake/timeout event; older ones are stale.
-    pub gen: u64,
+    pub busy: Option<InFlight<Op>>,
     /// The current attempt's reply deadline and the generation it belongs to.
     pub deadline: Option<(Time, u64)>,
     /// The time of the queued timeout event, if one is queued.
     pub timer_armed: Option<Time>,
+}
+
+pub(crate) struct ClientState<F: Family> {
+    pub id: ClientId,
+    pub rng: Rng,
+    pub target: NodeId,
+    pub lanes: Vec<Lane<F::Op>>,
+    /// Scheduled operations waiting for a free lane.
+    pub queue: VecDeque<F::OpSpec>,
+    /// Open loop: arrivals waiting for a free lane (their arrival times).
+    pub backlog: VecDeque<Time>,
+    /// Generation of the pending wake/timeout events; older ones are stale.
+    pub gen: u64,
+    /// Open loop: generation of the arrival chain (a crash starts a new one).
+    pub wake_gen: u64,
     /// When the random workload wants this client's next op (arrivals are a Poisson process;
-    /// a client still busy then starts the op as soon as it is idle).
+    /// in the closed loop a client still busy then starts the op as soon as it is idle).
     pub next_arrival: Time,
     /// False while crashed (a client fault).
     pub up: bool,
@@ -59,22 +77,36 @@ pub(crate) struct ClientState<F: Family> {
     pub paused: bool,
 }
 
-/// What the engine must do after a client step.
+impl<F: Family> ClientState<F> {
+    pub fn free_lane(&self) -> Option<usize> {
+        self.lanes.iter().position(|l| l.busy.is_none())
+    }
+
+    pub fn idle(&self) -> bool {
+        self.lanes.iter().all(|l| l.busy.is_none())
+    }
+
+    pub fn busy_lanes(&self) -> usize {
+        self.lanes.iter().filter(|l| l.busy.is_some()).count()
+    }
+}
+
+/// What the engine must do after a client step (for one lane).
 pub(crate) enum ClientAction<F: Family> {
-    /// Send the request for the in-flight op to `target`, and arm a timeout.
+    /// Send the request for the lane's op to `to`, and arm a timeout.
     Send {
         to: NodeId,
         timeout: Time,
     },
     /// Retry after a pause (no leader known / not applied).
     Backoff(Time),
-    /// Record a completion and go idle.
+    /// Record a completion; the lane is free.
     Complete {
         kind: EventType,
         op: F::Op,
         reply: Option<F::Reply>,
         process: u64,
-        invoked: Time,
+        arrived: Time,
     },
     Nothing,
 }
@@ -84,7 +116,7 @@ pub(crate) struct Clients<F: Family> {
     pub family: F,
     pub cfg: ClientConfig,
     pub workload: Option<WorkloadConfig>,
-    /// Random operations invoked so far (for `count`).
+    /// Random operations invoked (closed loop) or accepted arrivals (open loop) so far.
     pub random_invoked: u64,
     values: ValueSource,
     keys: KeySource,
@@ -106,31 +138,39 @@ impl<F: Family> Clients<F> {
         value_base: Value,
         pinned: BTreeSet<Key>,
     ) -> Self {
-        let n_nodes = cluster.len();
         let entry = match &cfg.group {
             Some(g) => {
                 let g = cluster.group(g).expect("the loader checks group names");
                 (g.first, g.len)
             }
-            None => (0, n_nodes as u32),
+            None => (0, cluster.len() as u32),
         };
+        let (n, lanes) = (cfg.clients as u64, cfg.lanes() as u64);
         let list = (0..cfg.clients as u32)
             .map(|i| {
                 let id = ClientId(i);
                 let mut rng = Rng::stream(seed, &format!("workload/{id}"));
                 let target = NodeId(entry.0 + rng.below(u64::from(entry.1)) as u32);
+                // Client cK's lanes start as processes K-1, K-1+clients, K-1+2·clients, …
+                let lanes = (0..lanes)
+                    .map(|l| Lane {
+                        process: u64::from(i) + l * n,
+                        seq: 0,
+                        busy: None,
+                        deadline: None,
+                        timer_armed: None,
+                    })
+                    .collect();
                 ClientState {
                     id,
                     rng,
-                    process: u64::from(i),
-                    seq: 0,
                     target,
-                    busy: None,
+                    lanes,
                     queue: VecDeque::new(),
+                    backlog: VecDeque::new(),
                     gen: 0,
+                    wake_gen: 0,
                     next_arrival: 0,
-                    deadline: None,
-                    timer_armed: None,
                     up: true,
                     paused: false,
                 }
@@ -144,7 +184,7 @@ impl<F: Family> Clients<F> {
             random_invoked: 0,
             values: ValueSource {
                 base: value_base,
-                clients: cfg.clients as u64,
+                clients: n,
                 made: vec![0; cfg.clients],
             },
             keys: KeySource {
@@ -155,10 +195,14 @@ impl<F: Family> Clients<F> {
                 retired: Vec::new(),
                 pinned,
             },
-            next_process: cfg.clients as u64,
+            next_process: n * lanes,
             cluster: cluster.clone(),
             entry,
         }
+    }
+
+    pub fn open_loop(&self) -> bool {
+        self.cfg.in_flight.is_some()
     }
 
     /// The time of client `c`'s next random arrival (each client is a Poisson process at
@@ -176,7 +220,7 @@ impl<F: Family> Clients<F> {
         Some(cl.next_arrival.max(now))
     }
 
-    /// Whether the random workload may invoke another op at `now`.
+    /// Whether the random workload may invoke (or, open loop, accept) another op at `now`.
     pub fn random_allowed(&self, c: usize, now: Time, max_ops: u64) -> bool {
         match &self.workload {
             None => false,
@@ -222,8 +266,8 @@ impl<F: Family> Clients<F> {
         std::mem::take(&mut self.keys.retired)
     }
 
-    /// Starts `op` on idle client `c`; returns the request's target, process and timeout.
-    pub fn start(&mut self, c: usize, op: F::Op, now: Time) -> (NodeId, u64, Time) {
+    /// Starts `op` on free lane `lane` of client `c`; returns the request's target and timeout.
+    pub fn start(&mut self, c: usize, lane: usize, op: F::Op, now: Time, arrived: Time) -> (NodeId, Time) {
         let timeout = self.cfg.timeout;
         let nodes = match self.family.group(&op) {
             Some(g) => {
@@ -236,51 +280,58 @@ impl<F: Family> Clients<F> {
             None => self.entry,
         };
         let cl = &mut self.list[c];
-        assert!(cl.busy.is_none(), "client {} already has an op in flight", cl.id);
+        assert!(
+            cl.lanes[lane].busy.is_none(),
+            "client {} lane {lane} already busy",
+            cl.id
+        );
         assert!(
             cl.up && !cl.paused,
             "client {} starts an op while down or paused",
             cl.id
         );
+        assert!(arrived <= now, "an operation starts before it arrived");
         if !(nodes.0..nodes.0 + nodes.1).contains(&cl.target.0) {
             // The op goes to another group than the last one: a random node of it.
             cl.target = NodeId(nodes.0 + cl.rng.below(u64::from(nodes.1)) as u32);
         }
-        cl.seq += 1;
         cl.gen += 1;
-        cl.busy = Some(InFlight {
+        let l = &mut cl.lanes[lane];
+        l.seq += 1;
+        l.busy = Some(InFlight {
             op,
-            invoked: now,
+            arrived,
             nodes,
-            seq: cl.seq,
+            seq: l.seq,
             attempts: 1,
             hops: 0,
             timer_gen: cl.gen,
         });
-        (cl.target, cl.process, timeout)
+        (cl.target, timeout)
     }
 
-    fn max_hops(&self, c: usize) -> u32 {
+    fn max_hops(&self, c: usize, lane: usize) -> u32 {
         // Redirects and "not applied" answers per operation, beyond which the client gives up.
-        let nodes = self.list[c].busy.as_ref().map_or(self.entry.1, |f| f.nodes.1);
+        let nodes = self.list[c].lanes[lane]
+            .busy
+            .as_ref()
+            .map_or(self.entry.1, |f| f.nodes.1);
         (self.cfg.retries + 1) * (2 * nodes + 2)
     }
 
-    /// A reply arrived at client `c`.
-    pub fn on_reply(&mut self, c: usize, reply: &ClientReply<F::Reply>) -> ClientAction<F> {
+    /// A reply arrived at client `c`: the lane it is for (by session), and what to do.
+    pub fn on_reply(&mut self, c: usize, reply: &ClientReply<F::Reply>) -> Option<(usize, ClientAction<F>)> {
         let cl = &mut self.list[c];
-        let Some(f) = cl.busy.as_mut() else {
-            return ClientAction::Nothing;
-        };
         // Replies to earlier attempts of the same op count: the server applied it once.
-        if reply.session != cl.process || reply.seq != f.seq {
-            return ClientAction::Nothing;
-        }
-        match &reply.outcome {
+        let lane = cl.lanes.iter().position(|l| {
+            l.process == reply.session && l.busy.as_ref().is_some_and(|f| f.seq == reply.seq)
+        })?;
+        let action = match &reply.outcome {
             Outcome::Done(r) => {
-                let f = cl.busy.take().expect("in flight");
+                let l = &mut cl.lanes[lane];
+                let f = l.busy.take().expect("in flight");
+                let process = l.process;
                 cl.gen += 1;
-                let process = cl.process;
                 let kind = match self.family.complete(ClientId(c as u32), &f.op, r) {
                     Completion::Ok => EventType::Ok,
                     Completion::Fail => EventType::Fail,
@@ -290,12 +341,12 @@ impl<F: Family> Clients<F> {
                     op: f.op,
                     reply: Some(r.clone()),
                     process,
-                    invoked: f.invoked,
+                    arrived: f.arrived,
                 }
             }
             Outcome::Redirect(Some(leader)) if *leader != cl.target => {
-                if !self.hop(c) {
-                    return self.give_up(c);
+                if !self.hop(c, lane) {
+                    return Some((lane, self.give_up(c, lane)));
                 }
                 let cl = &mut self.list[c];
                 cl.target = *leader;
@@ -305,21 +356,22 @@ impl<F: Family> Clients<F> {
                 }
             }
             Outcome::Redirect(_) | Outcome::NotApplied => {
-                if !self.hop(c) {
-                    return self.give_up(c);
+                if !self.hop(c, lane) {
+                    return Some((lane, self.give_up(c, lane)));
                 }
-                self.rotate(c);
+                self.rotate(c, lane);
                 ClientAction::Backoff(self.cfg.backoff)
             }
-        }
+        };
+        Some((lane, action))
     }
 
     /// Counts one redirect or "not applied" answer and starts a new attempt generation;
     /// false when the operation had too many.
-    fn hop(&mut self, c: usize) -> bool {
-        let max_hops = self.max_hops(c);
+    fn hop(&mut self, c: usize, lane: usize) -> bool {
+        let max_hops = self.max_hops(c, lane);
         let cl = &mut self.list[c];
-        let f = cl.busy.as_mut().expect("in flight");
+        let f = cl.lanes[lane].busy.as_mut().expect("in flight");
         f.hops += 1;
         if f.hops > max_hops {
             return false;
@@ -329,30 +381,30 @@ impl<F: Family> Clients<F> {
         true
     }
 
-    /// Moves client `c` on to the next server of the op's group.
-    fn rotate(&mut self, c: usize) {
+    /// Moves client `c` on to the next server of the lane's op's group.
+    fn rotate(&mut self, c: usize, lane: usize) {
         let cl = &mut self.list[c];
-        let (first, n) = cl.busy.as_ref().map_or(self.entry, |f| f.nodes);
+        let (first, n) = cl.lanes[lane].busy.as_ref().map_or(self.entry, |f| f.nodes);
         cl.target = NodeId(first + (cl.target.0.saturating_sub(first) + 1) % n);
     }
 
-    /// The reply timer of client `c` fired.
-    pub fn on_timeout(&mut self, c: usize, gen: u64) -> ClientAction<F> {
+    /// The reply timer of a lane of client `c` fired.
+    pub fn on_timeout(&mut self, c: usize, lane: usize, gen: u64) -> ClientAction<F> {
         let retries = self.cfg.retries;
         let cl = &mut self.list[c];
-        let Some(f) = cl.busy.as_mut() else {
+        let Some(f) = cl.lanes[lane].busy.as_mut() else {
             return ClientAction::Nothing;
         };
         if f.timer_gen != gen {
             return ClientAction::Nothing;
         }
         if f.attempts > retries {
-            return self.give_up(c);
+            return self.give_up(c, lane);
         }
         f.attempts += 1;
         cl.gen += 1;
         f.timer_gen = cl.gen;
-        self.rotate(c);
+        self.rotate(c, lane);
         ClientAction::Send {
             to: self.list[c].target,
             timeout: self.cfg.timeout,
@@ -360,10 +412,10 @@ impl<F: Family> Clients<F> {
     }
 
     /// A backoff ended: resend.
-    pub fn on_backoff_done(&mut self, c: usize, gen: u64) -> ClientAction<F> {
+    pub fn on_backoff_done(&mut self, c: usize, lane: usize, gen: u64) -> ClientAction<F> {
         let timeout = self.cfg.timeout;
         let cl = &mut self.list[c];
-        match cl.busy.as_mut() {
+        match cl.lanes[lane].busy.as_mut() {
             Some(f) if f.timer_gen == gen => {
                 cl.gen += 1;
                 f.timer_gen = cl.gen;
@@ -376,49 +428,59 @@ impl<F: Family> Clients<F> {
         }
     }
 
-    /// Client `c` crashes: its op in flight becomes `info` (it may still take effect), and it
-    /// stays down until restarted; scheduled ops wait for it.
-    pub fn crash(&mut self, c: usize) -> Option<ClientAction<F>> {
+    /// Client `c` crashes: each op in flight becomes `info` (it may still take effect), the
+    /// open-loop backlog is lost, and it stays down until restarted; scheduled ops wait for it.
+    pub fn crash(&mut self, c: usize) -> Vec<ClientAction<F>> {
         let cl = &mut self.list[c];
         cl.up = false;
         cl.paused = false;
-        cl.timer_armed = None;
-        cl.deadline = None;
+        cl.backlog.clear();
         cl.gen += 1;
-        cl.busy.is_some().then(|| self.give_up(c))
+        cl.wake_gen += 1;
+        for l in &mut cl.lanes {
+            l.timer_armed = None;
+            l.deadline = None;
+        }
+        let busy: Vec<usize> = (0..cl.lanes.len())
+            .filter(|l| cl.lanes[*l].busy.is_some())
+            .collect();
+        busy.into_iter().map(|lane| self.give_up(c, lane)).collect()
     }
 
-    /// Client `c` restarts, as a fresh process (and session).
+    /// Client `c` restarts, every lane a fresh process (and session).
     pub fn restart(&mut self, c: usize) {
-        let next = self.next_process;
         let cl = &mut self.list[c];
         cl.up = true;
         cl.gen += 1;
-        cl.process = next;
-        self.next_process += 1;
+        for l in &mut cl.lanes {
+            l.process = self.next_process;
+            self.next_process += 1;
+        }
     }
 
-    fn give_up(&mut self, c: usize) -> ClientAction<F> {
+    fn give_up(&mut self, c: usize, lane: usize) -> ClientAction<F> {
         let next = self.next_process;
         let cl = &mut self.list[c];
-        let f = cl.busy.take().expect("in flight");
-        cl.gen += 1;
-        let process = cl.process;
+        let l = &mut cl.lanes[lane];
+        let f = l.busy.take().expect("in flight");
+        let process = l.process;
         // Indeterminate: even if every answer said "not here", a delayed or duplicated copy of
         // the request may still be applied. Continue as a new process (and session).
-        cl.process = next;
+        l.process = next;
+        cl.gen += 1;
         self.next_process += 1;
         ClientAction::Complete {
             kind: EventType::Info,
             op: f.op,
             reply: None,
             process,
-            invoked: f.invoked,
+            arrived: f.arrived,
         }
     }
 
-    pub fn in_flight(&self, c: usize) -> Option<(&InFlight<F::Op>, u64)> {
-        let cl = &self.list[c];
-        cl.busy.as_ref().map(|f| (f, cl.process))
+    /// The op in flight on a lane, and the lane's process.
+    pub fn in_flight(&self, c: usize, lane: usize) -> Option<(&InFlight<F::Op>, u64)> {
+        let l = &self.list[c].lanes[lane];
+        l.busy.as_ref().map(|f| (f, l.process))
     }
 }

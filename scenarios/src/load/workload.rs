@@ -110,6 +110,30 @@ impl<P: Protocol> Builder<'_, P> {
         if let Some(b) = w.backoff {
             cfg.clients.backoff = b.0;
         }
+        cfg.clients.in_flight = match (w.mode.as_ref().map(|m| m.get_ref().as_str()), &w.in_flight) {
+            (None | Some("closed"), None) => None,
+            (Some("open"), n) => Some(match n {
+                Some(n) => self.int_in(n, 1, 10_000, "in_flight")? as usize,
+                None => 16,
+            }),
+            (None | Some("closed"), Some(n)) => {
+                return self.err(
+                    n.span(),
+                    "`in_flight` is for the open loop",
+                    Some(
+                        "add mode = \"open\" (the closed loop has one operation in flight per client)".into(),
+                    ),
+                )
+            }
+            (Some(other), _) => {
+                let span = w.mode.as_ref().map(|m| m.span()).unwrap_or(0..0);
+                return self.err(
+                    span,
+                    format!("unknown mode `{other}`"),
+                    Some("use \"closed\" (one operation in flight per client) or \"open\"".into()),
+                );
+            }
+        };
         cfg.clients.group = match &w.group {
             Some(g) if cfg.cluster.group(g.get_ref()).is_some() => Some(g.get_ref().clone()),
             Some(g) => {

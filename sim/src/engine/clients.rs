@@ -1,17 +1,17 @@
-//! The clients' plumbing: waking, sending requests, timeouts and backoffs, replies, and
-//! recording the history. The client logic itself (retries, redirects, `info`) is in
-//! `workload.rs`.
+//! The clients' plumbing: arrivals, sending requests, timeouts and backoffs, replies, and
+//! recording the history. The client logic itself (retries, redirects, `info`, lanes) is in
+//! `workload.rs`; client faults are in `client_faults.rs`.
 
 use super::event::{Ev, Handled, Payload};
 use super::Sim;
 use crate::client::ClientRequest;
-use crate::faults::{FaultAction, FaultEvent, Origin, Target};
+use crate::family::Family;
 use crate::history::{EventType, HistoryEvent};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::Protocol;
 use crate::time::Time;
 use crate::trace::tag;
-use crate::workload::ClientAction;
+use crate::workload::{ClientAction, MAX_BACKLOG};
 
 impl<P: Protocol> Sim<P> {
     /// Queues each random-workload client's first arrival.
@@ -19,6 +19,10 @@ impl<P: Protocol> Sim<P> {
         let Some(w) = &self.cfg.workload else { return };
         let start = w.start;
         for c in 0..w.clients.min(self.clients.list.len()) {
+            if self.clients.open_loop() {
+                self.schedule_arrival(c, start);
+                continue;
+            }
             let Some(at) = self.clients.next_arrival(c, start) else {
                 continue;
             };
@@ -33,21 +37,82 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
+    /// Open loop: queues client `c`'s next arrival, whatever its lanes are doing.
+    pub(super) fn schedule_arrival(&mut self, c: usize, now: Time) {
+        if let Some(at) = self.clients.next_arrival(c, now) {
+            let gen = self.clients.list[c].wake_gen;
+            self.core.queue.push(
+                at,
+                Ev::ClientWake {
+                    client: c as u32,
+                    gen,
+                },
+            );
+        }
+    }
+
     pub(super) fn on_client_wake(&mut self, client: u32, gen: u64) -> Handled {
-        let cl = &self.clients.list[client as usize];
-        if cl.gen != gen || cl.busy.is_some() {
+        let c = client as usize;
+        let cl = &self.clients.list[c];
+        let stale = if self.clients.open_loop() {
+            cl.wake_gen != gen || !cl.up
+        } else {
+            cl.gen != gen || !cl.idle()
+        };
+        if stale {
             return Handled::Stale;
         }
         self.core.trace.header(tag::CLIENT_WAKE, self.core.now, client, 0);
         self.core.trace.commit();
-        self.client_next(client as usize);
+        if self.clients.open_loop() {
+            self.on_arrival(c);
+        } else {
+            self.client_next(c, 0, self.core.now);
+        }
         Handled::Done
     }
 
-    pub(super) fn on_client_timeout(&mut self, client: u32, at: Time) -> Handled {
+    /// Open loop: an arrival joins the backlog (if the workload still invokes), the next one
+    /// is queued, and free lanes take what waits.
+    fn on_arrival(&mut self, c: usize) {
         let now = self.core.now;
-        let c = client as usize;
-        let cl = &mut self.clients.list[c];
+        if self
+            .clients
+            .random_allowed(c, now, self.cfg.limits.max_history_ops)
+        {
+            if self.clients.list[c].backlog.len() < MAX_BACKLOG {
+                self.clients.random_invoked += 1;
+                self.clients.list[c].backlog.push_back(now);
+            } else {
+                self.core.bounds_hit.insert("open_loop_backlog");
+                self.core.counters.arrivals_dropped += 1;
+            }
+            self.schedule_arrival(c, now);
+        } else if self.clients.random_invoked >= self.cfg.limits.max_history_ops {
+            self.core.bounds_hit.insert("max_history_ops");
+        }
+        self.fill_lanes(c);
+    }
+
+    /// Open loop: starts what waits (scheduled ops first, then arrivals) on free lanes.
+    pub(super) fn fill_lanes(&mut self, c: usize) {
+        while let Some(lane) = self.clients.list[c].free_lane() {
+            let cl = &mut self.clients.list[c];
+            let arrived = if !cl.queue.is_empty() {
+                self.core.now
+            } else if let Some(t) = cl.backlog.pop_front() {
+                t
+            } else {
+                return;
+            };
+            self.client_next(c, lane, arrived);
+        }
+    }
+
+    pub(super) fn on_client_timeout(&mut self, client: u32, lane: u32, at: Time) -> Handled {
+        let now = self.core.now;
+        let (c, l) = (client as usize, lane as usize);
+        let cl = &mut self.clients.list[c].lanes[l];
         if cl.timer_armed != Some(at) {
             return Handled::Stale; // superseded
         }
@@ -59,29 +124,36 @@ impl<P: Protocol> Sim<P> {
         if now < due {
             // A later attempt moved the deadline: wait for it (not an event of its own).
             cl.timer_armed = Some(due);
-            self.core.queue.push(due, Ev::ClientTimeout { client, at: due });
+            self.core.queue.push(
+                due,
+                Ev::ClientTimeout {
+                    client,
+                    lane,
+                    at: due,
+                },
+            );
             return Handled::Stale;
         }
-        self.core.trace.header(tag::CLIENT_TIMEOUT, now, client, 0);
+        // Timeouts and backoffs share a record tag: the operand is 2·lane (+1 for a backoff).
+        self.core.trace.header(tag::CLIENT_TIMEOUT, now, client, 2 * lane);
         self.core.trace.commit();
-        let action = self.clients.on_timeout(c, gen);
-        self.client_act(c, action);
+        let action = self.clients.on_timeout(c, l, gen);
+        self.client_act(c, l, action);
         Handled::Done
     }
 
-    pub(super) fn on_client_backoff(&mut self, client: u32, gen: u64) -> Handled {
-        let c = client as usize;
-        match self.clients.in_flight(c) {
+    pub(super) fn on_client_backoff(&mut self, client: u32, lane: u32, gen: u64) -> Handled {
+        let (c, l) = (client as usize, lane as usize);
+        match self.clients.in_flight(c, l) {
             Some((f, _)) if f.timer_gen == gen => {}
             _ => return Handled::Stale,
         }
-        // The backoff shares the timeout's record tag, told apart by the second operand.
         self.core
             .trace
-            .header(tag::CLIENT_TIMEOUT, self.core.now, client, 1);
+            .header(tag::CLIENT_TIMEOUT, self.core.now, client, 2 * lane + 1);
         self.core.trace.commit();
-        let action = self.clients.on_backoff_done(c, gen);
-        self.client_act(c, action);
+        let action = self.clients.on_backoff_done(c, l, gen);
+        self.client_act(c, l, action);
         Handled::Done
     }
 
@@ -94,10 +166,16 @@ impl<P: Protocol> Sim<P> {
         self.core.trace.commit();
         // A crashed client issues it once it restarts (a paused one has not seen it yet: the
         // event waits in its buffer).
+        let open = self.clients.open_loop();
         let cl = &mut self.clients.list[c];
         cl.queue.push_back(op.op);
-        if cl.busy.is_none() && cl.up {
-            self.client_next(c);
+        if !cl.up {
+            return Handled::Done;
+        }
+        if open {
+            self.fill_lanes(c);
+        } else if cl.idle() {
+            self.client_next(c, 0, self.core.now);
         }
         Handled::Done
     }
@@ -127,150 +205,27 @@ impl<P: Protocol> Sim<P> {
         let Payload::Reply(reply) = payload else {
             unreachable!("only replies are addressed to clients");
         };
-        let c = (to as usize) - self.cfg.nodes;
-        let action = self.clients.on_reply(c, &reply);
-        self.client_act(c, action);
-    }
-
-    /// Holds an event for paused client `c` until it resumes (a message beyond the pause
-    /// buffer's bound is dropped).
-    pub(super) fn buffer_for_client(&mut self, c: usize, ev: Ev<P>) -> Handled {
-        if let Ev::Deliver {
-            from,
-            to,
-            id,
-            ref payload,
-            ..
-        } = ev
-        {
-            self.core.net.in_flight -= 1;
-            if self.client_buffers[c].len() >= self.cfg.limits.max_pause_buffer {
-                self.core.bounds_hit.insert("max_pause_buffer");
-                self.core.counters.dropped_pause_buffer += 1;
-                let now = self.core.now;
-                self.core.drop_message(
-                    tag::DROP_AT_DELIVERY,
-                    now,
-                    (from, to, id),
-                    payload,
-                    crate::net::DropReason::PauseBufferFull,
-                );
-                return Handled::Done;
-            }
-        }
-        self.client_buffers[c].push(ev);
-        Handled::Stale
-    }
-
-    /// A client crashes: its op in flight ends `info`; it does nothing until it restarts.
-    pub(super) fn crash_client(&mut self, c: ClientId, restart_after: Option<Time>) {
-        if !self.clients.list[c.index()].up {
-            self.fault_line(&format!("crash {c}: it is already down; fault skipped"));
-            return;
-        }
-        self.record_fault(
-            FaultEvent::ClientCrash { client: c },
-            c.0,
-            0,
-            format!("crash {c}"),
-        );
-        self.client_buffers[c.index()].clear();
-        if let Some(ClientAction::Complete {
-            kind,
-            op,
-            reply,
-            process,
-            ..
-        }) = self.clients.crash(c.index())
-        {
-            self.record_completion(c.index(), kind, &op, reply.as_ref(), process);
-        }
-        if let Some(d) = restart_after {
-            self.core.queue.push(
-                self.core.now.saturating_add(d),
-                Ev::Fault {
-                    action: Box::new(FaultAction::Restart {
-                        target: Target::Client(c),
-                    }),
-                    origin: Origin::FollowUp,
-                },
-            );
+        if let Some((lane, action)) = self.clients.on_reply(c, &reply) {
+            self.client_act(c, lane, action);
         }
     }
 
-    /// A crashed client starts again, as a fresh process, with its next arrival.
-    pub(super) fn restart_client(&mut self, c: ClientId) {
-        if self.clients.list[c.index()].up {
-            return;
-        }
-        self.record_fault(
-            FaultEvent::ClientRestart { client: c },
-            c.0,
-            0,
-            format!("restart {c}"),
-        );
-        self.clients.restart(c.index());
-        self.wake_after_completion(c.index());
-    }
-
-    pub(super) fn pause_client(&mut self, c: ClientId, resume_after: Option<Time>) {
-        let cl = &mut self.clients.list[c.index()];
-        if !cl.up || cl.paused {
-            return;
-        }
-        cl.paused = true;
-        self.record_fault(
-            FaultEvent::ClientPause { client: c },
-            c.0,
-            0,
-            format!("pause {c}"),
-        );
-        if let Some(d) = resume_after {
-            self.core.queue.push(
-                self.core.now.saturating_add(d),
-                Ev::Fault {
-                    action: Box::new(FaultAction::Resume {
-                        target: Target::Client(c),
-                    }),
-                    origin: Origin::FollowUp,
-                },
-            );
-        }
-    }
-
-    /// A paused client resumes: what it missed replays now, in order.
-    pub(super) fn resume_client(&mut self, c: ClientId) {
-        if !self.clients.list[c.index()].paused {
-            return;
-        }
-        self.clients.list[c.index()].paused = false;
-        let buffered = std::mem::take(&mut self.client_buffers[c.index()]);
-        let count = buffered.len();
-        self.record_fault(
-            FaultEvent::ClientResume { client: c },
-            c.0,
-            count as u32,
-            format!("resume {c} ({count} buffered events replay)"),
-        );
+    /// Lane `lane` of client `c` is free: start its next op — a scheduled one, else a random
+    /// one that arrived at `arrived` — if any.
+    fn client_next(&mut self, c: usize, lane: usize, arrived: Time) {
         let now = self.core.now;
-        for ev in buffered {
-            if matches!(ev, Ev::Deliver { .. }) {
-                self.core.net.in_flight += 1;
-            }
-            self.core.queue.push(now, ev);
-        }
-    }
-
-    /// Client `c` is idle: start its next op, if any.
-    fn client_next(&mut self, c: usize) {
-        let now = self.core.now;
+        let open = self.clients.open_loop();
         let op = if let Some(t) = self.clients.list[c].queue.pop_front() {
             self.clients.fill(c, &t)
-        } else if self
-            .clients
-            .random_allowed(c, now, self.cfg.limits.max_history_ops)
+        } else if open
+            || self
+                .clients
+                .random_allowed(c, now, self.cfg.limits.max_history_ops)
         {
-            self.clients.random_invoked += 1;
+            // (Open loop: the arrival was admitted already.)
+            if !open {
+                self.clients.random_invoked += 1;
+            }
             self.clients.random_op(c)
         } else {
             if self.clients.workload.is_some()
@@ -284,7 +239,7 @@ impl<P: Protocol> Sim<P> {
         let event = self.core.event;
         self.record_history(HistoryEvent {
             kind: EventType::Invoke,
-            process: self.clients.list[c].process,
+            process: self.clients.list[c].lanes[lane].process,
             client: ClientId(c as u32),
             op: &op,
             reply: None,
@@ -292,14 +247,13 @@ impl<P: Protocol> Sim<P> {
             event,
         });
         if let Some(w) = self.schedule.as_mut() {
-            w.op(
-                now,
-                ClientId(c as u32),
-                &<P::Workload as crate::family::Family>::to_spec(&op),
-            );
+            w.op(now, ClientId(c as u32), &<P::Workload as Family>::to_spec(&op));
         }
-        let (to, _process, timeout) = self.clients.start(c, op, now);
-        self.client_send(c, to, timeout);
+        if arrived < now {
+            self.board.sample(super::QUEUEING, (now - arrived) as f64);
+        }
+        let (to, timeout) = self.clients.start(c, lane, op, now, arrived);
+        self.client_send(c, lane, to, timeout);
         // Observers learn of a retired key after its last invocation.
         for key in self.clients.take_retired() {
             for o in &mut self.observers {
@@ -308,11 +262,11 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    fn client_send(&mut self, c: usize, to: NodeId, timeout: Time) {
+    fn client_send(&mut self, c: usize, lane: usize, to: NodeId, timeout: Time) {
         let now = self.core.now;
         let (f, process) = self
             .clients
-            .in_flight(c)
+            .in_flight(c, lane)
             .expect("sending without an op in flight");
         let req = ClientRequest {
             client: ClientId(c as u32),
@@ -323,31 +277,32 @@ impl<P: Protocol> Sim<P> {
         let gen = f.timer_gen;
         let from = self.core.net.ep(Endpoint::Client(ClientId(c as u32)));
         self.core.send(now, from, to.0, Payload::Request(Box::new(req)));
-        // One armed timer per client: a busy client does not queue a timeout per operation.
+        // One armed timer per lane: a busy lane does not queue a timeout per attempt.
         let due = now.saturating_add(timeout);
-        let cl = &mut self.clients.list[c];
-        cl.deadline = Some((due, gen));
-        if cl.timer_armed.is_none_or(|armed| armed > due) {
-            cl.timer_armed = Some(due);
+        let l = &mut self.clients.list[c].lanes[lane];
+        l.deadline = Some((due, gen));
+        if l.timer_armed.is_none_or(|armed| armed > due) {
+            l.timer_armed = Some(due);
             self.core.queue.push(
                 due,
                 Ev::ClientTimeout {
                     client: c as u32,
+                    lane: lane as u32,
                     at: due,
                 },
             );
         }
     }
 
-    fn client_act(&mut self, c: usize, action: ClientAction<P::Workload>) {
+    fn client_act(&mut self, c: usize, lane: usize, action: ClientAction<P::Workload>) {
         let now = self.core.now;
         match action {
             ClientAction::Nothing => {}
-            ClientAction::Send { to, timeout } => self.client_send(c, to, timeout),
+            ClientAction::Send { to, timeout } => self.client_send(c, lane, to, timeout),
             ClientAction::Backoff(d) => {
                 let gen = self
                     .clients
-                    .in_flight(c)
+                    .in_flight(c, lane)
                     .expect("backoff without an op")
                     .0
                     .timer_gen;
@@ -355,6 +310,7 @@ impl<P: Protocol> Sim<P> {
                     now.saturating_add(d),
                     Ev::ClientBackoff {
                         client: c as u32,
+                        lane: lane as u32,
                         gen,
                     },
                 );
@@ -364,24 +320,29 @@ impl<P: Protocol> Sim<P> {
                 op,
                 reply,
                 process,
-                invoked,
+                arrived,
             } => {
                 if kind != EventType::Info {
-                    self.board.sample(super::LATENCY, (now - invoked) as f64);
+                    // From the arrival (open loop), so waiting for a lane counts too.
+                    self.board.sample(super::LATENCY, (now - arrived) as f64);
                 }
                 self.record_completion(c, kind, &op, reply.as_ref(), process);
-                self.wake_after_completion(c);
+                if self.clients.open_loop() {
+                    self.fill_lanes(c);
+                } else {
+                    self.wake_after_completion(c);
+                }
             }
         }
     }
 
     /// Counts and records an operation's completion in the history.
-    fn record_completion(
+    pub(super) fn record_completion(
         &mut self,
         c: usize,
         kind: EventType,
-        op: &<P::Workload as crate::family::Family>::Op,
-        reply: Option<&<P::Workload as crate::family::Family>::Reply>,
+        op: &<P::Workload as Family>::Op,
+        reply: Option<&<P::Workload as Family>::Reply>,
         process: u64,
     ) {
         match kind {
@@ -402,8 +363,9 @@ impl<P: Protocol> Sim<P> {
         });
     }
 
-    /// An idle client's next op: a queued scheduled one now, else its next random arrival.
-    fn wake_after_completion(&mut self, c: usize) {
+    /// Closed loop: an idle client's next op — a queued scheduled one now, else its next
+    /// random arrival.
+    pub(super) fn wake_after_completion(&mut self, c: usize) {
         let now = self.core.now;
         let cl = &self.clients.list[c];
         let gen = cl.gen;

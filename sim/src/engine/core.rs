@@ -149,6 +149,8 @@ pub(crate) struct Counters {
     pub ops: OpStats,
     pub faults: u64,
     pub dropped_pause_buffer: u64,
+    /// Open-loop arrivals dropped because the backlog was full.
+    pub arrivals_dropped: u64,
     pub dropped_queue_full: u64,
 }
 

@@ -146,13 +146,15 @@ pub(crate) enum Ev<P: Protocol> {
         client: u32,
         gen: u64,
     },
-    /// A client's (single) reply timer; `at` tells stale events from the armed one.
+    /// A lane's (single) reply timer; `at` tells stale events from the armed one.
     ClientTimeout {
         client: u32,
+        lane: u32,
         at: Time,
     },
     ClientBackoff {
         client: u32,
+        lane: u32,
         gen: u64,
     },
     ScheduledOp {

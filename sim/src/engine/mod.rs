@@ -12,6 +12,7 @@
 //! - `faults.rs`: resolving and applying faults, the nemesis;
 //! - `trace_lines.rs`: the human and JSON trace lines.
 
+mod client_faults;
 mod clients;
 mod core;
 mod dispatch;
@@ -95,13 +96,23 @@ impl<P: Protocol> Setup<P> {
 /// The engine's metric: each completed (`ok` or `fail`) operation's latency.
 pub(crate) const LATENCY: &str = "latency";
 
+/// The open-loop engine metric: how long an arrival waited for a free lane.
+pub(crate) const QUEUEING: &str = "queueing";
+
 /// The engine's own metrics.
 pub fn engine_metrics() -> Vec<MetricDecl> {
-    vec![MetricDecl::new(
-        LATENCY,
-        Unit::Ns,
-        "time from an operation's invocation to its ok or fail completion",
-    )]
+    vec![
+        MetricDecl::new(
+            LATENCY,
+            Unit::Ns,
+            "time from an operation's invocation (open loop: its arrival) to its ok or fail completion",
+        ),
+        MetricDecl::new(
+            QUEUEING,
+            Unit::Ns,
+            "open loop: time an arrival waited for a free lane before it was invoked",
+        ),
+    ]
 }
 
 /// Errors a run can end with (outputs could not be written).
@@ -449,7 +460,7 @@ impl<P: Protocol> Sim<P> {
         self.core.trace.finish()?;
         let violations = checks.iter().filter(|c| c.status == CheckStatus::Fail).count();
         let mut ops = self.core.counters.ops;
-        ops.pending = self.clients.list.iter().filter(|c| c.busy.is_some()).count() as u64;
+        ops.pending = self.clients.list.iter().map(|c| c.busy_lanes() as u64).sum();
         Ok(RunReport {
             seed: self.cfg.seed,
             nodes: self.cfg.nodes,
