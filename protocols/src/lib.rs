@@ -33,6 +33,7 @@ macro_rules! registry {
 registry! {
     single::Single,
     raft::Raft,
+    broadcast::Node,
 }
 
 /// Code that needs a protocol's type (to parse its parameters, to run it) implements this; the

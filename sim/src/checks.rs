@@ -239,6 +239,10 @@ impl CheckBoard {
         }
     }
 
+    pub fn quiet_from(&self) -> Option<Time> {
+        self.quiet_from
+    }
+
     /// True once any check has failed.
     #[inline]
     pub fn any_failed(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Workload families (DESIGN.md, "Workload families"): what clients ask of a protocol.
 //!
-//! A family — the `kv` register, a broadcast set, a log with offsets, transactions, locks with
+//! A family — the `kv` register, a gossiped set, a log with offsets, transactions, locks with
 //! tokens, requests with service times — lives beside the protocols (`protocols/src/families/`),
 //! not here. It defines its operation and reply types, how its `[workload]` keys generate
 //! operations, how its `[[ops]]` entries read, whether an executed operation counts as `ok` or

@@ -3,7 +3,7 @@
 //! `metrics`: name → `{n, min, median, mean, p99, max}`, or a single value).
 //!
 //! A metric is either a *series* of samples (`CheckSink::sample`: a latency per operation, a
-//! delay per value) or a single *value* (`CheckSink::value`: messages per broadcast at the end).
+//! delay per value) or a single *value* (`CheckSink::value`: messages per operation at the end).
 //! Samples are kept for the percentiles up to [`MAX_KEPT`] per metric; beyond it every other
 //! kept sample is dropped and only every second new one is kept (then every fourth, …), so the
 //! memory stays bounded and the result stays deterministic. `n`, `min`, `mean` and `max` are

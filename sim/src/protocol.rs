@@ -35,6 +35,8 @@ impl Durable for () {
 pub struct BugDecl {
     pub name: &'static str,
     pub description: &'static str,
+    /// The checks that catch it: a run with the bug that fails shows one of these.
+    pub breaks: &'static [&'static str],
 }
 
 /// Documentation of one protocol parameter for `dsim list`.
@@ -411,6 +413,12 @@ impl<'a> CheckSink<'a> {
 
     pub fn holds(&mut self, check: &'static str) {
         self.inner.holds(check);
+    }
+
+    /// When the quiet period begins (None: the scenario has none), for eventually-checks that
+    /// concern what happened before it.
+    pub fn quiet_from(&self) -> Option<Time> {
+        self.inner.quiet_from()
     }
 
     /// One sample of a series metric (e.g. a delay, in ns), declared in `metrics()`.

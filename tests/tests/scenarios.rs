@@ -39,12 +39,16 @@ fn every_bundled_scenario_passes() {
         assert!(r.events > 0);
         if s.config().clients.clients > 0 {
             assert!(r.ops.ok > 0, "{path}: no operation succeeded");
-            let lin = r
-                .checks
-                .iter()
-                .find(|c| c.name == "linearizable")
-                .expect("checked");
-            assert_eq!(lin.status, CheckStatus::Pass, "{path}: {}", lin.detail);
+            // Every history check of the protocol's workload family ran and passed.
+            let family = protocols::catalog()
+                .into_iter()
+                .find(|p| p.name == s.protocol())
+                .expect("registered")
+                .workload;
+            for decl in &family.checks {
+                let c = r.checks.iter().find(|c| c.name == decl.name).expect("checked");
+                assert_eq!(c.status, CheckStatus::Pass, "{path}: {}: {}", c.name, c.detail);
+            }
         }
     }
 }

@@ -13,27 +13,33 @@ pub const APPLY_BEFORE_COMMIT: &str = "apply-before-commit";
 pub const BUGS: &[BugDecl] = &[
     BugDecl {
         name: COMMIT_PREVIOUS_TERM,
+        breaks: &["leader-completeness", "committed-entry-kept", "state-machine-safety", "linearizable"],
         description: "commits an entry of an earlier term by counting replicas (the Figure 8 bug, §5.4.2)",
     },
     BugDecl {
         name: FORGET_VOTE_ON_RESTART,
+        breaks: &["one-vote-per-term", "election-safety"],
         description: "does not persist votedFor, so a restarted server can vote twice in one term (§5.2)",
     },
     BugDecl {
         name: NO_UP_TO_DATE_CHECK,
+        breaks: &["leader-completeness", "committed-entry-kept", "state-machine-safety", "linearizable"],
         description: "grants votes to candidates whose log is behind its own (§5.4.1)",
     },
     BugDecl {
         name: LEASE_READ_UNDER_SKEW,
+        breaks: &["linearizable", "stale-read"],
         description:
             "serves lease reads for a full election timeout, ignoring clock drift (dissertation §6.4.1)",
     },
     BugDecl {
         name: ACCEPT_STALE_TERM_APPEND,
+        breaks: &["leader-append-only", "log-matching", "state-machine-safety", "committed-entry-kept", "linearizable"],
         description: "a follower accepts AppendEntries from a leader of an older term (§5.1)",
     },
     BugDecl {
         name: APPLY_BEFORE_COMMIT,
+        breaks: &["state-machine-safety", "linearizable", "stale-read"],
         description: "the leader applies entries and answers clients before they are committed (§5.3)",
     },
 ];

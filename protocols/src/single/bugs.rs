@@ -9,14 +9,17 @@ pub const NO_DEDUP: &str = "no-dedup";
 pub const BUGS: &[BugDecl] = &[
     BugDecl {
         name: ACK_BEFORE_SYNC,
+        breaks: &["linearizable", "stale-read"],
         description: "acknowledges a write before its sync completes, so a crash loses an acknowledged write",
     },
     BugDecl {
         name: READ_UNSYNCED,
+        breaks: &["linearizable", "stale-read"],
         description: "answers reads from memory at once, exposing writes a crash can still take back",
     },
     BugDecl {
         name: NO_DEDUP,
+        breaks: &["exactly-once", "linearizable"],
         description: "ignores the session table, so a retried request is applied twice",
     },
 ];
