@@ -9,7 +9,8 @@
 //!
 //! The family checks that no read returns a value nobody broadcast (`no-phantom-values`).
 
-use super::node::{Node, NodeParams};
+use super::node::Node;
+use super::params::NodeParams;
 use crate::families::broadcast::{Broadcast, BroadcastOp};
 use sim::history::{EventType, HistoryEvent};
 use sim::metrics::{MetricDecl, Unit};

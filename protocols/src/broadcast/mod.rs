@@ -4,6 +4,7 @@
 //!
 //! - `messages.rs`: `Gossip` (values) and `GossipAck` (values now durable at the receiver).
 //! - `node.rs`: the protocol.
+//! - `params.rs`: its parameters and the topologies.
 //! - `invariants.rs`: every acknowledged value reaches every node; messages per broadcast and
 //!   how long a value takes to be everywhere.
 //! - `bugs.rs`: planted bugs.
@@ -12,8 +13,10 @@ mod bugs;
 mod invariants;
 mod messages;
 mod node;
+mod params;
 
 pub use bugs::BUGS;
 pub use invariants::BroadcastInvariants;
 pub use messages::{Msg, Timer};
-pub use node::{Node, NodeParams, Stored, Topology};
+pub use node::{Node, Stored};
+pub use params::{neighbours, NodeParams, Topology};

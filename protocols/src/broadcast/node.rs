@@ -6,45 +6,11 @@
 use super::bugs::Bugs;
 use super::invariants::BroadcastInvariants;
 use super::messages::{Msg, Timer};
+use super::params::{neighbours, NodeParams};
 use crate::families::broadcast::{Broadcast, BroadcastOp, BroadcastReply};
-use serde::{Deserialize, Serialize};
-use sim::time::{Dur, NANOS_PER_MILLI};
+use serde::Serialize;
 use sim::{Ctx, Durable, NodeId, Outcome, Protocol, RequestOf, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Who gossips with whom.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Topology {
-    /// n1 – n2 – … – nN.
-    Line,
-    /// A square grid, row by row; each node talks to the nodes above, below, left and right.
-    Grid,
-    /// A binary tree: node i's neighbours are its parent and its two children.
-    Tree,
-    /// Everyone with everyone.
-    Full,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NodeParams {
-    pub topology: Topology,
-    /// How often a node sends its neighbours what they have not acknowledged.
-    pub gossip_interval: Dur,
-    /// Most values in one message.
-    pub max_batch: u32,
-}
-
-impl Default for NodeParams {
-    fn default() -> Self {
-        NodeParams {
-            topology: Topology::Grid,
-            gossip_interval: Dur(20 * NANOS_PER_MILLI),
-            max_batch: 256,
-        }
-    }
-}
 
 /// What survives a crash: the values seen, written one by one.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -69,32 +35,11 @@ pub struct Node {
     pub(super) messages_sent: u64,
     /// Values it booted with from disk (for the `restarted-with-values` check).
     pub(super) recovered: usize,
+    /// The gossip timer is set (it runs only while something is owed).
+    ticking: bool,
 }
 
-/// The neighbours of `me` among `n` nodes.
-pub fn neighbours(me: NodeId, n: usize, t: Topology) -> Vec<NodeId> {
-    let (i, n) = (me.index(), n);
-    let mut out: Vec<usize> = match t {
-        Topology::Line => vec![i.wrapping_sub(1), i + 1],
-        Topology::Full => (0..n).collect(),
-        Topology::Tree => vec![(i.wrapping_sub(1)) / 2, 2 * i + 1, 2 * i + 2],
-        Topology::Grid => {
-            let w = (1..=n).find(|w| w * w >= n).unwrap_or(1);
-            let mut v = vec![i + w, i.wrapping_sub(w)];
-            if i % w > 0 {
-                v.push(i - 1);
-            }
-            if i % w + 1 < w {
-                v.push(i + 1);
-            }
-            v
-        }
-    };
-    out.retain(|j| *j < n && *j != i);
-    out.sort_unstable();
-    out.dedup();
-    out.into_iter().map(|j| NodeId(j as u32)).collect()
-}
+
 
 impl Node {
     /// A new value from a client or a peer: store it, and owe it to every neighbour but the
@@ -112,6 +57,15 @@ impl Node {
             if Some(*peer) != from {
                 owed.insert(v);
             }
+        }
+        self.tick_if_owed(cx);
+    }
+
+    /// Sets the gossip timer if some neighbour is owed values and it is not set.
+    fn tick_if_owed(&mut self, cx: &mut Ctx<Self>) {
+        if !self.ticking && self.unacked.values().any(|o| !o.is_empty()) {
+            self.ticking = true;
+            cx.set_timer(self.p.gossip_interval.0, Timer::Gossip);
         }
     }
 
@@ -133,7 +87,8 @@ impl Node {
             // back, so it must survive our crash (the engine holds this until our disk has it).
             cx.send_after_sync(*peer, Msg::Gossip { values });
         }
-        cx.set_timer(self.p.gossip_interval.0, Timer::Gossip);
+        self.ticking = false;
+        self.tick_if_owed(cx);
     }
 }
 
@@ -152,26 +107,29 @@ impl Protocol for Node {
         super::bugs::BUGS
     }
 
+    fn param_docs() -> &'static [sim::ParamDoc] {
+        super::params::PARAM_DOCS
+    }
+
     fn validate_params(p: &NodeParams) -> Result<(), String> {
-        if p.gossip_interval.0 == 0 || p.max_batch == 0 {
-            return Err("gossip_interval and max_batch must be greater than 0".into());
-        }
-        Ok(())
+        super::params::validate(p)
     }
 
     /// After a crash a node owes its neighbours everything it has: they acknowledge what they
     /// already hold, so only what they lack travels twice.
     fn boot(cx: &mut Ctx<Self>, p: &NodeParams, stored: &Stored) -> Self {
         let peers = neighbours(cx.id(), cx.cluster_size(), p.topology);
-        cx.set_timer(p.gossip_interval.0, Timer::Gossip);
-        Node {
+        let mut node = Node {
             seen: stored.values.clone(),
             unacked: peers.into_iter().map(|n| (n, stored.values.clone())).collect(),
             p: p.clone(),
             bugs: Bugs::from_set(cx.bugs()),
             messages_sent: 0,
             recovered: stored.values.len(),
-        }
+            ticking: false,
+        };
+        node.tick_if_owed(cx);
+        node
     }
 
     fn on_message(&mut self, cx: &mut Ctx<Self>, from: NodeId, msg: Msg) {
@@ -194,10 +152,8 @@ impl Protocol for Node {
         }
     }
 
-    fn on_timer(&mut self, cx: &mut Ctx<Self>, timer: Timer) {
-        match timer {
-            Timer::Gossip => self.on_gossip_timer(cx),
-        }
+    fn on_timer(&mut self, cx: &mut Ctx<Self>, Timer::Gossip: Timer) {
+        self.on_gossip_timer(cx);
     }
 
     fn on_client(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
