@@ -14,6 +14,8 @@ mod invariants;
 mod messages;
 mod node;
 mod params;
+#[cfg(test)]
+mod tests;
 
 pub use bugs::BUGS;
 pub use invariants::BroadcastInvariants;
