@@ -74,7 +74,7 @@ struct RunArgs {
     /// Enable a planted bug (repeatable); `dsim list` names them.
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
-    /// Write trace.txt, trace.jsonl, history.jsonl, result.json and the plots latency.svg and timeline.svg (when there is something to draw) here.
+    /// Write trace.txt, trace.jsonl, history.jsonl, schedule.toml (this run as a replayable scenario), result.json and the plots latency.svg and timeline.svg (when there is something to draw) here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print exactly one JSON object on stdout (human text goes to stderr).

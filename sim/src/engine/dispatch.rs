@@ -73,18 +73,7 @@ impl<P: Protocol> Sim<P> {
                 node,
                 incarnation,
                 sync,
-            } => {
-                let meta = &mut self.nodes[node as usize].meta;
-                if meta.incarnation != incarnation {
-                    return Handled::Stale;
-                }
-                meta.storage.complete(sync);
-                self.core.trace.header(tag::SYNC_DONE, now, node, 0);
-                self.core.trace.rec().extend_from_slice(&sync.to_le_bytes());
-                self.core.trace.commit();
-                self.on_sync_notify(node, incarnation, sync);
-                Handled::Touched(NodeId(node))
-            }
+            } => self.on_sync_done(node, incarnation, sync),
             Ev::SyncNotify {
                 node,
                 incarnation,
@@ -130,6 +119,21 @@ impl<P: Protocol> Sim<P> {
             core: &mut self.core,
         };
         Some(fx.with_ctx(|cx| f(state, cx)))
+    }
+
+    /// A sync completed on the disk: its writes are durable (even if the node is paused; its
+    /// process hears of it when it resumes).
+    fn on_sync_done(&mut self, node: u32, incarnation: u32, sync: u64) -> Handled {
+        let meta = &mut self.nodes[node as usize].meta;
+        if meta.incarnation != incarnation {
+            return Handled::Stale;
+        }
+        meta.storage.complete(sync);
+        self.core.trace.header(tag::SYNC_DONE, self.core.now, node, 0);
+        self.core.trace.rec().extend_from_slice(&sync.to_le_bytes());
+        self.core.trace.commit();
+        self.on_sync_notify(node, incarnation, sync);
+        Handled::Touched(NodeId(node))
     }
 
     fn on_timer(&mut self, node: u32, incarnation: u32, id: u64, timer: P::Timer) -> Handled {

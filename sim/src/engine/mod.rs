@@ -20,6 +20,8 @@ mod effects;
 mod event;
 mod faults;
 mod lifecycle;
+mod nemesis;
+mod resolve;
 mod trace_lines;
 
 use self::core::{Core, Counters, NodeMeta, NodeSlot};
