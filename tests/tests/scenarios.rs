@@ -269,3 +269,19 @@ restart_after = "1ms"
         votes[0] - 1001.0
     );
 }
+
+#[test]
+fn the_leader_crash_scenario_measures_recovery_from_the_fault_timeline() {
+    // Two scheduled crashes of the leader: Raft's invariants read each from the fault timeline
+    // and time it until the next election, which takes at least one (minimum) election timeout.
+    let r = run(load("raft/leader-crash").as_ref());
+    let Some(sim::metrics::MetricSummary::Series { n, min, max, .. }) = r.metrics.get("leader-recovery")
+    else {
+        panic!(
+            "no leader-recovery metric: {:?}",
+            r.metrics.keys().collect::<Vec<_>>()
+        );
+    };
+    assert_eq!(*n, 2, "one sample per leader crash");
+    assert!(*min >= 150e6 && *max < 1e9, "recoveries of {min} .. {max} ns");
+}

@@ -12,6 +12,8 @@
 //!   (crashed servers included).
 
 use super::node::{Raft, Role};
+use sim::faults::FaultEvent;
+use sim::metrics::{MetricDecl, Unit};
 use sim::{CheckDecl, CheckSink, Invariants, NodeId, World};
 use std::collections::BTreeMap;
 
@@ -28,6 +30,7 @@ pub const READ_INDEX: &str = "read-index-served";
 pub const LEASE_READ: &str = "lease-read-served";
 pub const COMPACTED: &str = "log-compacted";
 pub const SINGLE_LEADER: &str = "single-leader";
+pub const LEADER_RECOVERY: &str = "leader-recovery";
 
 #[derive(Clone, Copy, Default)]
 struct Seen {
@@ -65,6 +68,11 @@ pub struct RaftInvariants {
     commits_version: u64,
     /// Sometimes-checks already reported (truncated, read-index, lease, compacted).
     reported: [bool; 4],
+    /// How much of the fault timeline has been read.
+    faults_seen: usize,
+    /// When the current leader crashed, while no new leader has been elected since.
+    leader_lost_at: Option<sim::Time>,
+    now: sim::Time,
 }
 
 impl RaftInvariants {
@@ -81,6 +89,9 @@ impl RaftInvariants {
                 self.leaders.insert(r.term(), id);
                 if self.leaders.len() >= 2 {
                     sink.reached(LEADER_CHANGE);
+                }
+                if let Some(t) = self.leader_lost_at.take() {
+                    sink.sample(LEADER_RECOVERY, self.now.saturating_sub(t) as f64);
                 }
                 self.check_completeness(id, r, sink);
             }
@@ -268,6 +279,22 @@ impl RaftInvariants {
     }
 }
 
+impl RaftInvariants {
+    /// Reads the fault timeline for crashes (and power losses) of the node that was leader
+    /// when it went down: the `leader-recovery` metric runs from there to the next election.
+    fn note_leader_crashes(&mut self, world: &World<Raft>) {
+        let faults = world.faults();
+        for f in &faults[self.faults_seen.min(faults.len())..] {
+            if let FaultEvent::Crash { node } | FaultEvent::PowerLoss { node } = f.what {
+                if self.seen[node.index()].leader && self.leader_lost_at.is_none() {
+                    self.leader_lost_at = Some(f.time_ns);
+                }
+            }
+        }
+        self.faults_seen = faults.len();
+    }
+}
+
 impl Invariants<Raft> for RaftInvariants {
     fn new(cluster: &sim::cluster::Cluster, _params: &[super::RaftParams]) -> Self {
         let n = cluster.len();
@@ -286,7 +313,18 @@ impl Invariants<Raft> for RaftInvariants {
             disk_seen: vec![(u64::MAX, 0, 0); n],
             commits_version: 0,
             reported: [false; 4],
+            faults_seen: 0,
+            leader_lost_at: None,
+            now: 0,
         }
+    }
+
+    fn metrics() -> Vec<MetricDecl> {
+        vec![MetricDecl::new(
+            LEADER_RECOVERY,
+            Unit::Ns,
+            "from a leader's crash (or power loss) to the next leader's election, from the fault timeline",
+        )]
     }
 
     fn checks() -> Vec<CheckDecl> {
@@ -323,6 +361,8 @@ impl Invariants<Raft> for RaftInvariants {
     }
 
     fn after_event(&mut self, world: &World<Raft>, touched: NodeId, sink: &mut CheckSink) {
+        self.now = world.now();
+        self.note_leader_crashes(world);
         let view = world.node(touched);
         let i = touched.index();
         match view.state {
