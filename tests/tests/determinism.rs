@@ -5,7 +5,6 @@
 mod common;
 use common::{dsim, temp_dir};
 use scenarios::runner::Scenario;
-use sim::time::NANOS_PER_SEC;
 
 /// Bundled scenarios, cut to at most 20 simulated seconds so the debug build stays quick.
 fn bundled() -> Vec<Box<dyn Scenario>> {
@@ -13,14 +12,7 @@ fn bundled() -> Vec<Box<dyn Scenario>> {
         .iter()
         .map(|(path, text)| {
             let mut s = scenarios::load::load_str(path, text).unwrap_or_else(|e| panic!("{path}: {e}"));
-            let cfg = s.config_mut();
-            if cfg.duration > 20 * NANOS_PER_SEC {
-                cfg.duration = 20 * NANOS_PER_SEC;
-                cfg.quiet_from = cfg.quiet_from.map(|q| q.min(15 * NANOS_PER_SEC));
-                if let Some(w) = cfg.workload.as_mut() {
-                    w.stop = w.stop.min(cfg.duration);
-                }
-            }
+            common::cut_to_20s(s.as_mut());
             s
         })
         .collect()

@@ -3,7 +3,7 @@
 //! address their entry group; clients can be crashed and paused like nodes.
 
 mod common;
-use common::{dsim, temp_dir};
+use common::{dsim, jsonl, temp_dir, without_event_index};
 use std::path::Path;
 
 fn run_file(name: &str, text: &str, extra: &[&str]) -> (u8, std::path::PathBuf, String) {
@@ -18,14 +18,6 @@ fn run_file(name: &str, text: &str, extra: &[&str]) -> (u8, std::path::PathBuf, 
     let (code, stdout, err) = dsim(&args);
     assert!(code <= 1, "{name}: exit {code}: {err}");
     (code, out, stdout)
-}
-
-fn jsonl(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .expect("read")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect()
 }
 
 #[test]
@@ -300,15 +292,7 @@ fault_duration = ["100ms", "400ms"]
         &replay.to_string_lossy(),
     ]);
     assert!(code <= 1, "{err}");
-    let strip = |p: &Path| -> Vec<serde_json::Value> {
-        jsonl(p)
-            .into_iter()
-            .map(|mut v| {
-                v.as_object_mut().expect("object").remove("i");
-                v
-            })
-            .collect()
-    };
+    let strip = |p: &Path| without_event_index(jsonl(p));
     let (a, b) = (
         strip(&out.join("history.jsonl")),
         strip(&replay.join("history.jsonl")),

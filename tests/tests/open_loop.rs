@@ -4,7 +4,7 @@
 //! loop quietly slows its clients down.
 
 mod common;
-use common::{dsim, temp_dir};
+use common::{dsim, jsonl, temp_dir, without_event_index};
 use std::collections::BTreeMap;
 
 const SLOW: &str = r#"
@@ -31,11 +31,7 @@ fn run(name: &str, text: &str) -> (serde_json::Value, Vec<serde_json::Value>, st
     ]);
     assert_eq!(code, 0, "{name}: {err}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
-    let history = std::fs::read_to_string(out.join("history.jsonl"))
-        .expect("history")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let history = jsonl(&out.join("history.jsonl"));
     (report, history, out)
 }
 
@@ -117,19 +113,10 @@ fn an_open_loop_run_replays_from_its_schedule() {
         &replay.to_string_lossy(),
     ]);
     assert_eq!(code, 0, "{err}");
-    let strip = |v: &serde_json::Value| {
-        let mut v = v.clone();
-        v.as_object_mut().expect("object").remove("i");
-        v
-    };
-    let second: Vec<serde_json::Value> = std::fs::read_to_string(replay.join("history.jsonl"))
-        .expect("history")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let second = jsonl(&replay.join("history.jsonl"));
     assert_eq!(first.len(), second.len());
     assert!(
-        first.iter().map(strip).eq(second.iter().map(strip)),
+        without_event_index(first) == without_event_index(second),
         "the replay's history differs"
     );
 }

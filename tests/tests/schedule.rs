@@ -6,7 +6,6 @@
 mod common;
 use common::temp_dir;
 use scenarios::runner::{run_to, Scenario};
-use sim::time::NANOS_PER_SEC;
 use sim::RunReport;
 use std::path::Path;
 
@@ -17,28 +16,13 @@ fn load(path: &str, text: &str) -> Box<dyn Scenario> {
 /// The bundled scenario, cut to 20 simulated seconds (as the determinism tests do).
 fn bundled(path: &str, text: &str) -> Box<dyn Scenario> {
     let mut s = load(path, text);
-    let cfg = s.config_mut();
-    if cfg.duration > 20 * NANOS_PER_SEC {
-        cfg.duration = 20 * NANOS_PER_SEC;
-        cfg.quiet_from = cfg.quiet_from.map(|q| q.min(15 * NANOS_PER_SEC));
-        if let Some(w) = cfg.workload.as_mut() {
-            w.stop = w.stop.min(cfg.duration);
-        }
-    }
+    common::cut_to_20s(s.as_mut());
     s
 }
 
 /// The history without event indexes (a replay's events are numbered differently).
 fn history(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .expect("history.jsonl")
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).expect("json line");
-            v.as_object_mut().expect("object").remove("i");
-            v
-        })
-        .collect()
+    common::without_event_index(common::jsonl(&dir.join("history.jsonl")))
 }
 
 /// Check name → (status, time of a failure).

@@ -3,16 +3,8 @@
 //! `kind`, and history lines the index of the event they happened in.
 
 mod common;
-use common::{dsim, temp_dir};
+use common::{dsim, jsonl as lines, temp_dir};
 use std::collections::BTreeMap;
-
-fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
 
 fn check_run(scenario: &str, extra: &[&str]) {
     let dir = temp_dir(&format!("trace-{}", scenario.replace('/', "-")));

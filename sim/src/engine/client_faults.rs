@@ -133,12 +133,6 @@ impl<P: Protocol> Sim<P> {
             count as u32,
             format!("resume {c} ({count} buffered events replay)"),
         );
-        let now = self.core.now;
-        for ev in buffered {
-            if matches!(ev, Ev::Deliver { .. }) {
-                self.core.net.in_flight += 1;
-            }
-            self.core.queue.push(now, ev);
-        }
+        self.core.replay(self.core.now, buffered);
     }
 }

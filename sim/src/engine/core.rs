@@ -234,6 +234,27 @@ impl<P: Protocol> Core<P> {
         }
     }
 
+    /// Counts and traces a message that arrives (its handler runs next).
+    pub fn record_delivery(&mut self, now: Time, link: (u32, u32, u64), payload: &Payload<P>) {
+        self.counters.messages.delivered += 1;
+        self.trace.header(tag::DELIVER, now, link.0, link.1);
+        payload.encode(self.trace.rec());
+        self.trace.commit();
+        if self.trace.wants_text() || self.trace.wants_json() {
+            self.trace_payload("deliver", now, link, payload, None);
+        }
+    }
+
+    /// Requeues the events a paused node or client buffered, now, in the order they came.
+    pub fn replay(&mut self, now: Time, buffered: Vec<Ev<P>>) {
+        for ev in buffered {
+            if matches!(ev, Ev::Deliver { .. }) {
+                self.net.in_flight += 1;
+            }
+            self.queue.push(now, ev);
+        }
+    }
+
     fn push_delivery(&mut self, at: Time, (from, to, id): (u32, u32, u64), epoch: u32, payload: Payload<P>) {
         self.net.in_flight += 1;
         self.queue.push(

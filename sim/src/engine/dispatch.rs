@@ -247,13 +247,7 @@ impl<P: Protocol> Sim<P> {
                 return Handled::Done;
             }
         }
-        self.core.counters.messages.delivered += 1;
-        self.core.trace.header(tag::DELIVER, now, from, to);
-        payload.encode(self.core.trace.rec());
-        self.core.trace.commit();
-        if self.core.trace.wants_text() || self.core.trace.wants_json() {
-            self.core.trace_payload("deliver", now, link, &payload, None);
-        }
+        self.core.record_delivery(now, link, &payload);
         match payload {
             Payload::Proto(msg) => {
                 let msg = *msg;

@@ -192,12 +192,7 @@ impl<P: Protocol> Sim<P> {
             count as u32,
             format!("resume {n} ({count} buffered events replay)"),
         );
-        for ev in buffered {
-            if matches!(ev, Ev::Deliver { .. }) {
-                self.core.net.in_flight += 1;
-            }
-            self.core.queue.push(now, ev);
-        }
+        self.core.replay(now, buffered);
     }
 
     /// The quiet period begins: every partition and cut heals, disks recover, armed power

@@ -29,3 +29,37 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&base).expect("create temp dir");
     base
 }
+
+/// A JSON-lines file (`history.jsonl`, `trace.jsonl`), one value per line.
+pub fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// A history without its event indexes (`i`): a replay numbers its events differently.
+pub fn without_event_index(history: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    history
+        .into_iter()
+        .map(|mut v| {
+            v.as_object_mut().expect("a JSON object").remove("i");
+            v
+        })
+        .collect()
+}
+
+/// Cuts a bundled scenario to at most 20 simulated seconds (the quiet period to 15 s), so the
+/// tests that run every bundled scenario stay quick in the debug build.
+pub fn cut_to_20s(s: &mut dyn scenarios::runner::Scenario) {
+    const S: u64 = sim::time::NANOS_PER_SEC;
+    let cfg = s.config_mut();
+    if cfg.duration > 20 * S {
+        cfg.duration = 20 * S;
+        cfg.quiet_from = cfg.quiet_from.map(|q| q.min(15 * S));
+        if let Some(w) = cfg.workload.as_mut() {
+            w.stop = w.stop.min(cfg.duration);
+        }
+    }
+}
