@@ -78,7 +78,8 @@ fn read_latencies(path: &Path) -> Result<Vec<Latency>, ReportError> {
             continue;
         };
         if kind == "invoke" {
-            open.insert(p, t);
+            // Open loop: latency counts from the arrival, waiting for a lane included.
+            open.insert(p, v["arrived_ns"].as_u64().unwrap_or(t));
         } else if let Some(start) = open.remove(&p) {
             let k = match kind {
                 "ok" => 0,
@@ -246,6 +247,32 @@ fn role_color(role: &str) -> RGBColor {
     }
 }
 
+fn color_name(role: &str) -> &'static str {
+    match role {
+        "leader" | "server" | "primary" => "red",
+        "candidate" => "orange",
+        "down" => "grey",
+        "follower" | "standby" | "backup" => "blue",
+        _ => "green",
+    }
+}
+
+/// "leader red, follower blue, down grey": the roles drawn, each with its colour.
+fn legend(t: &Timeline) -> String {
+    let mut roles: Vec<&str> = Vec::new();
+    for (_, role) in t.nodes.values().flatten() {
+        if !roles.contains(&role.as_str()) {
+            roles.push(role);
+        }
+    }
+    roles.sort_by_key(|r| (*r == "down", *r));
+    roles
+        .iter()
+        .map(|r| format!("{r} {}", color_name(r)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn timeline_svg(t: &Timeline) -> Result<String, ReportError> {
     let mut svg = String::new();
     let n = t.nodes.len();
@@ -256,11 +283,9 @@ fn timeline_svg(t: &Timeline) -> Result<String, ReportError> {
         root.fill(&WHITE).map_err(&e)?;
         let end = t.end.max(1e-3);
         let names: Vec<&String> = t.nodes.keys().collect();
+        let caption = format!("roles over time: {}; | a fault", legend(t));
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "roles over time: leader or server red, follower blue, candidate orange, down grey; | a fault",
-                ("sans-serif", 18),
-            )
+            .caption(caption, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(48)

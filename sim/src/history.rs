@@ -46,6 +46,9 @@ pub struct HistoryEvent<'a, F: Family> {
     pub time: Time,
     /// Index of the engine event it happened in (as in `trace.jsonl` and a check's `event`).
     pub event: u64,
+    /// On an invocation in the open loop: when the operation arrived, if it waited for a free
+    /// lane (latency counts from here). Otherwise `time`.
+    pub arrived: Time,
 }
 
 /// The `history.jsonl` line, keys in this order: `type`, `process`, `client`, the family's
@@ -55,7 +58,7 @@ impl<F: Family> serde::Serialize for HistoryEvent<'_, F> {
         use serde::ser::SerializeMap;
         let mut fields = Vec::with_capacity(4);
         F::history_fields(self.op, self.kind, self.reply, &mut fields);
-        let mut m = s.serialize_map(Some(fields.len() + 5))?;
+        let mut m = s.serialize_map(None)?;
         m.serialize_entry("type", self.kind.name())?;
         m.serialize_entry("process", &self.process)?;
         m.serialize_entry("client", &self.client.to_string())?;
@@ -63,6 +66,9 @@ impl<F: Family> serde::Serialize for HistoryEvent<'_, F> {
             m.serialize_entry(k, v)?;
         }
         m.serialize_entry("time_ns", &self.time)?;
+        if self.arrived < self.time {
+            m.serialize_entry("arrived_ns", &self.arrived)?;
+        }
         m.serialize_entry("i", &self.event)?;
         m.end()
     }

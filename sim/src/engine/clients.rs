@@ -239,6 +239,7 @@ impl<P: Protocol> Sim<P> {
             reply: None,
             time: now,
             event,
+            arrived,
         });
         if let Some(w) = self.schedule.as_mut() {
             w.op(now, ClientId(c as u32), &<P::Workload as Family>::to_spec(&op));
@@ -354,6 +355,7 @@ impl<P: Protocol> Sim<P> {
             reply,
             time: self.core.now,
             event,
+            arrived: self.core.now,
         });
     }
 
