@@ -60,8 +60,8 @@ pub(crate) struct ClientState<F: Family> {
     pub rng: Rng,
     pub target: NodeId,
     pub lanes: Vec<Lane<F::Op>>,
-    /// Scheduled operations waiting for a free lane.
-    pub queue: VecDeque<F::OpSpec>,
+    /// Scheduled operations waiting for a free lane, with the time each was scheduled for.
+    pub queue: VecDeque<(Time, F::OpSpec)>,
     /// Open loop: arrivals waiting for a free lane (their arrival times).
     pub backlog: VecDeque<Time>,
     /// Generation of the pending wake/timeout events; older ones are stale.

@@ -67,7 +67,7 @@ impl<P: Protocol> Sim<P> {
         if self.clients.open_loop() {
             self.on_arrival(c);
         } else {
-            self.client_next(c, 0, self.core.now);
+            self.client_next(c);
         }
         Handled::Done
     }
@@ -94,18 +94,27 @@ impl<P: Protocol> Sim<P> {
         self.fill_lanes(c);
     }
 
-    /// Open loop: starts what waits (scheduled ops first, then arrivals) on free lanes.
+    /// Open loop: starts what waits on free lanes, earliest first — scheduled ops (from their
+    /// `at`) and random arrivals alike, so a replayed schedule starts them in the same order.
     pub(super) fn fill_lanes(&mut self, c: usize) {
         while let Some(lane) = self.clients.list[c].free_lane() {
             let cl = &mut self.clients.list[c];
-            let arrived = if !cl.queue.is_empty() {
-                self.core.now
-            } else if let Some(t) = cl.backlog.pop_front() {
-                t
-            } else {
-                return;
+            let queued = cl.queue.front().map(|(at, _)| *at);
+            let arrival = cl.backlog.front().copied();
+            let from_queue = match (queued, arrival) {
+                (Some(q), Some(a)) => q <= a,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return,
             };
-            self.client_next(c, lane, arrived);
+            let (op, arrived) = if from_queue {
+                let (at, spec) = cl.queue.pop_front().expect("front");
+                (self.clients.fill(c, &spec), at)
+            } else {
+                let a = cl.backlog.pop_front().expect("front");
+                (self.clients.random_op(c), a)
+            };
+            self.invoke(c, lane, op, arrived);
         }
     }
 
@@ -168,14 +177,14 @@ impl<P: Protocol> Sim<P> {
         // event waits in its buffer).
         let open = self.clients.open_loop();
         let cl = &mut self.clients.list[c];
-        cl.queue.push_back(op.op);
+        cl.queue.push_back((op.at, op.op));
         if !cl.up {
             return Handled::Done;
         }
         if open {
             self.fill_lanes(c);
         } else if cl.idle() {
-            self.client_next(c, 0, self.core.now);
+            self.client_next(c);
         }
         Handled::Done
     }
@@ -204,22 +213,17 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    /// Lane `lane` of client `c` is free: start its next op — a scheduled one, else a random
-    /// one that arrived at `arrived` — if any.
-    fn client_next(&mut self, c: usize, lane: usize, arrived: Time) {
+    /// Closed loop: client `c` is idle; start its next op — a scheduled one, else a random one —
+    /// if any.
+    fn client_next(&mut self, c: usize) {
         let now = self.core.now;
-        let open = self.clients.open_loop();
-        let op = if let Some(t) = self.clients.list[c].queue.pop_front() {
+        let op = if let Some((_, t)) = self.clients.list[c].queue.pop_front() {
             self.clients.fill(c, &t)
-        } else if open
-            || self
-                .clients
-                .random_allowed(c, now, self.cfg.limits.max_history_ops)
+        } else if self
+            .clients
+            .random_allowed(c, now, self.cfg.limits.max_history_ops)
         {
-            // (Open loop: the arrival was admitted already.)
-            if !open {
-                self.clients.random_invoked += 1;
-            }
+            self.clients.random_invoked += 1;
             self.clients.random_op(c)
         } else {
             if self.clients.workload.is_some()
@@ -229,6 +233,13 @@ impl<P: Protocol> Sim<P> {
             }
             return;
         };
+        self.invoke(c, 0, op, now);
+    }
+
+    /// Invokes `op` on free lane `lane` of client `c`; it arrived at `arrived` (the open loop's
+    /// latency counts from there; the closed loop's from now).
+    fn invoke(&mut self, c: usize, lane: usize, op: <P::Workload as Family>::Op, arrived: Time) {
+        let now = self.core.now;
         self.core.counters.ops.invoked += 1;
         let event = self.core.event;
         self.record_history(HistoryEvent {
@@ -241,8 +252,13 @@ impl<P: Protocol> Sim<P> {
             event,
             arrived,
         });
+        // A replay schedules the op at its arrival, so it waits for a lane as this one did.
         if let Some(w) = self.schedule.as_mut() {
-            w.op(now, ClientId(c as u32), &<P::Workload as Family>::to_spec(&op));
+            w.op(
+                arrived,
+                ClientId(c as u32),
+                &<P::Workload as Family>::to_spec(&op),
+            );
         }
         if arrived < now {
             self.board.sample(super::QUEUEING, (now - arrived) as f64);
