@@ -164,7 +164,7 @@ pub fn write_toml(scn: &dyn Scenario, jsonl: &Path, out: &mut dyn Write) -> io::
     array(out, jsonl, "faults", "fault")?;
     writeln!(
         out,
-        "\n# Client operations as they were invoked (each at its invocation; a busy client queues it)."
+        "\n# Client operations, values explicit, each at its invocation (open loop: its arrival)."
     )?;
     array(out, jsonl, "ops", "op")?;
     for (k, v) in &original {
@@ -176,17 +176,20 @@ pub fn write_toml(scn: &dyn Scenario, jsonl: &Path, out: &mut dyn Write) -> io::
         let text = toml::to_string(&one).map_err(io::Error::other)?;
         write!(out, "\n{text}")?;
     }
+    // Without a random workload there is nothing to replace (and a protocol that serves no
+    // clients rejects the table).
+    let Some(w) = original.get("workload").and_then(|w| w.as_table()) else {
+        return Ok(());
+    };
     writeln!(out, "\n[workload]")?;
     writeln!(out, "clients = {}", cfg.clients.clients)?;
     writeln!(
         out,
         "count = 0                # no random operations: they are all under `ops` above"
     )?;
-    if let Some(w) = original.get("workload").and_then(|w| w.as_table()) {
-        for k in CLIENT_KEYS {
-            if let Some(v) = w.get(*k) {
-                writeln!(out, "{k} = {v}")?;
-            }
+    for k in CLIENT_KEYS {
+        if let Some(v) = w.get(*k) {
+            writeln!(out, "{k} = {v}")?;
         }
     }
     Ok(())

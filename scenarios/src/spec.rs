@@ -212,6 +212,9 @@ pub struct OpSpec {
     /// Issue the op this many times (default 1), `every` apart.
     pub repeat: Option<Spanned<i64>>,
     pub every: Option<Dur>,
+    /// The last op on its keys: once it is invoked they retire (schedules write it where the
+    /// random workload's `key_ops` retired a key).
+    pub retire: Option<Spanned<bool>>,
 }
 
 /// One scheduled fault: `at` plus exactly one action key.

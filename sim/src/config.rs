@@ -3,7 +3,7 @@
 
 use crate::dist::Dist;
 use crate::faults::FaultAction;
-use crate::ids::{ClientId, Endpoint, NodeId};
+use crate::ids::{ClientId, Endpoint, Key, NodeId};
 use crate::protocol::{BugSet, LinkKind};
 use crate::time::{Time, NANOS_PER_MILLI, NANOS_PER_SEC};
 use serde::Serialize;
@@ -234,6 +234,9 @@ pub struct ScheduledOp<S> {
     pub at: Time,
     pub client: ClientId,
     pub op: S,
+    /// Keys that retire once this op is invoked (`retire = true`: no later op names them, so
+    /// the checks may judge them as soon as their ops complete).
+    pub retire: Vec<Key>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -1,6 +1,6 @@
 //! The replayable schedule of a run (DESIGN.md, "Schedules"): every fault as it was applied,
 //! with its targets resolved (a node, not `random` or a role; groups, not `random-halves`), and
-//! every client operation as it was invoked. The engine streams it as JSON lines; the scenario
+//! every client operation as it was invoked (in the open loop: at its arrival). The engine streams it as JSON lines; the scenario
 //! crate turns them into `schedule.toml`, the same scenario with the nemesis and the random
 //! workload replaced by what happened.
 //!
@@ -9,7 +9,8 @@
 //!   ([`FaultAction::scenario_keys`]); follow-ups (restarts, resumes, heals) are not listed, they
 //!   come from the fault's `*_after`.
 //! - `{"t": NS, "client": "c1", "op": {KEYS}}`: an `[[ops]]` entry's family keys, with every
-//!   value explicit.
+//!   value explicit, and `retire = true` on the last op on a key the workload retired
+//!   (`key_ops`).
 
 use crate::faults::{FaultAction, Origin};
 use crate::ids::ClientId;
@@ -49,9 +50,13 @@ impl ScheduleWriter {
         self.line(&serde_json::json!({ "t": t, "fault": keys, "origin": origin.name() }));
     }
 
-    /// An operation invoked by `client`, as the family's `[[ops]]` keys.
-    pub fn op(&mut self, t: Time, client: ClientId, spec: &impl Serialize) {
-        let op = serde_json::to_value(spec).unwrap_or(serde_json::Value::Null);
+    /// An operation invoked by `client`, as the family's `[[ops]]` keys (`retire`: its keys
+    /// retired with it).
+    pub fn op(&mut self, t: Time, client: ClientId, spec: &impl Serialize, retire: bool) {
+        let mut op = serde_json::to_value(spec).unwrap_or(serde_json::Value::Null);
+        if let (true, Some(m)) = (retire, op.as_object_mut()) {
+            m.insert("retire".into(), true.into());
+        }
         self.line(&serde_json::json!({ "t": t, "client": client.to_string(), "op": op }));
     }
 

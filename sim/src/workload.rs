@@ -18,7 +18,7 @@
 //! - Written values are unique per run ([`crate::family::GenCx::fresh_value`]).
 
 use crate::client::{ClientReply, Outcome};
-use crate::config::{ClientConfig, WorkloadConfig};
+use crate::config::{ClientConfig, ScheduledOp, WorkloadConfig};
 use crate::family::{Completion, Family, GenCx, KeySource, ValueSource};
 use crate::history::EventType;
 use crate::ids::{ClientId, Key, NodeId, Value};
@@ -60,8 +60,8 @@ pub(crate) struct ClientState<F: Family> {
     pub rng: Rng,
     pub target: NodeId,
     pub lanes: Vec<Lane<F::Op>>,
-    /// Scheduled operations waiting for a free lane, with the time each was scheduled for.
-    pub queue: VecDeque<(Time, F::OpSpec)>,
+    /// Scheduled operations waiting for a free lane.
+    pub queue: VecDeque<ScheduledOp<F::OpSpec>>,
     /// Open loop: arrivals waiting for a free lane (their arrival times).
     pub backlog: VecDeque<Time>,
     /// Generation of the pending wake/timeout events; older ones are stale.
@@ -256,9 +256,11 @@ impl<F: Family> Clients<F> {
         self.generating(c, |fam, cx| fam.generate(cx))
     }
 
-    /// Turns a scheduled op into a concrete one, giving fresh values to the holes.
-    pub fn fill(&mut self, c: usize, spec: &F::OpSpec) -> F::Op {
-        self.generating(c, |fam, cx| fam.fill(spec, cx))
+    /// Turns a scheduled op into a concrete one, giving fresh values to the holes (the keys it
+    /// retires retire with it).
+    pub fn fill(&mut self, c: usize, op: &ScheduledOp<F::OpSpec>) -> F::Op {
+        self.keys.retired.extend(op.retire.iter().copied());
+        self.generating(c, |fam, cx| fam.fill(&op.op, cx))
     }
 
     /// Keys retired since the last call: no operation will be invoked on them again.

@@ -203,3 +203,11 @@ fn bad_flags_are_usage_errors() {
     assert_eq!(code, 0);
     assert!(out.contains("Usage"));
 }
+
+#[test]
+fn an_op_after_its_key_retired() {
+    let ops = "protocol = \"single\"\n[[ops]]\nat = \"1s\"\nclient = \"c1\"\nop = \"write\"\nkey = \"k1\"\nretire = true\n\n[[ops]]\nat = \"2s\"\nclient = \"c2\"\nop = \"read\"\nkey = \"k1\"\n";
+    rejects("after-retire", ops.as_bytes(), "which an earlier op retired", 9);
+    let repeated = "protocol = \"single\"\n[[ops]]\nat = \"1s\"\nclient = \"c1\"\nop = \"read\"\nkey = \"k1\"\nrepeat = 3\nevery = \"1s\"\nretire = true\n";
+    rejects("repeat-retire", repeated.as_bytes(), "cannot retire", 9);
+}

@@ -120,3 +120,98 @@ fn an_open_loop_run_replays_from_its_schedule() {
         "the replay's history differs"
     );
 }
+
+/// Invocations by `client` after `t` ns.
+fn invoked_after(history: &[serde_json::Value], client: &str, t: u64) -> usize {
+    history
+        .iter()
+        .filter(|h| h["type"] == "invoke" && h["client"] == client)
+        .filter(|h| h["time_ns"].as_u64().expect("time") > t)
+        .count()
+}
+
+#[test]
+fn an_open_loop_client_invokes_again_after_its_restart() {
+    let text = SLOW.replace("[workload]", "[workload]\nmode = \"open\"\nin_flight = 3")
+        + "[[faults]]\nat = \"2s\"\ncrash = \"c1\"\nrestart_after = \"100ms\"\n";
+    let (report, history, _) = run("restart", &text);
+    assert!(
+        report["ops"]["info"].as_u64().expect("info") > 0,
+        "the crash ends ops info"
+    );
+    // Arrivals resume with the restart: c1 keeps invoking for the remaining ~8 s.
+    assert!(
+        invoked_after(&history, "c1", 2_100_000_000) > 100,
+        "c1 invoked {} operations after its restart",
+        invoked_after(&history, "c1", 2_100_000_000)
+    );
+}
+
+#[test]
+fn a_scheduled_op_held_by_a_pause_survives_a_crash_and_runs_after_the_restart() {
+    // c1 is paused when its op comes, crashes while still paused, and restarts at 3 s.
+    let base = r#"
+protocol = "single"
+duration = "5s"
+[workload]
+clients = 1
+rate = "10/s"
+[[ops]]
+at = "1.5s"
+client = "c1"
+op = "write"
+key = "k99"
+[[faults]]
+at = "1s"
+pause = "c1"
+[[faults]]
+at = "2s"
+crash = "c1"
+restart_after = "1s"
+"#;
+    for (name, text) in [
+        ("closed", base.to_string()),
+        ("open", base.replace("[workload]", "[workload]\nmode = \"open\"")),
+    ] {
+        let (_, history, _) = run(&format!("pause-crash-{name}"), &text);
+        let op: Vec<&serde_json::Value> = history
+            .iter()
+            .filter(|h| h["key"] == "k99" && h["type"] == "invoke")
+            .collect();
+        assert_eq!(op.len(), 1, "{name}: the scheduled write is invoked once");
+        assert!(
+            op[0]["time_ns"].as_u64().expect("time") >= 3_000_000_000,
+            "{name}: invoked at the restart, not before: {}",
+            op[0]
+        );
+        assert!(
+            invoked_after(&history, "c1", 3_000_000_000) > 5,
+            "{name}: c1 runs on"
+        );
+    }
+}
+
+#[test]
+fn resume_random_client_resumes_a_paused_one() {
+    let text = r#"
+protocol = "single"
+duration = "4s"
+[workload]
+clients = 10
+rate = "200/s"               # 20/s per client
+[[faults]]
+at = "1s"
+pause = "c1"
+[[faults]]
+at = "2s"
+resume = "random-client"     # c1 is the only paused client
+"#;
+    for mode in ["closed", "open"] {
+        let t = text.replace("[workload]", &format!("[workload]\nmode = \"{mode}\""));
+        let (_, history, _) = run(&format!("resume-random-{mode}"), &t);
+        assert!(
+            invoked_after(&history, "c1", 2_000_000_000) > 5,
+            "{mode}: c1 was not resumed"
+        );
+    }
+}

@@ -113,3 +113,54 @@ fn a_failing_run_replays_to_the_same_failure() {
         );
     }
 }
+
+#[test]
+fn client_faults_replay_in_both_loops() {
+    // Paused clients (arrivals keep coming in the open loop), crashed clients, and crashes
+    // during a pause, at random.
+    let text = r#"
+protocol = "single"
+duration = "10s"
+[storage]
+sync_latency = "20ms"
+[workload]
+clients = 3
+rate = "200/s"
+[nemesis]
+client_pause = "1/500ms"
+client_crash = "1/1s"
+fault_duration = ["10ms", "400ms"]
+"#;
+    for (name, mode) in [("closed", ""), ("open", "mode = \"open\"\nin_flight = 3\n")] {
+        let t = text.replace("[workload]\n", &format!("[workload]\n{mode}"));
+        for seed in 1..=3 {
+            let mut s = load("client-faults.toml", &t);
+            s.config_mut().seed = seed;
+            replays_exactly(s.as_ref(), &format!("client-faults-{name}-{seed}"));
+        }
+    }
+}
+
+#[test]
+fn retired_keys_retire_in_the_replay_too() {
+    // With `key_ops`, keys retire and the linearizable check judges them during the run, so a
+    // violation stops it early; the replay must retire the same keys to stop at the same point.
+    let (path, text) = scenarios::bundled::find("single/fuzz").expect("fuzz.toml");
+    let text =
+        text.replace("retries = 5\n", "retries = 5\nkeys = 4\nkey_ops = 20\n") + "stale-read = false\n"; // into [checks]: leave the failure to `linearizable`
+    assert!(text.contains("key_ops = 20") && text.trim_end().ends_with("stale-read = false"));
+    let failing = (1..=20).find_map(|seed| {
+        let mut s = load(path, &text);
+        s.config_mut().seed = seed;
+        s.enable_bug("ack-before-sync").expect("known bug");
+        let r = s.run(sim::Outputs::default()).expect("runs");
+        let lin = r.failed_checks().any(|c| c.name == "linearizable");
+        (lin && r.sim_time_ns < 15_000_000_000).then_some(s)
+    });
+    let s = failing.expect("ack-before-sync failed linearizable early in 20 seeds");
+    let dir = temp_dir("schedule-retire");
+    run_to(s.as_ref(), Some(&dir)).expect("runs");
+    let schedule = std::fs::read_to_string(dir.join("schedule.toml")).expect("schedule");
+    assert!(schedule.contains("retire = true"), "no key retired");
+    replays_exactly(s.as_ref(), "retire");
+}

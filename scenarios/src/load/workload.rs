@@ -250,16 +250,39 @@ impl<P: Protocol> Builder<'_, P> {
                     None,
                 );
             }
+            let retire = match &s.retire {
+                Some(r) if *r.get_ref() => {
+                    if repeat > 1 {
+                        return self.err(r.span(), "a repeated op cannot retire its keys", None);
+                    }
+                    info.keys.clone()
+                }
+                _ => Vec::new(),
+            };
             for k in 0..repeat {
-                out.push(ScheduledOp {
+                let op = ScheduledOp {
                     at: at + k * every,
                     client,
                     op: spec.clone(),
-                });
+                    retire: retire.clone(),
+                };
+                out.push((op, info.keys.clone(), entry.span()));
             }
         }
-        out.sort_by_key(|o| o.at);
-        Ok(out)
+        // By time, ties in file order (a stable sort).
+        out.sort_by_key(|(o, _, _)| o.at);
+        let mut retired = BTreeSet::new();
+        for (op, keys, span) in &out {
+            if let Some(k) = keys.iter().find(|k| retired.contains(*k)) {
+                return self.err(
+                    span.clone(),
+                    format!("this op names k{k}, which an earlier op retired (`retire = true`)"),
+                    Some("no op may name a key after the op that retires it".into()),
+                );
+            }
+            retired.extend(op.retire.iter().copied());
+        }
+        Ok(out.into_iter().map(|(op, _, _)| op).collect())
     }
 
     fn op_time_and_client(&self, o: &Spanned<OpSpec>, cfg: &SimConfig) -> R<(u64, sim::ClientId)> {

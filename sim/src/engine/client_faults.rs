@@ -53,7 +53,7 @@ impl<P: Protocol> Sim<P> {
             0,
             format!("crash {c}"),
         );
-        self.client_buffers[c.index()].clear();
+        let buffered = std::mem::take(&mut self.client_buffers[c.index()]);
         for action in self.clients.crash(c.index()) {
             if let ClientAction::Complete {
                 kind,
@@ -66,6 +66,9 @@ impl<P: Protocol> Sim<P> {
                 self.record_completion(c.index(), kind, &op, reply.as_ref(), process);
             }
         }
+        // What a pause held back meets a crashed client: replies are dropped (it is down),
+        // scheduled ops wait for the restart, timers are stale.
+        self.core.replay(self.core.now, buffered);
         if let Some(d) = restart_after {
             self.core.queue.push(
                 self.core.now.saturating_add(d),
@@ -91,7 +94,13 @@ impl<P: Protocol> Sim<P> {
             format!("restart {c}"),
         );
         self.clients.restart(c.index());
-        self.wake_after_completion(c.index());
+        if self.clients.open_loop() {
+            // A fresh arrival chain; free lanes take the scheduled ops that waited.
+            self.schedule_arrival(c.index(), self.core.now);
+            self.fill_lanes(c.index());
+        } else {
+            self.wake_after_completion(c.index());
+        }
     }
 
     pub(super) fn pause_client(&mut self, c: ClientId, resume_after: Option<Time>) {
@@ -119,7 +128,9 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    /// A paused client resumes: what it missed replays now, in order.
+    /// A paused client resumes: what it missed replays now, in order. In the open loop,
+    /// arrivals kept coming during the pause (they are not its events): free lanes take what
+    /// waits first.
     pub(super) fn resume_client(&mut self, c: ClientId) {
         if !self.clients.list[c.index()].paused {
             return;
@@ -134,5 +145,8 @@ impl<P: Protocol> Sim<P> {
             format!("resume {c} ({count} buffered events replay)"),
         );
         self.core.replay(self.core.now, buffered);
+        if self.clients.open_loop() {
+            self.fill_lanes(c.index());
+        }
     }
 }

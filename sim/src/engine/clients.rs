@@ -97,9 +97,12 @@ impl<P: Protocol> Sim<P> {
     /// Open loop: starts what waits on free lanes, earliest first — scheduled ops (from their
     /// `at`) and random arrivals alike, so a replayed schedule starts them in the same order.
     pub(super) fn fill_lanes(&mut self, c: usize) {
+        if !self.clients.list[c].up || self.clients.list[c].paused {
+            return;
+        }
         while let Some(lane) = self.clients.list[c].free_lane() {
             let cl = &mut self.clients.list[c];
-            let queued = cl.queue.front().map(|(at, _)| *at);
+            let queued = cl.queue.front().map(|o| o.at);
             let arrival = cl.backlog.front().copied();
             let from_queue = match (queued, arrival) {
                 (Some(q), Some(a)) => q <= a,
@@ -108,8 +111,8 @@ impl<P: Protocol> Sim<P> {
                 (None, None) => return,
             };
             let (op, arrived) = if from_queue {
-                let (at, spec) = cl.queue.pop_front().expect("front");
-                (self.clients.fill(c, &spec), at)
+                let op = cl.queue.pop_front().expect("front");
+                (self.clients.fill(c, &op), op.at)
             } else {
                 let a = cl.backlog.pop_front().expect("front");
                 (self.clients.random_op(c), a)
@@ -173,12 +176,12 @@ impl<P: Protocol> Sim<P> {
             .trace
             .header(tag::SCHEDULED_OP, self.core.now, c as u32, index);
         self.core.trace.commit();
-        // A crashed client issues it once it restarts (a paused one has not seen it yet: the
-        // event waits in its buffer).
+        // A crashed client issues it once it restarts; a paused one once it resumes (in the
+        // closed loop the event waits in its buffer; in the open loop it queues, as arrivals do).
         let open = self.clients.open_loop();
         let cl = &mut self.clients.list[c];
-        cl.queue.push_back((op.at, op.op));
-        if !cl.up {
+        cl.queue.push_back(op);
+        if !cl.up || cl.paused {
             return Handled::Done;
         }
         if open {
@@ -217,7 +220,7 @@ impl<P: Protocol> Sim<P> {
     /// if any.
     fn client_next(&mut self, c: usize) {
         let now = self.core.now;
-        let op = if let Some((_, t)) = self.clients.list[c].queue.pop_front() {
+        let op = if let Some(t) = self.clients.list[c].queue.pop_front() {
             self.clients.fill(c, &t)
         } else if self
             .clients
@@ -252,12 +255,15 @@ impl<P: Protocol> Sim<P> {
             event,
             arrived,
         });
+        // Keys whose last op this is (the random workload's `key_ops`, or `retire = true`).
+        let retired = self.clients.take_retired();
         // A replay schedules the op at its arrival, so it waits for a lane as this one did.
         if let Some(w) = self.schedule.as_mut() {
             w.op(
                 arrived,
                 ClientId(c as u32),
                 &<P::Workload as Family>::to_spec(&op),
+                !retired.is_empty(),
             );
         }
         if arrived < now {
@@ -266,7 +272,7 @@ impl<P: Protocol> Sim<P> {
         let (to, timeout) = self.clients.start(c, lane, op, now, arrived);
         self.client_send(c, lane, to, timeout);
         // Observers learn of a retired key after its last invocation.
-        for key in self.clients.take_retired() {
+        for key in retired {
             for o in &mut self.observers {
                 o.key_retired(key);
             }

@@ -37,7 +37,10 @@ impl<P: Protocol> Sim<P> {
     pub(super) fn dispatch(&mut self, ev: Ev<P>) -> Handled {
         let now = self.core.now;
         if let Some(c) = self.client_of(&ev) {
-            if self.clients.list[c].paused {
+            // An open-loop arrival comes from outside the client: it queues even while the
+            // client is paused.
+            let arrival = matches!(ev, Ev::ClientWake { .. } | Ev::ScheduledOp { .. });
+            if self.clients.list[c].paused && !(arrival && self.clients.open_loop()) {
                 return self.buffer_for_client(c, ev);
             }
         }

@@ -40,7 +40,9 @@ impl<P: Protocol> Sim<P> {
         if !rng.chance(rc.chance) {
             return;
         }
-        let delay = rng.range_inclusive(rc.after.0, rc.after.1);
+        // At least 1 ns after the change: a replay schedules the crash up front, so at the very
+        // instant it would run before the event that made the node take the role.
+        let delay = rng.range_inclusive(rc.after.0, rc.after.1).max(1);
         let down = rng.range_inclusive(lo, hi);
         let at = now.saturating_add(delay);
         if self.cfg.quiet_from.is_some_and(|q| at >= q) {

@@ -7,6 +7,7 @@ use crate::faults::{FaultAction, FaultKind, PartitionSpec, Target};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::Protocol;
 use crate::rng::{Draw, Rng};
+use crate::workload::ClientState;
 
 /// The nemesis stream a fault's random choices come from.
 pub(super) fn stream_of(action: &FaultAction) -> FaultKind {
@@ -37,14 +38,14 @@ impl<P: Protocol> Sim<P> {
     }
 
     /// The node or client a target names now: drawn among the `eligible` nodes (of its group)
-    /// for `random`, among those with the role for a role, among the up (or, for a restart,
-    /// crashed) clients for `random-client`; None, with a trace line, if none qualifies.
+    /// for `random`, among those with the role for a role, among the `client_eligible` clients
+    /// for `random-client`; None, with a trace line, if none qualifies.
     fn resolve(
         &mut self,
         target: &Target,
         nemesis_kind: Option<FaultKind>,
         eligible: impl Fn(&NodeSlot<P>) -> bool,
-        client_up: bool,
+        client_eligible: fn(&ClientState<P::Workload>) -> bool,
     ) -> Option<Target> {
         let in_group = |g: &Option<String>, n: NodeId| match g {
             None => true,
@@ -69,7 +70,7 @@ impl<P: Protocol> Sim<P> {
                 .map(Target::Node)
                 .collect(),
             Target::RandomClient => (0..self.clients.list.len() as u32)
-                .filter(|c| self.clients.list[*c as usize].up == client_up)
+                .filter(|c| client_eligible(&self.clients.list[*c as usize]))
                 .map(|c| Target::Client(ClientId(c)))
                 .collect(),
         };
@@ -102,18 +103,23 @@ impl<P: Protocol> Sim<P> {
                 target,
                 restart_after,
             } => FaultAction::Crash {
-                target: self.resolve(&target, kind, up, true)?,
+                target: self.resolve(&target, kind, up, |c| c.up)?,
                 restart_after,
             },
             FaultAction::Restart { target } => FaultAction::Restart {
-                target: self.resolve(&target, kind, |s| s.state.is_none(), false)?,
+                target: self.resolve(&target, kind, |s| s.state.is_none(), |c| !c.up)?,
             },
             FaultAction::Pause { target, resume_after } => FaultAction::Pause {
-                target: self.resolve(&target, kind, |s| s.state.is_some() && !s.meta.paused, true)?,
+                target: self.resolve(
+                    &target,
+                    kind,
+                    |s| s.state.is_some() && !s.meta.paused,
+                    |c| c.up && !c.paused,
+                )?,
                 resume_after,
             },
             FaultAction::Resume { target } => FaultAction::Resume {
-                target: self.resolve(&target, kind, |s| s.meta.paused, true)?,
+                target: self.resolve(&target, kind, |s| s.meta.paused, |c| c.paused)?,
             },
             FaultAction::Partition { spec, heal_after } => {
                 let Some(groups) = self.partition_groups(&spec, nemesis) else {
@@ -126,8 +132,8 @@ impl<P: Protocol> Sim<P> {
                 }
             }
             FaultAction::Cut { from, to, heal_after } => {
-                let a = self.resolve(&from, kind, any, true);
-                let b = self.resolve(&to, kind, any, true);
+                let a = self.resolve(&from, kind, any, |c| c.up);
+                let b = self.resolve(&to, kind, any, |c| c.up);
                 let (a, b) = (a?, b?);
                 if a == b {
                     self.fault_line(&format!(
@@ -143,7 +149,7 @@ impl<P: Protocol> Sim<P> {
             }
             FaultAction::Heal => FaultAction::Heal,
             FaultAction::ClockJump { target, by_ns } => FaultAction::ClockJump {
-                target: self.resolve(&target, kind, any, true)?,
+                target: self.resolve(&target, kind, any, |c| c.up)?,
                 by_ns,
             },
             FaultAction::SlowDisk {
@@ -151,7 +157,7 @@ impl<P: Protocol> Sim<P> {
                 factor,
                 duration,
             } => FaultAction::SlowDisk {
-                target: self.resolve(&target, kind, any, true)?,
+                target: self.resolve(&target, kind, any, |c| c.up)?,
                 factor,
                 duration,
             },
@@ -160,7 +166,7 @@ impl<P: Protocol> Sim<P> {
                 within,
                 restart_after,
             } => FaultAction::LoseUnsynced {
-                target: self.resolve(&target, kind, up, true)?,
+                target: self.resolve(&target, kind, up, |c| c.up)?,
                 within,
                 restart_after,
             },
@@ -174,7 +180,7 @@ impl<P: Protocol> Sim<P> {
             PartitionSpec::Groups(g) => Some(g.clone()),
             PartitionSpec::Isolate(t) => {
                 let kind = nemesis.then_some(FaultKind::Partition);
-                let Target::Node(victim) = self.resolve(t, kind, |s| s.state.is_some(), true)? else {
+                let Target::Node(victim) = self.resolve(t, kind, |s| s.state.is_some(), |c| c.up)? else {
                     unreachable!("the loader lets only nodes be isolated")
                 };
                 let mut rest: Vec<Endpoint> = (0..n)
