@@ -290,7 +290,7 @@ pub struct NemesisSpec {
     pub quiet_from: Option<Spanned<Dur>>,
     /// `["1s", "5s"]`: how long each fault lasts before it heals.
     pub fault_duration: Option<Spanned<[Dur; 2]>>,
-    pub max_clock_jump: Option<Dur>,
+    pub max_clock_jump: Option<Spanned<Dur>>,
     pub slow_disk_factor: Option<Spanned<i64>>,
     /// `{ role = "leader", chance = 0.3, after = ["0ms", "20ms"] }`: crash nodes soon after they
     /// take on a role.

@@ -211,3 +211,21 @@ fn an_op_after_its_key_retired() {
     let repeated = "protocol = \"single\"\n[[ops]]\nat = \"1s\"\nclient = \"c1\"\nop = \"read\"\nkey = \"k1\"\nrepeat = 3\nevery = \"1s\"\nretire = true\n";
     rejects("repeat-retire", repeated.as_bytes(), "cannot retire", 9);
 }
+
+#[test]
+fn a_clock_jump_beyond_the_bound() {
+    let text = "protocol = \"raft\"\n[nemesis]\nclock_jump = \"1/1s\"\nmax_clock_jump = \"3000000h\"\n";
+    rejects("clock-jump", text.as_bytes(), "at most 10000h", 4);
+}
+
+#[test]
+fn too_many_lanes() {
+    let text = "protocol = \"single\"\n[workload]\nclients = 1000\nmode = \"open\"\nin_flight = 10000\n";
+    rejects("lanes", text.as_bytes(), "operations in flight", 5);
+}
+
+#[test]
+fn a_value_too_large() {
+    let text = "protocol = \"single\"\n[[ops]]\nat = \"1s\"\nclient = \"c1\"\nop = \"write\"\nkey = \"k1\"\nvalue = 9223372036854775806\n";
+    rejects("big-value", text.as_bytes(), "too large", 2);
+}

@@ -45,6 +45,9 @@ impl ActionSpec<'_> {
     }
 }
 
+/// The largest `max_clock_jump` (10 000 h): a draw spans twice it, in ns.
+const MAX_CLOCK_JUMP: Time = 10_000 * 3600 * NANOS_PER_SEC;
+
 /// Every action key, for messages.
 const ACTIONS: &str =
     "crash, restart, pause, resume, partition, isolate, cut, heal, clock_jump, slow_disk, lose_unsynced";
@@ -439,12 +442,19 @@ impl<P: Protocol> Builder<'_, P> {
             Some(g) => Some(self.group_name(g.get_ref(), g.span(), cfg)?),
             None => None,
         };
+        let max_clock_jump = match &s.max_clock_jump {
+            Some(m) if m.get_ref().0 > MAX_CLOCK_JUMP => {
+                return self.err(m.span(), "max_clock_jump: at most 10000h", None);
+            }
+            Some(m) => m.get_ref().0,
+            None => NANOS_PER_SEC,
+        };
         Ok(NemesisConfig {
             group,
             role_crash,
             kinds,
             fault_duration,
-            max_clock_jump: s.max_clock_jump.map(|d| d.0).unwrap_or(NANOS_PER_SEC),
+            max_clock_jump,
             slow_disk_factor: slow,
         })
     }

@@ -10,6 +10,13 @@ use sim::Protocol;
 use std::collections::BTreeSet;
 use toml::Spanned;
 
+/// Most operations in flight across all open-loop clients (`clients × in_flight`): each is a
+/// lane the engine keeps.
+const MAX_LANES: usize = 100_000;
+
+/// The largest value an `[[ops]]` entry may name.
+const MAX_VALUE: u64 = 1_000_000_000_000_000;
+
 type OpSpecOf<P> = <<P as Protocol>::Workload as Family>::OpSpec;
 type SpecOf<P> = <<P as Protocol>::Workload as Family>::Spec;
 
@@ -134,6 +141,18 @@ impl<P: Protocol> Builder<'_, P> {
                 );
             }
         };
+        if let (Some(n), Some(span)) = (cfg.clients.in_flight, w.in_flight.as_ref().map(|s| s.span())) {
+            if n.saturating_mul(cfg.clients.clients) > MAX_LANES {
+                return self.err(
+                    span,
+                    format!(
+                        "{} clients × in_flight {n} is over {MAX_LANES} operations in flight",
+                        cfg.clients.clients
+                    ),
+                    Some("fewer clients or a smaller in_flight".into()),
+                );
+            }
+        }
         cfg.clients.group = match &w.group {
             Some(g) if cfg.cluster.group(g.get_ref()).is_some() => Some(g.get_ref().clone()),
             Some(g) => {
@@ -211,6 +230,15 @@ impl<P: Protocol> Builder<'_, P> {
                 Ok(info) => info,
                 Err(e) => return self.spec_err(e, keys, entry.span()),
             };
+            // Fresh values count up from the largest named one, and must stay exact in JSON
+            // and TOML.
+            if let Some(v) = info.values.iter().find(|v| **v > MAX_VALUE) {
+                return self.err(
+                    entry.span(),
+                    format!("the value {v} is too large"),
+                    Some("values are at most 10^15".into()),
+                );
+            }
             // Written values must be unique (a read names the write it saw).
             for v in &info.writes {
                 if !written.insert(*v) {
