@@ -30,6 +30,9 @@ struct Cli {
 enum Cmd {
     /// Run one scenario with one seed and check it.
     Run(RunArgs),
+    /// Run one scenario over many seeds in parallel; write each failure as a replayable file.
+    #[command(long_about = FUZZ_HELP)]
+    Fuzz(FuzzArgs),
     /// List protocols (parameters, planted bugs, checks) and bundled scenarios.
     List {
         /// Print one JSON object instead of text.
@@ -78,6 +81,46 @@ struct RunArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print exactly one JSON object on stdout (human text goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+const FUZZ_HELP: &str = "Runs the scenario once per seed of a half-open range (1..1001 is a \
+thousand seeds), in parallel, each run single-threaded and deterministic. The answer never depends \
+on --jobs: without --keep-going it is the lowest failing seed (every lower seed still runs), with \
+it every failing seed.\n\n\
+With --out, each failure is written at once as DIR/seed-N.toml: the scenario with the seed and \
+the bugs pinned and a header naming the failing check; `dsim run DIR/seed-N.toml` replays it. \
+DIR/fuzz.json holds the campaign's JSON. Ctrl-C stops handing out seeds, lets the running ones \
+finish and keeps every failure found.\n\n\
+CI: a matrix of N jobs each runs --shard I/N (seed s belongs to shard s mod N); their JSON \
+failure lists concatenate. See docs/fuzzing.md.\n\n\
+Exit codes: 0 no failure, 1 a seed failed, 2 bad input, 3 interrupted or inconclusive.\n\n\
+Example:\n  dsim fuzz scenarios/raft/fuzz.toml --seeds 1..1001 --bug commit-previous-term --out found/";
+
+#[derive(Args)]
+struct FuzzArgs {
+    /// Scenario file (TOML), or a bundled scenario's short name such as `raft/fuzz`.
+    scenario: String,
+    /// Half-open seed range, e.g. 1..1001.
+    #[arg(long, value_name = "A..B")]
+    seeds: String,
+    /// Parallel runs (default: the machine's cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Run only the seeds of shard I of N (seed s belongs to shard s mod N; 0-based).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Enable a planted bug (repeatable); `dsim list` names them.
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<String>,
+    /// Run every seed and report every failure (default: stop at the lowest failing seed).
+    #[arg(long)]
+    keep_going: bool,
+    /// Write each failure here as seed-N.toml, and the campaign's JSON as fuzz.json.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print exactly one JSON object on stdout (no progress bar; the summary goes to stderr).
     #[arg(long)]
     json: bool,
 }
@@ -142,6 +185,7 @@ where
     let mut io = Io { out, err };
     let result = match cli.cmd {
         Cmd::Run(a) => cmd_run(a, &mut io),
+        Cmd::Fuzz(a) => cmd_fuzz(a, &mut io),
         Cmd::List { json } => {
             if json {
                 let _ = writeln!(io.out, "{}", crate::list::json());
@@ -223,6 +267,64 @@ fn cmd_run(a: RunArgs, io: &mut Io) -> Result<u8, InputError> {
         let _ = write!(io.out, "{human}");
     }
     Ok(ran.report.exit_code() as u8)
+}
+
+/// Set by Ctrl-C during a campaign (a second Ctrl-C exits at once).
+fn interrupt_flag() -> &'static std::sync::Arc<std::sync::atomic::AtomicBool> {
+    static FLAG: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+        std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sig = signal_hook::consts::SIGINT;
+        // Order matters: the conditional exit sees the flag before this Ctrl-C sets it.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone());
+        let _ = signal_hook::flag::register(sig, flag.clone());
+        flag
+    })
+}
+
+fn cmd_fuzz(a: FuzzArgs, io: &mut Io) -> Result<u8, InputError> {
+    let seeds = crate::fuzz::parse_seeds(&a.seeds).map_err(|e| InputError::Usage(format!("--seeds: {e}")))?;
+    let shard = match &a.shard {
+        Some(s) => {
+            Some(crate::fuzz::Shard::parse(s).map_err(|e| InputError::Usage(format!("--shard: {e}")))?)
+        }
+        None => None,
+    };
+    let jobs = match a.jobs {
+        Some(0) => return Err(InputError::Usage("--jobs: at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let scn = load(&a.scenario)?;
+    use std::io::IsTerminal;
+    let opts = crate::fuzz::Options {
+        seeds,
+        jobs,
+        shard,
+        bugs: a.bugs.clone(),
+        keep_going: a.keep_going,
+        out: a.out.clone(),
+        progress: !a.json && std::io::stderr().is_terminal(),
+    };
+    let report = crate::fuzz::fuzz(scn.as_ref(), &opts, interrupt_flag())?;
+    let line = serde_json::to_string(&report).expect("a fuzz report serializes");
+    if let Some(dir) = &a.out {
+        sim::output::write_atomic(&dir.join("fuzz.json"), format!("{line}\n").as_bytes()).map_err(|e| {
+            InputError::Read {
+                path: dir.display().to_string(),
+                message: format!("writing fuzz.json failed: {e}"),
+            }
+        })?;
+    }
+    let human = crate::fuzz::render(&report);
+    if a.json {
+        let _ = writeln!(io.out, "{line}");
+        let _ = write!(io.err, "{human}");
+    } else {
+        let _ = write!(io.out, "{human}");
+    }
+    Ok(report.exit_code())
 }
 
 fn cmd_check_history(a: CheckHistoryArgs, io: &mut Io) -> Result<u8, InputError> {

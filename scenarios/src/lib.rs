@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod cli;
 pub mod error;
+pub mod fuzz;
 pub mod history_cmd;
 pub mod list;
 pub mod load;

@@ -1,37 +1,50 @@
-//! Every planted bug of every registered protocol is *found*: running the protocol's
-//! `fuzz.toml` over seeds from 1, some seed fails, and a check the bug declares it breaks is
-//! among the failures. Nothing here knows which seed; the correct protocols pass the same seeds.
-//! (Once `dsim fuzz` exists this is its job; until then, a seed scan.)
+//! Every planted bug of every registered protocol is *found* by `dsim fuzz`: over the
+//! protocol's `fuzz.toml` and seeds 1..1001 some seed fails, and a check the bug declares it
+//! breaks is among its failures. Nothing here knows which seed; the correct protocols fuzz clean
+//! over the first seeds with every fault kind their scenario enables.
 
-use scenarios::runner::Scenario;
-use sim::RunReport;
+mod common;
+use common::dsim;
 
-/// Seeds scanned per bug before giving up.
-const MAX_SEEDS: u64 = 1000;
+/// Seeds each bug is hunted over.
+const SEEDS: &str = "1..1001";
 /// Seeds the correct protocols must pass.
-const CLEAN_SEEDS: u64 = 60;
+const CLEAN_SEEDS: &str = "1..61";
 
-fn fuzz(protocol: &str) -> Box<dyn Scenario> {
-    let path = format!("{protocol}/fuzz");
-    let (p, text) = scenarios::bundled::find(&path).expect("bundled fuzz scenario");
-    scenarios::load::load_str(p, text).expect("loads")
-}
-
-fn run(protocol: &str, seed: u64, bug: Option<&str>) -> RunReport {
-    let mut s = fuzz(protocol);
-    s.config_mut().seed = seed;
+/// `dsim fuzz PROTOCOL/fuzz --seeds SEEDS [--bug BUG] --json`: (exit code, report).
+fn fuzz(protocol: &str, seeds: &str, bug: Option<&str>) -> (u8, serde_json::Value) {
+    let scenario = format!("{protocol}/fuzz");
+    let mut args = vec![
+        "fuzz",
+        scenario.as_str(),
+        "--seeds",
+        seeds,
+        "--jobs",
+        "2",
+        "--json",
+    ];
     if let Some(b) = bug {
-        s.enable_bug(b).expect("known bug");
+        args.extend_from_slice(&["--bug", b]);
     }
-    s.run(sim::Outputs::default()).expect("runs")
+    let (code, out, err) = dsim(&args);
+    assert!(code == 0 || code == 1, "{protocol} {bug:?}: exit {code}: {err}");
+    (code, serde_json::from_str(&out).expect("one JSON object"))
 }
 
-/// Scans seeds for a failing run; returns (seed, failed check names).
+/// Fuzzes for the bug; returns (seed, failed check names) of the lowest failing seed.
 fn hunt(protocol: &str, bug: &str) -> Option<(u64, Vec<String>)> {
-    (1..=MAX_SEEDS).find_map(|seed| {
-        let r = run(protocol, seed, Some(bug));
-        (r.violations > 0).then(|| (seed, r.failed_checks().map(|c| c.name.clone()).collect()))
-    })
+    let (code, v) = fuzz(protocol, SEEDS, Some(bug));
+    if code == 0 {
+        return None;
+    }
+    let f = &v["failures"][0];
+    let checks = f["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c.as_str().map(String::from))
+        .collect();
+    Some((f["seed"].as_u64().expect("seed"), checks))
 }
 
 fn every_bug_of(protocol: &str) {
@@ -41,12 +54,8 @@ fn every_bug_of(protocol: &str) {
         .expect("registered");
     assert!(info.bugs.len() >= 3, "{protocol} has fewer than 3 planted bugs");
     for bug in &info.bugs {
-        let (seed, checks) = hunt(protocol, bug.name).unwrap_or_else(|| {
-            panic!(
-                "{protocol} --bug {}: not found in seeds 1..={MAX_SEEDS}",
-                bug.name
-            )
-        });
+        let (seed, checks) = hunt(protocol, bug.name)
+            .unwrap_or_else(|| panic!("{protocol} --bug {}: not found in seeds {SEEDS}", bug.name));
         assert!(
             checks.iter().any(|c| bug.breaks.contains(&c.as_str())),
             "{protocol} --bug {} (seed {seed}) failed {checks:?}, expected one of {:?}",
@@ -98,15 +107,10 @@ fn every_registered_protocol_is_hunted_here() {
 }
 
 #[test]
-fn the_correct_protocols_pass_the_same_seeds() {
+fn the_correct_protocols_fuzz_clean() {
     for protocol in protocols::NAMES {
-        for seed in 1..=CLEAN_SEEDS {
-            let r = run(protocol, seed, None);
-            let bad: Vec<String> = r
-                .failed_checks()
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect();
-            assert!(bad.is_empty(), "{protocol} seed {seed}: {bad:?}");
-        }
+        let (code, v) = fuzz(protocol, CLEAN_SEEDS, None);
+        assert_eq!(code, 0, "{protocol}: {}", v["failures"]);
+        assert_eq!(v["seeds_run"], 60);
     }
 }

@@ -1,0 +1,432 @@
+//! `dsim fuzz`: one scenario over a range of seeds, in parallel, each failure written at once as
+//! a scenario file that replays it. The answer — which seeds fail, and how — never depends on
+//! `--jobs` or on timing (see [`exec`]).
+
+mod exec;
+pub mod pin;
+mod progress;
+
+use crate::error::InputError;
+use crate::runner::{run_catching, Scenario};
+use serde::Serialize;
+use sim::checks::CheckStatus;
+use sim::{Outputs, RunReport};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// `--shard I/N`: seed `s` belongs to shard `s mod N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// Parses `I/N` (0-based, `I < N`).
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` is not I/N, e.g. 0/4"))?;
+        let index: u64 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{i}` is not a shard number"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{n}` is not a shard count"))?;
+        if count == 0 || index >= count {
+            return Err(format!(
+                "shard {index}/{count}: need 0 ≤ I < N (shards are 0-based)"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Parses a half-open seed range `A..B` (as in Rust: `1..1001` is a thousand seeds).
+pub fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("`{s}` is not a range A..B, e.g. 1..1001"))?;
+    let a: u64 = a.trim().parse().map_err(|_| format!("`{a}` is not a seed"))?;
+    let b: u64 = b.trim().parse().map_err(|_| format!("`{b}` is not a seed"))?;
+    if b <= a {
+        return Err(format!(
+            "{a}..{b} is empty (the range is half-open: {a}..{} is one seed)",
+            a + 1
+        ));
+    }
+    Ok(a..b)
+}
+
+/// The seeds of `range` that belong to `shard`, in order, without listing them.
+#[derive(Clone, Copy, Debug)]
+struct Seeds {
+    first: u64,
+    step: u64,
+    count: u64,
+}
+
+impl Seeds {
+    fn new(range: &Range<u64>, shard: Option<Shard>) -> Seeds {
+        let Shard { index, count: n } = shard.unwrap_or(Shard { index: 0, count: 1 });
+        let first = range.start + (index + n - range.start % n) % n;
+        let count = if first >= range.end {
+            0
+        } else {
+            (range.end - 1 - first) / n + 1
+        };
+        Seeds {
+            first,
+            step: n,
+            count,
+        }
+    }
+
+    fn seed(&self, i: usize) -> u64 {
+        self.first + i as u64 * self.step
+    }
+}
+
+pub struct Options {
+    pub seeds: Range<u64>,
+    pub jobs: usize,
+    pub shard: Option<Shard>,
+    pub bugs: Vec<String>,
+    pub keep_going: bool,
+    pub out: Option<PathBuf>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// One failing seed (DESIGN.md: `failures[{seed, check, detail, trace_hash}]`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    pub seed: u64,
+    /// The check that failed first (earliest event; a history check found at the end last).
+    pub check: String,
+    pub detail: String,
+    pub trace_hash: String,
+    /// Every check that failed.
+    pub checks: Vec<String>,
+    pub events: u64,
+    pub sim_time_ns: u64,
+    /// The scenario file written for it (with `--out`), which `dsim run` replays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// What `dsim fuzz --json` prints.
+#[derive(Debug, Serialize)]
+pub struct FuzzReport {
+    pub scenario: String,
+    pub protocol: String,
+    pub bugs: Vec<String>,
+    pub seeds: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Seeds whose runs count: every seed of the shard, or with a failure and no
+    /// `--keep-going` every seed up to the lowest failing one.
+    pub seeds_run: u64,
+    pub failures: Vec<Failure>,
+    /// Seeds where a history check ran out of budget (and nothing failed).
+    pub inconclusive: Vec<u64>,
+    /// Stopped by Ctrl-C before every seed ran.
+    pub interrupted: bool,
+    pub jobs: usize,
+    pub wall_ms: u64,
+}
+
+impl FuzzReport {
+    /// 1 if a seed failed, 3 if interrupted or inconclusive without failures, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if !self.failures.is_empty() {
+            1
+        } else if self.interrupted || !self.inconclusive.is_empty() {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// How one case ended.
+struct Outcome {
+    seed: u64,
+    failure: Option<Failure>,
+    inconclusive: bool,
+    /// The run could not start (the engine rejected the configuration).
+    error: Option<String>,
+}
+
+impl exec::Finished for Outcome {
+    fn failed(&self) -> bool {
+        self.failure.is_some() || self.error.is_some()
+    }
+}
+
+/// The check a failing run is filed under: the earliest violation; history checks judged at
+/// the end come last; ties in report order.
+pub fn first_failure(r: &RunReport) -> Option<&sim::checks::CheckResult> {
+    r.failed_checks().min_by_key(|c| c.event.unwrap_or(u64::MAX))
+}
+
+fn outcome(seed: u64, r: Result<RunReport, InputError>) -> Outcome {
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            return Outcome {
+                seed,
+                failure: None,
+                inconclusive: false,
+                error: Some(e.to_string()),
+            }
+        }
+    };
+    let failure = first_failure(&r).map(|c| Failure {
+        seed,
+        check: c.name.clone(),
+        detail: c.detail.clone(),
+        trace_hash: r.trace_hash.clone(),
+        checks: r.failed_checks().map(|c| c.name.clone()).collect(),
+        events: r.events,
+        sim_time_ns: r.sim_time_ns,
+        file: None,
+    });
+    Outcome {
+        seed,
+        inconclusive: failure.is_none() && r.checks.iter().any(|c| c.status == CheckStatus::Unknown),
+        failure,
+        error: None,
+    }
+}
+
+/// Loads the campaign's scenario afresh (each thread parses it once) with the bugs enabled.
+fn prepare(path: &str, text: &str, bugs: &[String]) -> Result<Box<dyn Scenario>, InputError> {
+    let mut s = crate::load::load_str(path, text)?;
+    for b in bugs {
+        s.enable_bug(b)?;
+    }
+    Ok(s)
+}
+
+/// The failure's replayable file, written atomically into `dir`; returns its path.
+fn write_failure(dir: &Path, scn: &dyn Scenario, f: &Failure) -> std::io::Result<String> {
+    let bugs = scn.config().bugs.names().to_vec();
+    let bug_flags: String = bugs.iter().map(|b| format!(" --bug {b}")).collect();
+    let file = dir.join(format!("seed-{}.toml", f.seed));
+    let first_line = f.detail.lines().next().unwrap_or("");
+    let header = vec![
+        format!(
+            "Found by dsim fuzz: seed {} of {} fails `{}`.",
+            f.seed,
+            scn.path(),
+            f.check
+        ),
+        first_line.to_string(),
+        format!(
+            "Replay: dsim run {}   (or: dsim run {} --seed {}{bug_flags})",
+            file.display(),
+            scn.path(),
+            f.seed
+        ),
+        format!("Trace hash {}.", f.trace_hash),
+    ];
+    let text = pin::pin(scn.source(), f.seed, &bugs, &header);
+    sim::output::write_atomic(&file, text.as_bytes())?;
+    Ok(file.display().to_string())
+}
+
+/// Runs the campaign over `scn` (already loaded, so bad input was reported before any run).
+/// `stop` is set by Ctrl-C.
+pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<FuzzReport, InputError> {
+    let watch = crate::wall::Stopwatch::start();
+    let mut bugs = scn.config().bugs.names().to_vec();
+    for b in &opts.bugs {
+        if !bugs.contains(b) {
+            bugs.push(b.clone());
+        }
+    }
+    let base = prepare(scn.path(), scn.source(), &bugs)?;
+    if let Some(dir) = &opts.out {
+        std::fs::create_dir_all(dir).map_err(|e| InputError::Read {
+            path: dir.display().to_string(),
+            message: format!("cannot create the output directory: {e}"),
+        })?;
+    }
+    let seeds = Seeds::new(&opts.seeds, opts.shard);
+    let count = seeds.count as usize;
+    let bar = progress::Bar::new(seeds.count, opts.progress);
+    let failures_so_far = AtomicUsize::new(0);
+    let write_errors: std::sync::Mutex<Vec<String>> = Default::default();
+    let shared = Arc::new((base.path().to_string(), base.source().to_string()));
+    let results = exec::execute(
+        count,
+        opts.jobs,
+        !opts.keep_going,
+        stop,
+        || prepare(&shared.0, &shared.1, &bugs).ok(),
+        |s, i| {
+            let seed = seeds.seed(i);
+            let Some(s) = s.as_mut() else {
+                return outcome(
+                    seed,
+                    Err(InputError::Usage("the scenario no longer loads".into())),
+                );
+            };
+            s.config_mut().seed = seed;
+            outcome(seed, run_catching(s.as_ref(), Outputs::default()))
+        },
+        |_, o| {
+            if o.failure.is_some() {
+                failures_so_far.fetch_add(1, Ordering::SeqCst);
+            }
+            bar.tick(failures_so_far.load(Ordering::SeqCst));
+            if let (Some(dir), Some(f)) = (&opts.out, &o.failure) {
+                let mut pinned = prepare(&shared.0, &shared.1, &bugs).ok();
+                if let Some(p) = pinned.as_mut() {
+                    p.config_mut().seed = o.seed;
+                    if let Err(e) = write_failure(dir, p.as_ref(), f) {
+                        write_errors.lock().expect("lock").push(e.to_string());
+                    }
+                }
+            }
+        },
+    );
+    bar.finish();
+    if let Some(e) = results.iter().flatten().find_map(|o| o.error.clone()) {
+        return Err(InputError::Usage(e));
+    }
+    if let Some(e) = write_errors.into_inner().expect("lock").into_iter().next() {
+        return Err(InputError::Usage(format!("writing a failure: {e}")));
+    }
+    let ran: Vec<&Outcome> = results.iter().flatten().collect();
+    let mut failures: Vec<Failure> = ran.iter().filter_map(|o| o.failure.clone()).collect();
+    if let Some(dir) = &opts.out {
+        for f in &mut failures {
+            f.file = Some(dir.join(format!("seed-{}.toml", f.seed)).display().to_string());
+        }
+    }
+    // Without --keep-going the seeds above the lowest failure are skipped on purpose; any other
+    // seed that did not run was stopped by Ctrl-C.
+    let needed = match (opts.keep_going, failures.first()) {
+        (false, Some(f)) => results
+            .iter()
+            .position(|o| o.as_ref().is_some_and(|o| o.seed == f.seed))
+            .map_or(count, |p| p + 1),
+        _ => count,
+    };
+    let interrupted = results[..needed].iter().any(Option::is_none);
+    Ok(FuzzReport {
+        scenario: scn.path().to_string(),
+        protocol: scn.protocol().to_string(),
+        bugs,
+        seeds: format!("{}..{}", opts.seeds.start, opts.seeds.end),
+        shard: opts.shard.map(|s| s.to_string()),
+        seeds_run: ran.len() as u64,
+        failures,
+        inconclusive: ran.iter().filter(|o| o.inconclusive).map(|o| o.seed).collect(),
+        interrupted,
+        jobs: opts.jobs,
+        wall_ms: watch.ms(),
+    })
+}
+
+/// The human summary of a campaign.
+pub fn render(r: &FuzzReport) -> String {
+    let mut s = String::new();
+    let shard = r
+        .shard
+        .as_ref()
+        .map(|x| format!(", shard {x}"))
+        .unwrap_or_default();
+    let bugs = if r.bugs.is_empty() {
+        String::new()
+    } else {
+        format!(", bugs: {}", r.bugs.join(" "))
+    };
+    s.push_str(&format!(
+        "fuzz {} — seeds {}{shard}{bugs}, {} jobs\n",
+        r.scenario, r.seeds, r.jobs
+    ));
+    let secs = r.wall_ms as f64 / 1000.0;
+    let rate = if secs > 0.0 {
+        r.seeds_run as f64 / secs
+    } else {
+        0.0
+    };
+    s.push_str(&format!(
+        "  ran       {} seeds in {secs:.1}s ({rate:.1} seeds/s){}\n",
+        r.seeds_run,
+        if r.interrupted { "; interrupted" } else { "" }
+    ));
+    for f in &r.failures {
+        let first = f.detail.lines().next().unwrap_or("");
+        s.push_str(&format!("  FAIL      seed {}: {} — {first}\n", f.seed, f.check));
+        let bug_flags: String = r.bugs.iter().map(|b| format!(" --bug {b}")).collect();
+        match &f.file {
+            Some(file) => s.push_str(&format!("            replay: dsim run {file}\n")),
+            None => s.push_str(&format!(
+                "            replay: dsim run {} --seed {}{bug_flags}\n",
+                r.scenario, f.seed
+            )),
+        }
+    }
+    if !r.inconclusive.is_empty() {
+        s.push_str(&format!(
+            "  unknown   {} seeds where a history check ran out of budget: {:?}\n",
+            r.inconclusive.len(),
+            r.inconclusive
+        ));
+    }
+    let verdict = match (r.failures.len(), r.interrupted) {
+        (0, true) => "INTERRUPTED: no failure in the seeds that ran".to_string(),
+        (0, false) => "OK: no failure".to_string(),
+        (1, _) => format!("FAILURE: seed {} fails", r.failures[0].seed),
+        (n, _) => format!("FAILURES: {n} seeds fail (lowest {})", r.failures[0].seed),
+    };
+    s.push_str(&format!("  result    {verdict}\n"));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_range_once() {
+        for (a, b) in [(0u64, 10u64), (1, 1001), (7, 8), (5, 17)] {
+            for n in 1..5 {
+                let mut all: Vec<u64> = Vec::new();
+                for i in 0..n {
+                    let s = Seeds::new(&(a..b), Some(Shard { index: i, count: n }));
+                    for k in 0..s.count as usize {
+                        assert_eq!(s.seed(k) % n, i);
+                        all.push(s.seed(k));
+                    }
+                }
+                all.sort();
+                assert_eq!(all, (a..b).collect::<Vec<_>>(), "{a}..{b} in {n} shards");
+            }
+        }
+    }
+
+    #[test]
+    fn ranges_and_shards_parse_or_say_why() {
+        assert_eq!(parse_seeds("1..1001"), Ok(1..1001));
+        assert!(parse_seeds("5..5").unwrap_err().contains("empty"));
+        assert!(parse_seeds("1-9").is_err());
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
+        assert!(Shard::parse("3/3").unwrap_err().contains("0-based"));
+        assert!(Shard::parse("x").is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! `dsim fuzz`: the answer does not depend on `--jobs` or on sharding, failures replay from the
+//! files it writes, and Ctrl-C keeps what was found.
+
+mod common;
+use common::{dsim, temp_dir};
+use std::collections::BTreeSet;
+
+fn fuzz_json(args: &[&str]) -> (u8, serde_json::Value) {
+    let mut all = vec!["fuzz"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (code, out, err) = dsim(&all);
+    assert!(code != 2, "bad input? {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    (code, v)
+}
+
+/// (seed, check, trace hash) of each failure.
+fn failures(v: &serde_json::Value) -> Vec<(u64, String, String)> {
+    v["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .map(|f| {
+            (
+                f["seed"].as_u64().expect("seed"),
+                f["check"].as_str().expect("check").to_string(),
+                f["trace_hash"].as_str().expect("hash").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_failures_do_not_depend_on_jobs() {
+    let base = ["single/fuzz", "--seeds", "1..41", "--bug", "read-unsynced"];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        fuzz_json(&a)
+    };
+    let (c1, one) = run(&["--jobs", "1", "--keep-going"]);
+    let (c2, two) = run(&["--jobs", "2", "--keep-going"]);
+    assert_eq!(c1, 1, "read-unsynced fails some seed of 1..41");
+    assert_eq!(c2, 1);
+    assert_eq!(failures(&one), failures(&two));
+    assert_eq!(one["seeds_run"], 40);
+    // Without --keep-going: the lowest failing seed, whatever the jobs.
+    let (_, first1) = run(&["--jobs", "1"]);
+    let (_, first2) = run(&["--jobs", "2"]);
+    assert_eq!(failures(&first1), failures(&one)[..1].to_vec());
+    assert_eq!(failures(&first2), failures(&one)[..1].to_vec());
+    assert_eq!(first1["seeds_run"], failures(&one)[0].0);
+    assert_eq!(first1["seeds_run"], first2["seeds_run"]);
+}
+
+#[test]
+fn shards_together_are_the_whole_range() {
+    let args = [
+        "broadcast/fuzz",
+        "--seeds",
+        "3..33",
+        "--bug",
+        "ack-before-store",
+        "--keep-going",
+    ];
+    let (_, whole) = fuzz_json(&args);
+    let mut union: BTreeSet<(u64, String, String)> = BTreeSet::new();
+    let mut ran = 0;
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let mut a = args.to_vec();
+        a.extend_from_slice(&["--shard", &shard, "--jobs", "1"]);
+        let (_, part) = fuzz_json(&a);
+        for f in failures(&part) {
+            assert_eq!(f.0 % 3, i, "seed {} is not in shard {shard}", f.0);
+            assert!(union.insert(f), "a seed in two shards");
+        }
+        ran += part["seeds_run"].as_u64().expect("seeds_run");
+    }
+    assert_eq!(ran, 30);
+    assert_eq!(union.into_iter().collect::<Vec<_>>(), failures(&whole));
+    assert!(!failures(&whole).is_empty());
+}
+
+#[test]
+fn a_written_failure_replays_to_the_same_check_and_trace() {
+    let dir = temp_dir("fuzz-out");
+    let out = dir.to_string_lossy().into_owned();
+    let (code, v) = fuzz_json(&[
+        "raft/fuzz",
+        "--seeds",
+        "1..40",
+        "--bug",
+        "accept-stale-term-append",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code, 1);
+    let f = &v["failures"][0];
+    let file = f["file"].as_str().expect("a file per failure");
+    let text = std::fs::read_to_string(file).expect("written");
+    assert!(text.starts_with("# Found by dsim fuzz"), "{text}");
+    let (rc, run, err) = dsim(&["run", file, "--json"]);
+    assert_eq!(rc, 1, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&run).expect("json");
+    assert_eq!(r["trace_hash"], f["trace_hash"], "the file replays the same run");
+    let failed: Vec<&str> = r["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(failed.contains(&f["check"].as_str().expect("check")));
+    // The campaign's JSON is beside it.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fuzz.json")).expect("fuzz.json"))
+            .expect("json");
+    assert_eq!(failures(&saved), failures(&v));
+}
+
+#[test]
+fn bad_ranges_shards_and_bugs_are_exit_2() {
+    for args in [
+        vec!["fuzz", "single/fuzz", "--seeds", "5..5"],
+        vec!["fuzz", "single/fuzz", "--seeds", "x"],
+        vec!["fuzz", "single/fuzz", "--seeds", "1..9", "--shard", "3/3"],
+        vec!["fuzz", "single/fuzz", "--seeds", "1..9", "--bug", "no-such-bug"],
+        vec!["fuzz", "single/fuzz", "--seeds", "1..9", "--jobs", "0"],
+    ] {
+        let (code, out, err) = dsim(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_keeps_the_failures_found_so_far() {
+    use std::process::{Command, Stdio};
+    let dir = temp_dir("fuzz-sigint");
+    let out = dir.join("found");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsim-child"))
+        .args([
+            "fuzz",
+            "single/fuzz",
+            "--seeds",
+            "1..100000",
+            "--bug",
+            "no-dedup",
+            "--keep-going",
+            "--json",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dsim");
+    // Wait for the first failure on disk (no-dedup fails nearly every seed), then interrupt.
+    let found = (0..600).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::fs::read_dir(&out).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("seed-"))
+        })
+    });
+    if !found {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no failure written within a minute");
+    }
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-INT", &pid]).status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: no `kill` to send SIGINT with");
+        let _ = child.kill();
+        let _ = child.wait();
+        return;
+    }
+    let output = child.wait_with_output().expect("dsim ends");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(v["interrupted"], true);
+    let n = v["failures"].as_array().expect("failures").len();
+    assert!(n > 0 && (n as u64) < 99_999);
+    for f in v["failures"].as_array().expect("failures") {
+        let file = f["file"].as_str().expect("file");
+        assert!(
+            std::path::Path::new(file).exists(),
+            "{file} was reported but not written"
+        );
+    }
+}
