@@ -83,6 +83,11 @@ struct RunArgs {
     /// Print exactly one JSON object on stdout (human text goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Run the scenario twice in this process, the second time after an unrelated run (the
+    /// next seed), and compare the traces line by line; exit 1 if they differ, naming the first
+    /// differing event. Writes no files.
+    #[arg(long, conflicts_with = "out")]
+    check_determinism: bool,
 }
 
 const FUZZ_HELP: &str = "Runs the scenario once per seed of a half-open range (1..1001 is a \
@@ -256,6 +261,9 @@ fn cmd_run(a: RunArgs, io: &mut Io) -> Result<u8, InputError> {
     for b in &a.bugs {
         scn.enable_bug(b)?;
     }
+    if a.check_determinism {
+        return cmd_check_determinism(&a, scn.as_ref(), io);
+    }
     let ran = crate::runner::run_to(scn.as_ref(), a.out.as_deref())?;
     let json = RunJson::new(scn.as_ref(), &ran.report, ran.wall_ms);
     let human = crate::summary::summary(scn.as_ref(), &ran.report, ran.wall_ms, a.out.as_ref(), &ran.files);
@@ -325,6 +333,53 @@ fn cmd_fuzz(a: FuzzArgs, io: &mut Io) -> Result<u8, InputError> {
         let _ = write!(io.out, "{human}");
     }
     Ok(report.exit_code())
+}
+
+fn cmd_check_determinism(a: &RunArgs, scn: &dyn Scenario, io: &mut Io) -> Result<u8, InputError> {
+    let mut other = load(&a.scenario)?;
+    other.config_mut().seed = scn.config().seed.wrapping_add(1);
+    for b in &a.bugs {
+        other.enable_bug(b)?;
+    }
+    let watch = crate::wall::Stopwatch::start();
+    let (report, d) = crate::determinism::check(scn, other.as_ref())?;
+    let wall_ms = watch.ms();
+    let mut human = crate::summary::summary(scn, &report, wall_ms, None, &[]);
+    if d.deterministic {
+        human.push_str(&format!(
+            "  determinism  the same trace twice (hash {}), the second time after an unrelated run\n",
+            d.trace_hashes[0]
+        ));
+    } else {
+        human.push_str(&format!(
+            "  determinism  NOT DETERMINISTIC: trace hashes {} and {}\n",
+            d.trace_hashes[0], d.trace_hashes[1]
+        ));
+        if let Some(diff) = &d.first_difference {
+            let show = |l: &Option<String>| l.clone().unwrap_or_else(|| "(the trace ended)".into());
+            human.push_str(&format!(
+                "               first difference at trace.jsonl line {}{}:\n               first:  {}\n               second: {}\n",
+                diff.line + 1,
+                diff.event.map(|e| format!(" (event {e})")).unwrap_or_default(),
+                show(&diff.first),
+                show(&diff.second)
+            ));
+        }
+    }
+    let code = if d.deterministic {
+        report.exit_code() as u8
+    } else {
+        1
+    };
+    if a.json {
+        let mut v = serde_json::to_value(RunJson::new(scn, &report, wall_ms)).expect("serializes");
+        v["determinism"] = serde_json::to_value(&d).expect("serializes");
+        let _ = writeln!(io.out, "{v}");
+        let _ = write!(io.err, "{human}");
+    } else {
+        let _ = write!(io.out, "{human}");
+    }
+    Ok(code)
 }
 
 fn cmd_check_history(a: CheckHistoryArgs, io: &mut Io) -> Result<u8, InputError> {

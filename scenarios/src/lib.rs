@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod determinism;
 pub mod error;
 pub mod fuzz;
 pub mod history_cmd;

@@ -146,3 +146,29 @@ fn run_json_has_the_contract_keys() {
         assert!(["pass", "fail", "unknown", "skipped"].contains(&status));
     }
 }
+
+#[test]
+fn check_determinism_runs_twice_and_agrees_with_a_plain_run() {
+    for (scenario, bug) in [
+        ("single/fuzz", None),
+        ("raft/fuzz", Some("accept-stale-term-append")),
+    ] {
+        let mut args = vec!["run", scenario, "--seed", "11", "--json"];
+        if let Some(b) = bug {
+            args.extend_from_slice(&["--bug", b]);
+        }
+        let (plain_code, plain, _) = dsim(&args);
+        args.push("--check-determinism");
+        let (code, out, err) = dsim(&args);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+        let plain: serde_json::Value = serde_json::from_str(&plain).expect("json");
+        assert_eq!(v["determinism"]["deterministic"], true, "{scenario}: {err}");
+        assert_eq!(v["determinism"]["trace_hashes"][0], plain["trace_hash"]);
+        assert_eq!(v["determinism"]["trace_hashes"][1], plain["trace_hash"]);
+        assert_eq!(code, plain_code, "{scenario}: the run's own verdict stands");
+        assert!(err.contains("the same trace twice"), "{err}");
+    }
+    // It writes nothing, so --out makes no sense with it.
+    let (code, _, _) = dsim(&["run", "single/basic", "--check-determinism", "--out", "x"]);
+    assert_eq!(code, 2);
+}
