@@ -10,7 +10,7 @@ use crate::client::{ClientReply, ClientRequest, Outcome};
 use crate::family::Family;
 use crate::history::HistoryEvent;
 use crate::ids::{ClientId, NodeId};
-use crate::rng::Rng;
+use crate::rng::TimedRng;
 use crate::time::Time;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -171,7 +171,7 @@ pub trait Effects<P: Protocol> {
     fn now_mono(&self) -> u64;
     fn now_wall(&self) -> i64;
     fn drift_bound_ppm(&self) -> u64;
-    fn rng(&mut self) -> &mut Rng;
+    fn rng(&mut self) -> &mut TimedRng;
     fn bugs(&self) -> &BugSet;
     fn send(&mut self, to: NodeId, msg: P::Msg);
     fn send_after_sync(&mut self, to: NodeId, msg: P::Msg);
@@ -250,8 +250,8 @@ impl<'a, P: Protocol> Ctx<'a, P> {
         self.fx.drift_bound_ppm()
     }
 
-    /// This node's random stream.
-    pub fn rng(&mut self) -> &mut Rng {
+    /// This node's random stream, keyed by the time of the draw (see [`TimedRng`]).
+    pub fn rng(&mut self) -> &mut TimedRng {
         self.fx.rng()
     }
 

@@ -179,6 +179,61 @@ impl LinkStreams {
     }
 }
 
+/// A node's stream (its handlers' draws, or its disk's sync latencies), keyed by *when* it draws
+/// rather than by how often it drew before: the draws of one handler call at time `t` are
+/// SplitMix64 over `H(key, t, c)`, where `c` counts the earlier drawing calls on this stream at the
+/// same instant. So removing a client operation or a fault changes a node's draws only at the
+/// instants it changes — the election timeout a follower draws at the heartbeat of time `t` is the
+/// same with or without an unrelated write before it. Shrinking and guided fuzzing rely on that
+/// locality; a single running stream made every later draw depend on every earlier event.
+#[derive(Clone, Debug)]
+pub struct TimedRng {
+    key: u64,
+    /// The engine event whose draws the state serves.
+    event: u64,
+    at: u64,
+    nth: u32,
+    state: u64,
+}
+
+impl TimedRng {
+    pub fn stream(seed: u64, label: &str) -> Self {
+        TimedRng {
+            key: Rng::stream(seed, label).next_u64(),
+            event: u64::MAX,
+            at: u64::MAX,
+            nth: 0,
+            state: 0,
+        }
+    }
+
+    /// The stream positioned for the draws of engine event `event` at time `now`: the first call
+    /// of an event starts its words; later calls of the same event continue them.
+    #[inline]
+    pub fn for_event(&mut self, event: u64, now: u64) -> &mut Self {
+        if event != self.event {
+            self.event = event;
+            if now == self.at {
+                self.nth = self.nth.wrapping_add(1);
+            } else {
+                self.at = now;
+                self.nth = 0;
+            }
+            let t = mix64(now ^ (u64::from(self.nth) << 48).rotate_left(7) ^ 0x6a09_e667_f3bc_c909);
+            self.state = mix64(self.key ^ t);
+        }
+        self
+    }
+}
+
+impl Source for TimedRng {
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix64(self.state)
+    }
+}
+
 /// The stream of one message on one link (SplitMix64).
 pub struct LinkRng {
     state: u64,

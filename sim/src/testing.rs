@@ -14,7 +14,7 @@
 use crate::client::ClientReply;
 use crate::ids::{ClientId, NodeId};
 use crate::protocol::{BugSet, Ctx, Durable, Effects, Protocol, ReplyOf, SyncId, TimerId};
-use crate::rng::Rng;
+use crate::rng::TimedRng;
 
 /// One effect a handler asked for, in order.
 pub enum Effect<P: Protocol> {
@@ -75,7 +75,9 @@ pub struct Recorder<P: Protocol> {
     pub drift_bound_ppm: u64,
     pub bugs: BugSet,
     pub tracing: bool,
-    rng: Rng,
+    rng: TimedRng,
+    /// Handler calls that drew (each its own event for the stream).
+    draws: u64,
     effects: Vec<Effect<P>>,
     next_timer: u64,
     next_sync: u64,
@@ -97,7 +99,8 @@ impl<P: Protocol> Recorder<P> {
             drift_bound_ppm: 0,
             bugs: BugSet::default(),
             tracing: false,
-            rng: Rng::stream(0, &format!("test/{id}")),
+            rng: TimedRng::stream(0, &format!("test/{id}")),
+            draws: 0,
             effects: Vec::new(),
             next_timer: 0,
             next_sync: 0,
@@ -181,8 +184,9 @@ impl<P: Protocol> Effects<P> for Recorder<P> {
         self.drift_bound_ppm
     }
 
-    fn rng(&mut self) -> &mut Rng {
-        &mut self.rng
+    fn rng(&mut self) -> &mut TimedRng {
+        self.draws += 1;
+        self.rng.for_event(self.draws, self.mono_ns)
     }
 
     fn bugs(&self) -> &BugSet {

@@ -10,7 +10,7 @@ use crate::net::{DropReason, Network, SendPlan};
 use crate::protocol::{BugSet, Durable, NodeSource, NodeView, Protocol, ReplyOf, SyncId};
 use crate::queue::EventQueue;
 use crate::report::{MessageStats, OpStats};
-use crate::rng::Rng;
+use crate::rng::TimedRng;
 use crate::time::Time;
 use crate::trace::{tag, Trace};
 use std::collections::{BTreeSet, VecDeque};
@@ -77,8 +77,8 @@ impl<P: Protocol> Storage<P> {
 pub(crate) struct NodeMeta<P: Protocol> {
     pub params: P::Params,
     pub clock: NodeClock,
-    pub rng: Rng,
-    pub disk_rng: Rng,
+    pub rng: TimedRng,
+    pub disk_rng: TimedRng,
     pub storage: Storage<P>,
     pub incarnation: u32,
     pub paused: bool,
@@ -101,8 +101,8 @@ impl<P: Protocol> NodeMeta<P> {
         NodeMeta {
             params,
             clock,
-            rng: Rng::stream(seed, &format!("node/{id}")),
-            disk_rng: Rng::stream(seed, &format!("disk/{id}")),
+            rng: TimedRng::stream(seed, &format!("node/{id}")),
+            disk_rng: TimedRng::stream(seed, &format!("disk/{id}")),
             storage: Storage::new(),
             incarnation: 0,
             paused: false,
@@ -293,7 +293,7 @@ impl<P: Protocol> Core<P> {
         st.inflight.push_back((id, st.issued));
         let latency = self
             .sync_latency
-            .sample(&mut meta.disk_rng)
+            .sample(meta.disk_rng.for_event(self.event, now))
             .saturating_mul(u64::from(meta.slow_factor));
         let done = now.saturating_add(latency).max(st.last_done_at);
         st.last_done_at = done;

@@ -5,7 +5,7 @@ use super::event::{Ev, Held, Payload};
 use crate::client::ClientReply;
 use crate::ids::{ClientId, NodeId};
 use crate::protocol::{BugSet, Ctx, Durable, Effects, Protocol, ReplyOf, SyncId, TimerId};
-use crate::rng::Rng;
+use crate::rng::TimedRng;
 use crate::time::Time;
 
 /// One handler call's access to the engine: its node's bookkeeping and the shared core.
@@ -63,8 +63,8 @@ impl<P: Protocol> Effects<P> for NodeFx<'_, P> {
         self.core.drift_bound_ppm
     }
 
-    fn rng(&mut self) -> &mut Rng {
-        &mut self.meta.rng
+    fn rng(&mut self) -> &mut TimedRng {
+        self.meta.rng.for_event(self.core.event, self.now)
     }
 
     fn bugs(&self) -> &BugSet {
