@@ -33,6 +33,9 @@ enum Cmd {
     /// Run one scenario over many seeds in parallel; write each failure as a replayable file.
     #[command(long_about = FUZZ_HELP)]
     Fuzz(FuzzArgs),
+    /// Make a failing run small: a scenario file with few faults and operations that still fails.
+    #[command(long_about = SHRINK_HELP)]
+    Shrink(ShrinkArgs),
     /// List protocols (parameters, planted bugs, checks) and bundled scenarios.
     List {
         /// Print one JSON object instead of text.
@@ -102,6 +105,42 @@ CI: a matrix of N jobs each runs --shard I/N (seed s belongs to shard s mod N); 
 failure lists concatenate. See docs/fuzzing.md.\n\n\
 Exit codes: 0 no failure, 1 a seed failed, 2 bad input, 3 interrupted or inconclusive.\n\n\
 Example:\n  dsim fuzz scenarios/raft/fuzz.toml --seeds 1..1001 --bug commit-previous-term --out found/";
+
+const SHRINK_HELP: &str = "Takes a failing seed (from dsim fuzz), writes its run down as explicit \
+faults and client operations (its schedule), confirms that fails the same check, then reduces it \
+in stages as DEMi does: faults, then operations and clients, then the duration, the node count, \
+the network and the clocks. A change is kept only if the same check still fails; each candidate \
+re-runs from scratch, several in parallel, and the result never depends on --jobs.\n\n\
+The output is an ordinary, commented scenario file: `dsim run MIN.toml` replays the failure.\n\n\
+Bounded by --max-steps runs; --max-time only stops it early, with the smallest file so far.\n\n\
+Example:\n  dsim shrink scenarios/raft/fuzz.toml --seed 296 --bug commit-previous-term --out min.toml";
+
+#[derive(Args)]
+struct ShrinkArgs {
+    /// Scenario file (TOML), or a bundled scenario's short name such as `raft/fuzz`.
+    scenario: String,
+    /// The failing seed.
+    #[arg(long)]
+    seed: u64,
+    /// Enable a planted bug (repeatable).
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<String>,
+    /// Where to write the small scenario.
+    #[arg(long, value_name = "MIN.toml")]
+    out: PathBuf,
+    /// Parallel runs (default: the machine's cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Most candidate runs.
+    #[arg(long, default_value_t = 10000)]
+    max_steps: u64,
+    /// Stop early after this much wall-clock time, e.g. "2m" (the result may then be larger).
+    #[arg(long, value_name = "DURATION")]
+    max_time: Option<String>,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
 
 #[derive(Args)]
 struct FuzzArgs {
@@ -191,6 +230,7 @@ where
     let result = match cli.cmd {
         Cmd::Run(a) => cmd_run(a, &mut io),
         Cmd::Fuzz(a) => cmd_fuzz(a, &mut io),
+        Cmd::Shrink(a) => cmd_shrink(a, &mut io),
         Cmd::List { json } => {
             if json {
                 let _ = writeln!(io.out, "{}", crate::list::json());
@@ -291,6 +331,44 @@ fn interrupt_flag() -> &'static std::sync::Arc<std::sync::atomic::AtomicBool> {
     })
 }
 
+fn jobs_or_cores(jobs: Option<usize>) -> Result<usize, InputError> {
+    match jobs {
+        Some(0) => Err(InputError::Usage("--jobs: at least 1".into())),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+fn cmd_shrink(a: ShrinkArgs, io: &mut Io) -> Result<u8, InputError> {
+    let max_time = match &a.max_time {
+        Some(t) => Some(std::time::Duration::from_nanos(
+            parse_duration(t).map_err(|e| InputError::Usage(format!("--max-time: {e}")))?,
+        )),
+        None => None,
+    };
+    let mut scn = load(&a.scenario)?;
+    scn.config_mut().seed = a.seed;
+    for b in &a.bugs {
+        scn.enable_bug(b)?;
+    }
+    use std::io::IsTerminal;
+    let opts = crate::shrink::Options {
+        jobs: jobs_or_cores(a.jobs)?,
+        max_steps: a.max_steps,
+        max_time,
+        progress: !a.json && std::io::stderr().is_terminal(),
+    };
+    let r = crate::shrink::shrink(scn.as_ref(), &opts, &a.out)?;
+    let human = crate::shrink::render(&r);
+    if a.json {
+        let _ = writeln!(io.out, "{}", serde_json::to_string(&r).expect("serializes"));
+        let _ = write!(io.err, "{human}");
+    } else {
+        let _ = write!(io.out, "{human}");
+    }
+    Ok(0)
+}
+
 fn cmd_fuzz(a: FuzzArgs, io: &mut Io) -> Result<u8, InputError> {
     let seeds = crate::fuzz::parse_seeds(&a.seeds).map_err(|e| InputError::Usage(format!("--seeds: {e}")))?;
     let shard = match &a.shard {
@@ -299,11 +377,7 @@ fn cmd_fuzz(a: FuzzArgs, io: &mut Io) -> Result<u8, InputError> {
         }
         None => None,
     };
-    let jobs = match a.jobs {
-        Some(0) => return Err(InputError::Usage("--jobs: at least 1".into())),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = jobs_or_cores(a.jobs)?;
     let scn = load(&a.scenario)?;
     use std::io::IsTerminal;
     let opts = crate::fuzz::Options {

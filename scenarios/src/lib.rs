@@ -16,6 +16,7 @@ pub mod list;
 pub mod load;
 pub mod runner;
 pub mod schedule;
+pub mod shrink;
 pub mod spec;
 pub mod summary;
 pub mod wall;

@@ -78,11 +78,14 @@ fn entry(t: u64, keys: &[(&str, &serde_json::Value)]) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
-/// Copies the lines of `jsonl` that have `field` into a TOML array `name = [ … ]`.
-fn array(out: &mut dyn Write, jsonl: &Path, name: &str, field: &str) -> io::Result<u64> {
+/// Opens the schedule's JSON lines afresh (they are read once per array).
+type Lines<'a> = &'a dyn Fn() -> io::Result<Box<dyn BufRead + 'a>>;
+
+/// Copies the schedule lines that have `field` into a TOML array `name = [ … ]`.
+fn array(out: &mut dyn Write, lines: Lines, name: &str, field: &str) -> io::Result<u64> {
     let mut n = 0;
     writeln!(out, "{name} = [")?;
-    for line in io::BufReader::new(std::fs::File::open(jsonl)?).lines() {
+    for line in lines()?.lines() {
         let v: serde_json::Value = serde_json::from_str(&line?).map_err(io::Error::other)?;
         let Some(body) = v.get(field) else { continue };
         let t = v["t"].as_u64().unwrap_or(0);
@@ -112,6 +115,20 @@ fn array(out: &mut dyn Write, jsonl: &Path, name: &str, field: &str) -> io::Resu
 
 /// Writes `schedule.toml` for a finished run of `scn` whose schedule lines are in `jsonl`.
 pub fn write_toml(scn: &dyn Scenario, jsonl: &Path, out: &mut dyn Write) -> io::Result<()> {
+    let open =
+        || -> io::Result<Box<dyn BufRead>> { Ok(Box::new(io::BufReader::new(std::fs::File::open(jsonl)?))) };
+    write_toml_from(scn, &open, out)
+}
+
+/// `schedule.toml` as text, from schedule lines held in memory.
+pub fn toml_text(scn: &dyn Scenario, jsonl: &[u8]) -> io::Result<String> {
+    let open = || -> io::Result<Box<dyn BufRead + '_>> { Ok(Box::new(jsonl)) };
+    let mut out = Vec::new();
+    write_toml_from(scn, &open, &mut out)?;
+    String::from_utf8(out).map_err(io::Error::other)
+}
+
+fn write_toml_from(scn: &dyn Scenario, lines: Lines, out: &mut dyn Write) -> io::Result<()> {
     let original: toml::Table = toml::from_str(scn.source()).map_err(io::Error::other)?;
     let cfg = scn.config();
     let bugs = cfg.bugs.names();
@@ -161,12 +178,12 @@ pub fn write_toml(scn: &dyn Scenario, jsonl: &Path, out: &mut dyn Write) -> io::
         out,
         "\n# Faults as they were applied (restarts, resumes and heals follow from their `*_after`)."
     )?;
-    array(out, jsonl, "faults", "fault")?;
+    array(out, lines, "faults", "fault")?;
     writeln!(
         out,
         "\n# Client operations, values explicit, each at its invocation (open loop: its arrival)."
     )?;
-    array(out, jsonl, "ops", "op")?;
+    array(out, lines, "ops", "op")?;
     for (k, v) in &original {
         if REWRITTEN.contains(&k.as_str()) {
             continue;

@@ -29,8 +29,10 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// A wall-clock deadline, for `check-history --timeout` only (a command that is outside any
-/// simulation, so its verdict may depend on machine speed, as DESIGN.md allows).
+/// A wall-clock deadline, for `check-history --timeout` (a command outside any simulation, so
+/// its verdict may depend on machine speed, as DESIGN.md allows) and `shrink --max-time` (which
+/// only stops the search early with the smallest failing file so far; it never changes whether a
+/// candidate fails).
 pub struct Deadline(Instant);
 
 impl Deadline {

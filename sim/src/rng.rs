@@ -275,6 +275,36 @@ mod tests {
     }
 
     #[test]
+    fn timed_streams_depend_on_the_time_of_the_draw_not_on_earlier_draws() {
+        let words = |r: &mut TimedRng, event: u64, t: u64| -> Vec<u64> {
+            let r = r.for_event(event, t);
+            (0..3).map(|_| r.next_u64()).collect()
+        };
+        let mut a = TimedRng::stream(5, "node/n1");
+        let mut b = TimedRng::stream(5, "node/n1");
+        // `a` drew at other times before; at t = 900 both draw the same words.
+        words(&mut a, 1, 100);
+        words(&mut a, 2, 400);
+        let at_900 = words(&mut b, 7, 900);
+        assert_eq!(words(&mut a, 3, 900), at_900);
+        // A second drawing event at the same instant gets other words; one event continues.
+        let second = words(&mut a, 4, 900);
+        assert_ne!(second, at_900);
+        let more = words(&mut a, 4, 900);
+        assert_ne!(more, second, "the same event continues its stream");
+        assert_ne!(
+            words(&mut TimedRng::stream(5, "node/n2"), 1, 900),
+            at_900,
+            "per stream"
+        );
+        assert_ne!(
+            words(&mut TimedRng::stream(6, "node/n1"), 1, 900),
+            at_900,
+            "per seed"
+        );
+    }
+
+    #[test]
     fn link_streams_depend_on_seed_link_time_and_order_only() {
         let s = LinkStreams::new(42);
         let draw = |s: &LinkStreams, link: u64, t: u64, nth: u32| -> Vec<u64> {

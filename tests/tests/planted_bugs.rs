@@ -1,10 +1,11 @@
-//! Every planted bug of every registered protocol is *found* by `dsim fuzz`: over the
-//! protocol's `fuzz.toml` and seeds 1..1001 some seed fails, and a check the bug declares it
-//! breaks is among its failures. Nothing here knows which seed; the correct protocols fuzz clean
-//! over the first seeds with every fault kind their scenario enables.
+//! The bug zoo. Every planted bug of every registered protocol is *found* by `dsim fuzz`: over
+//! the protocol's `fuzz.toml` and seeds 1..1001 some seed fails, and a check the bug declares it
+//! breaks is among its failures; `dsim shrink` then makes that seed's run smaller, and the file it
+//! writes replays to the same failing check. Nothing here knows which seed; the correct protocols
+//! fuzz clean over the first seeds with every fault kind their scenario enables.
 
 mod common;
-use common::dsim;
+use common::{dsim, temp_dir};
 
 /// Seeds each bug is hunted over.
 const SEEDS: &str = "1..1001";
@@ -62,6 +63,7 @@ fn every_bug_of(protocol: &str) {
             bug.name,
             bug.breaks
         );
+        shrinks_and_replays(protocol, bug.name, seed);
         // The checks it names exist.
         for c in bug.breaks {
             let known = info
@@ -76,6 +78,54 @@ fn every_bug_of(protocol: &str) {
             );
         }
     }
+}
+
+/// Shrinks the failing seed (a bounded search) and replays the file it writes.
+fn shrinks_and_replays(protocol: &str, bug: &str, seed: u64) {
+    let dir = temp_dir(&format!("zoo-{protocol}-{bug}"));
+    let out = dir.join("min.toml");
+    let out_s = out.to_str().expect("utf-8");
+    let scenario = format!("{protocol}/fuzz");
+    let seed_s = seed.to_string();
+    let (code, json, err) = dsim(&[
+        "shrink",
+        &scenario,
+        "--seed",
+        &seed_s,
+        "--bug",
+        bug,
+        "--out",
+        out_s,
+        "--max-steps",
+        "1500",
+        "--jobs",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(
+        code, 0,
+        "{protocol} --bug {bug} seed {seed}: shrink failed: {err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    let check = v["check"].as_str().expect("check");
+    let (code, run, err) = dsim(&["run", out_s, "--json"]);
+    assert_eq!(
+        code, 1,
+        "{protocol} --bug {bug}: the shrunk file does not fail: {err}"
+    );
+    let run: serde_json::Value = serde_json::from_str(&run).expect("one JSON object");
+    let failed = run["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .any(|c| c["name"] == check && c["status"] == "fail");
+    assert!(
+        failed,
+        "{protocol} --bug {bug}: the shrunk file does not fail `{check}`"
+    );
+    let before = v["faults_before"].as_u64().unwrap() + v["ops_before"].as_u64().unwrap();
+    let after = v["faults_after"].as_u64().unwrap() + v["ops_after"].as_u64().unwrap();
+    assert!(after <= before, "{v}");
 }
 
 #[test]

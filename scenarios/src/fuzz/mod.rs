@@ -2,7 +2,7 @@
 //! a scenario file that replays it. The answer — which seeds fail, and how — never depends on
 //! `--jobs` or on timing (see [`exec`]).
 
-mod exec;
+pub(crate) mod exec;
 pub mod pin;
 mod progress;
 
