@@ -103,6 +103,9 @@ DIR/fuzz.json holds the campaign's JSON. Ctrl-C stops handing out seeds, lets th
 finish and keeps every failure found.\n\n\
 CI: a matrix of N jobs each runs --shard I/N (seed s belongs to shard s mod N); their JSON \
 failure lists concatenate. See docs/fuzzing.md.\n\n\
+--swarm: each seed also draws which fault kinds are on (each nemesis kind and each network \
+misbehaviour kept with probability 0.5), their rates (scaled 1/4x to 4x) and any values the \
+scenario's [swarm] table lists under `choose`; a failure's file pins what it drew.\n\n\
 Exit codes: 0 no failure, 1 a seed failed, 2 bad input, 3 interrupted or inconclusive.\n\n\
 Example:\n  dsim fuzz scenarios/raft/fuzz.toml --seeds 1..1001 --bug commit-previous-term --out found/";
 
@@ -113,7 +116,7 @@ the network and the clocks. A change is kept only if the same check still fails;
 re-runs from scratch, several in parallel, and the result never depends on --jobs.\n\n\
 The output is an ordinary, commented scenario file: `dsim run MIN.toml` replays the failure.\n\n\
 Bounded by --max-steps runs; --max-time only stops it early, with the smallest file so far.\n\n\
-Example:\n  dsim shrink scenarios/raft/fuzz.toml --seed 296 --bug commit-previous-term --out min.toml";
+Example:\n  dsim shrink scenarios/raft/fuzz.toml --seed 197 --bug commit-previous-term --out min.toml";
 
 #[derive(Args)]
 struct ShrinkArgs {
@@ -131,6 +134,9 @@ struct ShrinkArgs {
     /// Parallel runs (default: the machine's cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// The seed ran as `dsim fuzz --swarm` drew it (or shrink the file fuzz wrote).
+    #[arg(long)]
+    swarm: bool,
     /// Most candidate runs.
     #[arg(long, default_value_t = 10000)]
     max_steps: u64,
@@ -164,6 +170,13 @@ struct FuzzArgs {
     /// Write each failure here as seed-N.toml, and the campaign's JSON as fuzz.json.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Swarm testing: each seed also draws fault kinds, rates and [swarm] choices.
+    #[arg(long, conflicts_with = "guided")]
+    swarm: bool,
+    /// Coverage-guided search: part of the seeds run mutants of schedules that reached new
+    /// protocol states (see docs/fuzzing.md).
+    #[arg(long)]
+    guided: bool,
     /// Print exactly one JSON object on stdout (no progress bar; the summary goes to stderr).
     #[arg(long)]
     json: bool,
@@ -347,6 +360,17 @@ fn cmd_shrink(a: ShrinkArgs, io: &mut Io) -> Result<u8, InputError> {
         None => None,
     };
     let mut scn = load(&a.scenario)?;
+    if a.swarm {
+        let mut bugs = scn.config().bugs.names().to_vec();
+        bugs.extend(
+            a.bugs
+                .iter()
+                .filter(|b| !scn.config().bugs.names().contains(b))
+                .cloned(),
+        );
+        let v = crate::fuzz::swarm::Swarm::new(scn.path(), scn.source())?.draw(a.seed, &bugs);
+        scn = crate::load::load_str(scn.path(), &v.text)?;
+    }
     scn.config_mut().seed = a.seed;
     for b in &a.bugs {
         scn.enable_bug(b)?;
@@ -388,6 +412,8 @@ fn cmd_fuzz(a: FuzzArgs, io: &mut Io) -> Result<u8, InputError> {
         keep_going: a.keep_going,
         out: a.out.clone(),
         progress: !a.json && std::io::stderr().is_terminal(),
+        swarm: a.swarm,
+        guided: a.guided,
     };
     let report = crate::fuzz::fuzz(scn.as_ref(), &opts, interrupt_flag())?;
     let line = serde_json::to_string(&report).expect("a fuzz report serializes");

@@ -192,6 +192,7 @@ pub fn run_to(scn: &dyn Scenario, dir: Option<&Path>) -> Result<Ran, InputError>
         trace_txt: Some(out.stream("trace.txt")?),
         history_jsonl: Some(out.stream("history.jsonl")?),
         schedule_jsonl: Some(Box::new(lines)),
+        coverage: false,
     };
     let watch = crate::wall::Stopwatch::start();
     let report = run_catching(scn, outputs);

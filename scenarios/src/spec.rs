@@ -101,6 +101,17 @@ pub struct ScenarioFile<PP> {
     pub faults: Option<Vec<Spanned<FaultSpec>>>,
     pub nemesis: Option<Spanned<NemesisSpec>>,
     pub checks: Option<ChecksSpec>,
+    /// What `dsim fuzz --swarm` may vary per seed (a plain run ignores it).
+    pub swarm: Option<SwarmSpec>,
+}
+
+/// `[swarm] keep = 0.5, rate_scale = [0.25, 4.0], choose = { "params.x" = [1, 2] }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmSpec {
+    pub keep: Option<Spanned<f64>>,
+    pub rate_scale: Option<Spanned<[f64; 2]>>,
+    pub choose: Option<BTreeMap<Spanned<String>, Spanned<Vec<toml::Value>>>>,
 }
 
 /// `[[groups]] name = "brokers", nodes = 3, params = { … }, boot_at = "5s"`.

@@ -121,6 +121,15 @@ pub trait Protocol: Sized + 'static {
     fn summary(&self) -> String {
         String::new()
     }
+    /// An abstract state for coverage-guided fuzzing (`dsim fuzz --guided`): a few small
+    /// numbers that matter to the protocol's correctness, packed into a word (for a replicated
+    /// log: how far the log runs ahead of the commit index, whether it holds entries of old
+    /// terms, ...). Keep it
+    /// coarse — bucket counts — so the number of states stays small. The engine records each
+    /// node's transitions between (role, this) as coverage. Default: the role alone.
+    fn coverage(&self) -> u64 {
+        0
+    }
 }
 
 /// The operation type of a protocol's workload family.

@@ -56,6 +56,9 @@ pub struct RunReport {
     pub trace_bytes: u64,
     /// Metric name → summary (series) or value.
     pub metrics: std::collections::BTreeMap<String, crate::metrics::MetricSummary>,
+    /// With [`crate::Outputs::coverage`]: the features the run reached, sorted (not in JSON).
+    #[serde(skip)]
+    pub coverage: Vec<u64>,
 }
 
 impl RunReport {
@@ -85,6 +88,7 @@ impl RunReport {
             faults: 0,
             trace_bytes: 0,
             metrics: Default::default(),
+            coverage: Vec::new(),
         }
     }
 

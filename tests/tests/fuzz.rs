@@ -198,3 +198,138 @@ fn ctrl_c_keeps_the_failures_found_so_far() {
         );
     }
 }
+
+/// Every failure of a campaign replays from its file: the same check, the same trace.
+fn replays_each(v: &serde_json::Value) -> usize {
+    let mut n = 0;
+    for f in v["failures"].as_array().expect("failures") {
+        let file = f["file"].as_str().expect("a file per failure");
+        let (rc, run, err) = dsim(&["run", file, "--json"]);
+        assert_eq!(rc, 1, "{file}: {err}");
+        let r: serde_json::Value = serde_json::from_str(&run).expect("json");
+        assert_eq!(r["trace_hash"], f["trace_hash"], "{file} replays another run");
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn swarm_draws_per_seed_ignores_jobs_and_its_files_pin_the_draws() {
+    let dir = temp_dir("fuzz-swarm");
+    let out = dir.to_string_lossy().into_owned();
+    let args = [
+        "single/fuzz",
+        "--seeds",
+        "1..31",
+        "--bug",
+        "ack-before-sync",
+        "--swarm",
+        "--keep-going",
+    ];
+    let run = |extra: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend_from_slice(extra);
+        fuzz_json(&a)
+    };
+    let (code, one) = run(&["--jobs", "1", "--out", &out]);
+    let (_, two) = run(&["--jobs", "2"]);
+    assert_eq!(code, 1);
+    assert_eq!(one["search"], "swarm");
+    assert_eq!(failures(&one), failures(&two));
+    // Swarm runs differ from plain ones: each seed ran a variant.
+    let (_, plain) = fuzz_json(&[
+        "single/fuzz",
+        "--seeds",
+        "1..31",
+        "--bug",
+        "ack-before-sync",
+        "--keep-going",
+    ]);
+    assert_ne!(failures(&one), failures(&plain));
+    for f in one["failures"].as_array().expect("failures") {
+        let drawn = f["swarm"].as_array().expect("the draws are listed");
+        assert!(!drawn.is_empty());
+        let text = std::fs::read_to_string(f["file"].as_str().expect("file")).expect("written");
+        assert!(text.contains("Drawn by --swarm"), "{text}");
+    }
+    assert!(replays_each(&one) > 0);
+}
+
+#[test]
+fn guided_search_ignores_jobs_and_its_mutants_replay() {
+    let dir = temp_dir("fuzz-guided");
+    let out = dir.to_string_lossy().into_owned();
+    let args = [
+        "raft/fuzz",
+        "--seeds",
+        "1..81",
+        "--bug",
+        "apply-before-commit",
+        "--guided",
+        "--keep-going",
+    ];
+    let run = |extra: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend_from_slice(extra);
+        fuzz_json(&a)
+    };
+    let (code, two) = run(&["--jobs", "2", "--out", &out]);
+    let (_, one) = run(&["--jobs", "1"]);
+    assert_eq!(code, 1);
+    assert_eq!(two["search"], "guided");
+    assert_eq!(
+        failures(&one),
+        failures(&two),
+        "--jobs changed the guided campaign"
+    );
+    assert_eq!(one["corpus"], two["corpus"]);
+    assert!(
+        two["corpus"]["schedules"].as_u64().expect("corpus") > 1,
+        "{}",
+        two["corpus"]
+    );
+    let mutants: Vec<&serde_json::Value> = two["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter(|f| f["mutated"].is_string())
+        .collect();
+    assert!(
+        !mutants.is_empty(),
+        "no mutant failed in 1..81: {}",
+        two["failures"]
+    );
+    assert!(replays_each(&two) >= mutants.len());
+}
+
+#[test]
+fn a_bad_swarm_table_is_exit_2_at_its_line() {
+    let dir = temp_dir("fuzz-bad-swarm");
+    let base = std::fs::read_to_string(common::repo_root().join("scenarios/single/fuzz.toml")).expect("read");
+    // `keep` sits on the file's last line but one.
+    let keep_line = format!(":{}:", base.lines().count() + 3);
+    for (table, needle) in [
+        ("[swarm]\nkeep = 1.5\n", keep_line.as_str()),
+        (
+            "[swarm]\nchoose = { \"workload.clients\" = [] }\n",
+            "list at least one value",
+        ),
+        (
+            "[swarm]\nchoose = { \"workload.clients\" = [2, -1] }\n",
+            "choose `workload.clients` = -1",
+        ),
+        ("[swarm]\nrate = 2\n", "rate"),
+    ] {
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, format!("{base}\n{table}")).expect("write");
+        let (code, out, err) = dsim(&[
+            "fuzz",
+            file.to_str().expect("utf-8"),
+            "--seeds",
+            "1..3",
+            "--swarm",
+        ]);
+        assert_eq!(code, 2, "{table}: {out}{err}");
+        assert!(err.contains(needle), "{table}: {err}");
+    }
+}

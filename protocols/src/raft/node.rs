@@ -627,6 +627,31 @@ impl Protocol for Raft {
         }
     }
 
+    /// Guided fuzzing's abstract state: the things Figure 8, §5.4 and the read rules turn on,
+    /// each cut to 0..=3 — uncommitted entries in the log (what a crash can lose or a new leader
+    /// overwrite), how many terms the newest entry lags the current term (a leader that has not
+    /// yet committed in its term), committed but unapplied entries, whether a leader is known,
+    /// and whether the first uncommitted entry is of an earlier term (Figure 8's situation).
+    fn coverage(&self) -> u64 {
+        let b = |x: u64| x.min(3);
+        let last = self.log.last_index();
+        let older = self.log.term_at(self.commit_index + 1).is_some_and(|t| t < self.term);
+        // A leader with such an entry: on how many servers it is (§5.4.2: counting them must
+        // not commit it).
+        let held = if older && self.role == Role::Leader {
+            let i = self.commit_index + 1;
+            1 + self.match_index.iter().filter(|m| **m >= i).count() as u64
+        } else {
+            0
+        };
+        b(last.saturating_sub(self.commit_index))
+            | b(self.term.saturating_sub(self.log.last_term())) << 2
+            | b(self.commit_index.saturating_sub(self.last_applied)) << 4
+            | u64::from(self.leader.is_some()) << 6
+            | u64::from(older) << 7
+            | b(held) << 8
+    }
+
     fn summary(&self) -> String {
         format!(
             "term {}, log {} (last t{}), commit {}",

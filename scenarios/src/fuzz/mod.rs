@@ -3,8 +3,10 @@
 //! `--jobs` or on timing (see [`exec`]).
 
 pub(crate) mod exec;
+pub(crate) mod guided;
 pub mod pin;
 mod progress;
+pub mod swarm;
 
 use crate::error::InputError;
 use crate::runner::{run_catching, Scenario};
@@ -106,6 +108,10 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Each seed also draws a variant of the scenario (see [`swarm`]).
+    pub swarm: bool,
+    /// Coverage-guided search over schedules (see [`guided`]).
+    pub guided: bool,
 }
 
 /// One failing seed (DESIGN.md: `failures[{seed, check, detail, trace_hash}]`).
@@ -123,6 +129,21 @@ pub struct Failure {
     /// The scenario file written for it (with `--out`), which `dsim run` replays.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// With `--swarm`: the settings this seed drew (pinned in its file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Vec<String>>,
+    /// With `--guided`, for a mutant: its parent and the changes (its file holds the schedule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutated: Option<String>,
+}
+
+/// With `--guided`: what the corpus gathered.
+#[derive(Debug, Serialize)]
+pub struct CorpusStats {
+    /// Runs that reached a new coverage feature and joined the corpus.
+    pub schedules: u64,
+    /// Distinct features reached.
+    pub features: u64,
 }
 
 /// What `dsim fuzz --json` prints.
@@ -143,6 +164,10 @@ pub struct FuzzReport {
     /// Stopped by Ctrl-C before every seed ran.
     pub interrupted: bool,
     pub jobs: usize,
+    /// `plain`, `swarm` or `guided`.
+    pub search: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<CorpusStats>,
     pub wall_ms: u64,
 }
 
@@ -166,6 +191,10 @@ struct Outcome {
     inconclusive: bool,
     /// The run could not start (the engine rejected the configuration).
     error: Option<String>,
+    /// What ran, if not the campaign's file with this seed.
+    ran: Option<Ran>,
+    /// Guided search: the run's features and its materialised schedule.
+    coverage: Option<(Vec<u64>, String)>,
 }
 
 impl exec::Finished for Outcome {
@@ -189,6 +218,8 @@ fn outcome(seed: u64, r: Result<RunReport, InputError>) -> Outcome {
                 failure: None,
                 inconclusive: false,
                 error: Some(e.to_string()),
+                ran: None,
+                coverage: None,
             }
         }
     };
@@ -201,12 +232,28 @@ fn outcome(seed: u64, r: Result<RunReport, InputError>) -> Outcome {
         events: r.events,
         sim_time_ns: r.sim_time_ns,
         file: None,
+        swarm: None,
+        mutated: None,
     });
     Outcome {
         seed,
         inconclusive: failure.is_none() && r.checks.iter().any(|c| c.status == CheckStatus::Unknown),
         failure,
         error: None,
+        ran: None,
+        coverage: None,
+    }
+}
+
+/// A case that ran nothing (a mutant the loader rejected): it passes and adds no coverage.
+fn skipped(seed: u64) -> Outcome {
+    Outcome {
+        seed,
+        failure: None,
+        inconclusive: false,
+        error: None,
+        ran: None,
+        coverage: None,
     }
 }
 
@@ -220,7 +267,8 @@ fn prepare(path: &str, text: &str, bugs: &[String]) -> Result<Box<dyn Scenario>,
 }
 
 /// The failure's replayable file, written atomically into `dir`; returns its path.
-fn write_failure(dir: &Path, scn: &dyn Scenario, f: &Failure) -> std::io::Result<String> {
+/// `text` is the scenario the seed ran (the file's own, or its swarm variant).
+fn write_failure(dir: &Path, scn: &dyn Scenario, text: &str, f: &Failure) -> std::io::Result<String> {
     let bugs = scn.config().bugs.names().to_vec();
     let bug_flags: String = bugs.iter().map(|b| format!(" --bug {b}")).collect();
     let file = dir.join(format!("seed-{}.toml", f.seed));
@@ -241,9 +289,164 @@ fn write_failure(dir: &Path, scn: &dyn Scenario, f: &Failure) -> std::io::Result
         ),
         format!("Trace hash {}.", f.trace_hash),
     ];
-    let text = pin::pin(scn.source(), f.seed, &bugs, &header);
+    let mut header = header;
+    if let Some(drawn) = &f.swarm {
+        header[2] = format!(
+            "Replay: dsim run {}   (this file pins what --swarm drew)",
+            file.display()
+        );
+        header.push(String::new());
+        header.push(format!(
+            "Drawn by --swarm for this seed (from {}): {}",
+            scn.path(),
+            drawn.join("; ")
+        ));
+    }
+    let mut run_seed = f.seed;
+    if let Some(how) = &f.mutated {
+        // A mutant runs with its parent's seed, which its schedule pins.
+        run_seed = toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| t.get("seed")?.as_integer())
+            .map_or(f.seed, |s| s as u64);
+        header[0] = format!(
+            "Found by dsim fuzz --guided: case {} of {} (a mutated schedule) fails `{}`.",
+            f.seed,
+            scn.path(),
+            f.check
+        );
+        header[2] = format!(
+            "Replay: dsim run {}   (the schedule below, seed {run_seed})",
+            file.display()
+        );
+        header.push(String::new());
+        header.push(format!("Mutation: {how}."));
+    }
+    let text = pin::pin(text, run_seed, &bugs, &header);
     sim::output::write_atomic(&file, text.as_bytes())?;
     Ok(file.display().to_string())
+}
+
+/// How the campaign picks each case's scenario.
+enum Search {
+    Plain,
+    Swarm(swarm::Swarm),
+    Guided(std::sync::RwLock<guided::Corpus>),
+}
+
+impl Search {
+    fn name(&self) -> &'static str {
+        match self {
+            Search::Plain => "plain",
+            Search::Swarm(_) => "swarm",
+            Search::Guided(_) => "guided",
+        }
+    }
+}
+
+/// What a case ran, when it is not the campaign's own file with the case's seed.
+struct Ran {
+    text: String,
+    /// How the text was made (a mutant's parent and changes).
+    origin: Option<String>,
+}
+
+/// Runs case `i` (seed `seed`) of the campaign with the per-thread scenario `s`.
+fn run_case(
+    search: &Search,
+    s: &mut Option<Box<dyn Scenario>>,
+    path: &str,
+    bugs: &[String],
+    index: usize,
+    count: usize,
+    seed: u64,
+) -> Outcome {
+    let Some(s) = s.as_mut() else {
+        return outcome(
+            seed,
+            Err(InputError::Usage("the scenario no longer loads".into())),
+        );
+    };
+    match search {
+        Search::Plain => {
+            s.config_mut().seed = seed;
+            outcome(seed, run_catching(s.as_ref(), Outputs::default()))
+        }
+        Search::Swarm(sw) => {
+            let v = sw.draw(seed, bugs);
+            let mut o = match crate::load::load_str(path, &v.text) {
+                Ok(s) => outcome(seed, run_catching(s.as_ref(), Outputs::default())),
+                Err(e) => outcome(seed, Err(e)),
+            };
+            if let Some(f) = o.failure.as_mut() {
+                f.swarm = Some(v.drawn);
+            }
+            o.ran = Some(Ran {
+                text: v.text,
+                origin: None,
+            });
+            o
+        }
+        Search::Guided(corpus) => {
+            let mutant = {
+                let c = corpus.read().expect("no panic holds the lock");
+                if c.mutates(index, count) {
+                    c.mutant(seed)
+                } else {
+                    None
+                }
+            };
+            let (scn, ran) = match mutant {
+                Some((cand, origin)) => {
+                    let text = cand.text(&[]);
+                    match crate::load::load_str(path, &text) {
+                        // The mutant keeps its parent's seed (pinned in the schedule): the
+                        // network and the nodes draw as they did, so only the mutation differs.
+                        Ok(mut m) => {
+                            for b in bugs {
+                                let _ = m.enable_bug(b);
+                            }
+                            (
+                                m,
+                                Some(Ran {
+                                    text,
+                                    origin: Some(origin),
+                                }),
+                            )
+                        }
+                        // A mutant the loader rejects is skipped as passing (it ran nothing).
+                        Err(_) => return skipped(seed),
+                    }
+                }
+                None => {
+                    s.config_mut().seed = seed;
+                    match crate::load::load_str(path, s.source()) {
+                        Ok(mut p) => {
+                            p.config_mut().seed = seed;
+                            for b in bugs {
+                                let _ = p.enable_bug(b);
+                            }
+                            (p, None)
+                        }
+                        Err(e) => return outcome(seed, Err(e)),
+                    }
+                }
+            };
+            match crate::shrink::materialise(scn.as_ref(), true) {
+                Ok((report, schedule)) => {
+                    let coverage = report.coverage.clone();
+                    let mut o = outcome(seed, Ok(report));
+                    if let (Some(f), Some(r)) = (o.failure.as_mut(), &ran) {
+                        f.mutated = r.origin.clone();
+                    }
+                    o.ran = ran;
+                    o.coverage = Some((coverage, schedule));
+                    o
+                }
+                Err(e) => outcome(seed, Err(e)),
+            }
+        }
+    }
 }
 
 /// Runs the campaign over `scn` (already loaded, so bad input was reported before any run).
@@ -269,39 +472,75 @@ pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Fuz
     let failures_so_far = AtomicUsize::new(0);
     let write_errors: std::sync::Mutex<Vec<String>> = Default::default();
     let shared = Arc::new((base.path().to_string(), base.source().to_string()));
-    let results = exec::execute(
-        count,
-        opts.jobs,
-        !opts.keep_going,
-        stop,
-        || prepare(&shared.0, &shared.1, &bugs).ok(),
-        |s, i| {
-            let seed = seeds.seed(i);
-            let Some(s) = s.as_mut() else {
-                return outcome(
-                    seed,
-                    Err(InputError::Usage("the scenario no longer loads".into())),
-                );
-            };
-            s.config_mut().seed = seed;
-            outcome(seed, run_catching(s.as_ref(), Outputs::default()))
-        },
-        |_, o| {
-            if o.failure.is_some() {
-                failures_so_far.fetch_add(1, Ordering::SeqCst);
-            }
-            bar.tick(failures_so_far.load(Ordering::SeqCst));
-            if let (Some(dir), Some(f)) = (&opts.out, &o.failure) {
-                let mut pinned = prepare(&shared.0, &shared.1, &bugs).ok();
-                if let Some(p) = pinned.as_mut() {
-                    p.config_mut().seed = o.seed;
-                    if let Err(e) = write_failure(dir, p.as_ref(), f) {
-                        write_errors.lock().expect("lock").push(e.to_string());
+    let search = if opts.guided {
+        Search::Guided(Default::default())
+    } else if opts.swarm {
+        Search::Swarm(swarm::Swarm::new(base.path(), base.source())?)
+    } else {
+        Search::Plain
+    };
+    // Guided search grows its corpus between batches; the others run as one batch.
+    let batch = if opts.guided { guided::BATCH } else { count.max(1) };
+    let mut results: Vec<Option<Outcome>> = Vec::with_capacity(count);
+    let mut first = 0;
+    while first < count {
+        let n = batch.min(count - first);
+        let part = exec::execute(
+            n,
+            opts.jobs,
+            !opts.keep_going,
+            stop,
+            || prepare(&shared.0, &shared.1, &bugs).ok(),
+            |s, j| {
+                run_case(
+                    &search,
+                    s,
+                    &shared.0,
+                    &bugs,
+                    first + j,
+                    count,
+                    seeds.seed(first + j),
+                )
+            },
+            |_, o| {
+                if o.failure.is_some() {
+                    failures_so_far.fetch_add(1, Ordering::SeqCst);
+                }
+                bar.tick(failures_so_far.load(Ordering::SeqCst));
+                if let (Some(dir), Some(f)) = (&opts.out, &o.failure) {
+                    let mut pinned = prepare(&shared.0, &shared.1, &bugs).ok();
+                    if let Some(p) = pinned.as_mut() {
+                        p.config_mut().seed = o.seed;
+                        let text = o.ran.as_ref().map_or(shared.1.as_str(), |r| r.text.as_str());
+                        if let Err(e) = write_failure(dir, p.as_ref(), text, f) {
+                            write_errors.lock().expect("lock").push(e.to_string());
+                        }
                     }
                 }
+            },
+        );
+        first += n;
+        let failed = part
+            .iter()
+            .flatten()
+            .any(|o| o.failure.is_some() || o.error.is_some());
+        let cut = part.iter().any(Option::is_none);
+        if let Search::Guided(corpus) = &search {
+            let mut c = corpus.write().expect("no panic holds the lock");
+            for o in part.iter().flatten() {
+                if let Some((features, schedule)) = &o.coverage {
+                    c.offer(features, o.seed, || {
+                        crate::shrink::candidate::Candidate::parse(schedule).ok()
+                    });
+                }
             }
-        },
-    );
+        }
+        results.extend(part);
+        if cut || (failed && !opts.keep_going) {
+            break;
+        }
+    }
+    results.resize_with(count, || None);
     bar.finish();
     if let Some(e) = results.iter().flatten().find_map(|o| o.error.clone()) {
         return Err(InputError::Usage(e));
@@ -326,6 +565,16 @@ pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Fuz
         _ => count,
     };
     let interrupted = results[..needed].iter().any(Option::is_none);
+    let corpus = match &search {
+        Search::Guided(c) => {
+            let c = c.read().expect("no panic holds the lock");
+            Some(CorpusStats {
+                schedules: c.added,
+                features: c.features() as u64,
+            })
+        }
+        _ => None,
+    };
     Ok(FuzzReport {
         scenario: scn.path().to_string(),
         protocol: scn.protocol().to_string(),
@@ -337,6 +586,8 @@ pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Fuz
         inconclusive: ran.iter().filter(|o| o.inconclusive).map(|o| o.seed).collect(),
         interrupted,
         jobs: opts.jobs,
+        search: search.name(),
+        corpus,
         wall_ms: watch.ms(),
     })
 }

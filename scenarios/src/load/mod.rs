@@ -262,6 +262,9 @@ impl<P: Protocol> Builder<'_, P> {
             cfg.nemesis = Some(self.nemesis(n, &cfg)?);
         }
         self.checks(f.checks.as_ref(), &mut cfg)?;
+        if let Some(s) = &f.swarm {
+            self.swarm(s)?;
+        }
         Ok(Prepared::new(
             f.name.clone().unwrap_or_else(|| default_name(self.src.path)),
             f.description.clone().unwrap_or_default(),
@@ -550,6 +553,46 @@ impl<P: Protocol> Builder<'_, P> {
                 offset: spec.offset.map(|d| d.0),
                 drift_ppm: drift,
             });
+        }
+        Ok(())
+    }
+
+    /// The shape of `[swarm]`; that each choice loads is checked by `fuzz --swarm` itself.
+    fn swarm(&self, s: &crate::spec::SwarmSpec) -> R<()> {
+        if let Some(k) = &s.keep {
+            if !(0.0..=1.0).contains(k.get_ref()) {
+                return self.err(k.span(), "keep: a probability in [0, 1]", None);
+            }
+        }
+        if let Some(r) = &s.rate_scale {
+            let [lo, hi] = *r.get_ref();
+            if !(lo > 0.0 && lo <= hi && hi <= 1000.0) {
+                return self.err(
+                    r.span(),
+                    "rate_scale: [low, high] with 0 < low <= high <= 1000",
+                    None,
+                );
+            }
+        }
+        for (key, values) in s.choose.iter().flatten() {
+            if values.get_ref().is_empty() {
+                return self.err(
+                    values.span(),
+                    format!("choose `{}`: list at least one value", key.get_ref()),
+                    None,
+                );
+            }
+            let k = key.get_ref();
+            if k.split('.').any(str::is_empty)
+                || k.starts_with("swarm")
+                || ["seed", "bugs", "protocol"].contains(&k.as_str())
+            {
+                return self.err(
+                    key.span(),
+                    format!("choose `{k}`: a key path a scenario sets, such as params.heartbeat or nodes"),
+                    None,
+                );
+            }
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! lowest-numbered one that still fails wins, so the result never depends on `--jobs`. Bounded
 //! in steps (runs); a wall-clock budget may only stop it early.
 
-mod candidate;
+pub(crate) mod candidate;
 mod stages;
 
 use crate::error::InputError;
@@ -182,11 +182,13 @@ impl Write for Captured {
     }
 }
 
-/// Runs `scn` (seed and bugs already set) and returns its report and materialised schedule.
-fn materialise(scn: &dyn Scenario) -> Result<(RunReport, String), InputError> {
+/// Runs `scn` (seed and bugs already set) and returns its report and materialised schedule;
+/// with `coverage`, the report carries the run's coverage too.
+pub(crate) fn materialise(scn: &dyn Scenario, coverage: bool) -> Result<(RunReport, String), InputError> {
     let lines = Captured::default();
     let outputs = Outputs {
         schedule_jsonl: Some(Box::new(lines.clone())),
+        coverage,
         ..Outputs::default()
     };
     let report = run_catching(scn, outputs)?;
@@ -200,7 +202,7 @@ fn materialise(scn: &dyn Scenario) -> Result<(RunReport, String), InputError> {
 pub fn shrink(scn: &dyn Scenario, opts: &Options, out: &std::path::Path) -> Result<ShrinkReport, InputError> {
     let started = crate::wall::Stopwatch::start();
     let cfg = scn.config();
-    let (report, text) = materialise(scn)?;
+    let (report, text) = materialise(scn, false)?;
     let Some(check) = first_failure(&report).map(|c| c.name.clone()) else {
         return Err(InputError::Usage(format!(
             "seed {} of {} fails no check: there is nothing to shrink (dsim fuzz finds a failing seed)",

@@ -15,6 +15,7 @@
 mod client_faults;
 mod clients;
 mod core;
+mod coverage;
 mod dispatch;
 mod effects;
 mod event;
@@ -54,6 +55,8 @@ pub struct Outputs {
     pub history_jsonl: Option<Box<dyn Write>>,
     /// The replayable schedule, as JSON lines (see [`crate::schedule`]).
     pub schedule_jsonl: Option<Box<dyn Write>>,
+    /// Collect coverage (for `dsim fuzz --guided`): [`RunReport::coverage`].
+    pub coverage: bool,
 }
 
 /// A history observer plugged in from outside the engine.
@@ -151,11 +154,13 @@ pub struct Sim<P: Protocol> {
     events_by_kind: [u64; EventKind::ALL.len()],
     last_history_stop: bool,
     ops_check: OpsCompleteCheck<P::Workload>,
+    coverage: Option<coverage::Coverage>,
 }
 
 impl<P: Protocol> Sim<P> {
     /// Builds a run.
     pub fn new(cfg: SimConfig, setup: Setup<P>, outputs: Outputs) -> Self {
+        let n_nodes_cov = cfg.nodes;
         let Setup {
             params,
             workload,
@@ -219,6 +224,7 @@ impl<P: Protocol> Sim<P> {
             observers,
             history: outputs.history_jsonl.map(HistoryWriter::new),
             schedule: outputs.schedule_jsonl.map(ScheduleWriter::new),
+            coverage: outputs.coverage.then(|| coverage::Coverage::new(n_nodes_cov)),
             fault_timeline: Vec::new(),
             client_buffers: (0..n_clients).map(|_| Vec::new()).collect(),
             quiet: false,
@@ -414,6 +420,9 @@ impl<P: Protocol> Sim<P> {
             self.events_by_kind[kind as usize] += 1;
             last_processed = t;
             if let Handled::Touched(n) = handled {
+                if let (Some(c), Some(state)) = (&mut self.coverage, &self.nodes[n.index()].state) {
+                    c.observe(n, kind as u8, state.role(), state.coverage());
+                }
                 self.after_node_event(n);
             }
             if self.cfg.checks.stop_on_violation && (self.board.any_failed() || self.history_violated()) {
@@ -484,6 +493,11 @@ impl<P: Protocol> Sim<P> {
             faults: self.core.counters.faults,
             trace_bytes: self.core.trace.bytes(),
             metrics: self.board.metrics.summaries(),
+            coverage: self
+                .coverage
+                .take()
+                .map(coverage::Coverage::features)
+                .unwrap_or_default(),
         })
     }
 }

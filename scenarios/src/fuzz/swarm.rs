@@ -1,0 +1,280 @@
+//! `dsim fuzz --swarm`: swarm testing (Groce et al., ISSTA 2012; FoundationDB's and TigerBeetle's
+//! practice). Each seed also draws, from its own stream `swarm`, a variant of the scenario: which
+//! fault kinds are on (each nemesis kind and each kind of network misbehaviour kept with
+//! probability `keep`), the rate of each kept kind (scaled by a factor drawn log-uniformly from
+//! `rate_scale`), and a value for each key the `[swarm]` table lists under `choose`. A run where
+//! only two fault kinds strike, at four times the rate, reaches states that every kind at once
+//! never does (the kinds get in each other's way: a crash ends the partition's story).
+//!
+//! ```toml
+//! [swarm]
+//! keep = 0.5                                # default 0.5
+//! rate_scale = [0.25, 4.0]                  # default [0.25, 4.0]
+//! choose = { nodes = [3, 5], "params.heartbeat" = ["20ms", "50ms"] }
+//! ```
+//!
+//! The variant is an ordinary scenario: a failure is written as that text, seed and bugs pinned,
+//! with the draws listed in its header, so `dsim run` replays it without `--swarm`.
+
+use crate::error::InputError;
+use sim::rng::{Draw, Rng};
+use sim::time::{format_duration, parse_rate_interval};
+
+/// The nemesis keys that are rates of a fault kind.
+const RATE_KINDS: [&str; 8] = [
+    "crash",
+    "pause",
+    "partition",
+    "cut",
+    "clock_jump",
+    "disk",
+    "client_crash",
+    "client_pause",
+];
+/// The network's misbehaviours (probabilities), each a kind that swarm may switch off or scale.
+const NETWORK_KINDS: [&str; 3] = ["drop", "duplicate", "reorder"];
+
+/// A scenario ready to draw variants from.
+pub struct Swarm {
+    base: toml::Table,
+    keep: f64,
+    scale: (f64, f64),
+    /// `(dotted path, choices)`, in path order.
+    choose: Vec<(String, Vec<toml::Value>)>,
+}
+
+/// One seed's variant.
+pub struct Variant {
+    /// The scenario text, seed and bugs pinned, `[swarm]` removed.
+    pub text: String,
+    /// What was drawn, one line per setting (`nemesis.crash = "1/830ms" (x2.41)`, `cut off`).
+    pub drawn: Vec<String>,
+}
+
+fn usage(path: &str, what: String) -> InputError {
+    InputError::Usage(format!("{path}: [swarm]: {what}"))
+}
+
+impl Swarm {
+    /// Reads the `[swarm]` table of `text` (the loader has checked its shape) and checks that
+    /// every listed choice makes a scenario that loads.
+    pub fn new(path: &str, text: &str) -> Result<Swarm, InputError> {
+        let mut base: toml::Table =
+            toml::from_str(text).map_err(|e| usage(path, format!("the file does not parse: {e}")))?;
+        let spec = match base.remove("swarm") {
+            Some(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        let num = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+        let keep = spec.get("keep").and_then(num).unwrap_or(0.5);
+        let scale = match spec.get("rate_scale").and_then(|v| v.as_array()) {
+            Some(a) if a.len() == 2 => (num(&a[0]).unwrap_or(0.25), num(&a[1]).unwrap_or(4.0)),
+            _ => (0.25, 4.0),
+        };
+        let mut choose: Vec<(String, Vec<toml::Value>)> = match spec.get("choose").and_then(|v| v.as_table())
+        {
+            Some(t) => t
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_array().cloned().unwrap_or_default()))
+                .collect(),
+            None => Vec::new(),
+        };
+        choose.sort_by(|a, b| a.0.cmp(&b.0));
+        let swarm = Swarm {
+            base,
+            keep,
+            scale,
+            choose,
+        };
+        // Every choice, alone, must load: a bad value is reported now, not as a failing seed.
+        for (key, values) in &swarm.choose {
+            for v in values {
+                let mut t = swarm.base.clone();
+                set_path(&mut t, key, v.clone()).map_err(|e| usage(path, format!("choose `{key}`: {e}")))?;
+                let text = toml::to_string(&t).map_err(|e| usage(path, e.to_string()))?;
+                crate::load::load_str(path, &text).map_err(|e| {
+                    usage(
+                        path,
+                        format!("choose `{key}` = {v}: {}", strip_location(&e.to_string())),
+                    )
+                })?;
+            }
+        }
+        Ok(swarm)
+    }
+
+    /// The variant of `seed`, with `bugs` pinned.
+    pub fn draw(&self, seed: u64, bugs: &[String]) -> Variant {
+        let mut rng = Rng::stream(seed, "swarm");
+        let mut t = self.base.clone();
+        let mut drawn = Vec::new();
+        self.draw_nemesis(&mut t, &mut rng, &mut drawn);
+        self.draw_network(&mut t, &mut rng, &mut drawn);
+        for (key, values) in &self.choose {
+            if values.is_empty() {
+                continue;
+            }
+            let v = values[rng.below(values.len() as u64) as usize].clone();
+            drawn.push(format!("{key} = {v}"));
+            let _ = set_path(&mut t, key, v);
+        }
+        t.insert("seed".into(), toml::Value::Integer(seed as i64));
+        t.insert(
+            "bugs".into(),
+            toml::Value::Array(bugs.iter().map(|b| toml::Value::String(b.clone())).collect()),
+        );
+        Variant {
+            text: toml::to_string(&t).unwrap_or_default(),
+            drawn,
+        }
+    }
+
+    /// A log-uniform factor from `rate_scale`.
+    fn factor(&self, rng: &mut Rng) -> f64 {
+        // libm, not the platform's: the same bits everywhere.
+        let (lo, hi) = (libm::log(self.scale.0), libm::log(self.scale.1));
+        libm::exp(lo + (hi - lo) * rng.unit_f64())
+    }
+
+    fn draw_nemesis(&self, t: &mut toml::Table, rng: &mut Rng, drawn: &mut Vec<String>) {
+        let Some(toml::Value::Table(nem)) = t.get_mut("nemesis") else {
+            return;
+        };
+        let mut kinds: Vec<&str> = RATE_KINDS
+            .iter()
+            .copied()
+            .filter(|k| nem.contains_key(*k))
+            .collect();
+        if nem.contains_key("crash_on_role") {
+            kinds.push("crash_on_role");
+        }
+        let kept: Vec<bool> = kinds.iter().map(|_| rng.chance(self.keep)).collect();
+        // At least one kind stays on: a seed without faults tests little.
+        let forced =
+            (!kinds.is_empty() && !kept.contains(&true)).then(|| rng.below(kinds.len() as u64) as usize);
+        for (i, kind) in kinds.iter().enumerate() {
+            if !(kept[i] || forced == Some(i)) {
+                nem.remove(*kind);
+                drawn.push(format!("nemesis.{kind} off"));
+                continue;
+            }
+            let f = self.factor(rng);
+            let Some(toml::Value::String(rate)) = nem.get(*kind) else {
+                drawn.push(format!("nemesis.{kind} on"));
+                continue;
+            };
+            let Ok(mean) = parse_rate_interval(rate) else {
+                continue;
+            };
+            // Whole milliseconds (or microseconds for sub-ms rates) keep the file readable.
+            let unit = if mean >= 10_000_000 { 1_000_000.0 } else { 1_000.0 };
+            let scaled = ((libm::round(mean as f64 / f / unit) * unit) as u64).max(1);
+            let new = format!("1/{}", format_duration(scaled));
+            drawn.push(format!("nemesis.{kind} = \"{new}\" (x{f:.2})"));
+            nem.insert((*kind).into(), toml::Value::String(new));
+        }
+    }
+
+    fn draw_network(&self, t: &mut toml::Table, rng: &mut Rng, drawn: &mut Vec<String>) {
+        let Some(toml::Value::Table(net)) = t.get_mut("network") else {
+            return;
+        };
+        for kind in NETWORK_KINDS {
+            let Some(p) = net
+                .get(kind)
+                .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+            else {
+                continue;
+            };
+            if p <= 0.0 {
+                continue;
+            }
+            if !rng.chance(self.keep) {
+                net.insert(kind.into(), toml::Value::Float(0.0));
+                drawn.push(format!("network.{kind} off"));
+                continue;
+            }
+            let f = self.factor(rng);
+            let q = (p * f).min(0.5);
+            // Four significant digits keep the file readable.
+            let q = libm::round(q * 1e4) / 1e4;
+            drawn.push(format!("network.{kind} = {q} (x{f:.2})"));
+            net.insert(kind.into(), toml::Value::Float(q));
+        }
+    }
+}
+
+/// Sets `a.b.c` in `t`, creating tables on the way; the last step must not be a table.
+fn set_path(t: &mut toml::Table, path: &str, v: toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("`{path}` is not a key path such as params.heartbeat"));
+    }
+    let mut cur = t;
+    for p in &parts[..parts.len() - 1] {
+        let next = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = next
+            .as_table_mut()
+            .ok_or_else(|| format!("`{p}` in `{path}` is not a table"))?;
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), v);
+    Ok(())
+}
+
+/// A loader message without its `file:line:col:` prefix (the variant's lines are not the file's).
+fn strip_location(msg: &str) -> String {
+    msg.split_once(": ").map_or(msg, |(_, rest)| rest).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"
+protocol = "single"
+duration = "2s"
+[network]
+drop = 0.01
+[workload]
+clients = 2
+[nemesis]
+crash = "1/1s"
+pause = "1/2s"
+disk = "1/3s"
+[swarm]
+choose = { "workload.clients" = [1, 3, 5] }
+"#;
+
+    #[test]
+    fn a_seed_draws_the_same_variant_every_time_and_seeds_differ() {
+        let s = Swarm::new("t.toml", TEXT).expect("valid");
+        let a = s.draw(7, &[]);
+        assert_eq!(a.text, s.draw(7, &[]).text);
+        let texts: std::collections::BTreeSet<String> = (1..40).map(|seed| s.draw(seed, &[]).text).collect();
+        assert!(texts.len() > 20, "only {} distinct variants", texts.len());
+        // Every variant loads, keeps a fault kind and pins its seed.
+        for seed in 1..40 {
+            let v = s.draw(seed, &["ack-before-sync".into()]);
+            let scn = crate::load::load_str("v.toml", &v.text).expect("a variant loads");
+            assert_eq!(scn.config().seed, seed);
+            assert_eq!(scn.config().bugs.names(), ["ack-before-sync"]);
+            let t: toml::Table = toml::from_str(&v.text).expect("toml");
+            let nem = t["nemesis"].as_table().expect("nemesis");
+            assert!(
+                RATE_KINDS.iter().any(|k| nem.contains_key(*k)),
+                "seed {seed}: no fault kind left"
+            );
+            assert!(!t.contains_key("swarm"));
+            assert!(v.drawn.iter().any(|d| d.starts_with("workload.clients = ")));
+        }
+    }
+
+    #[test]
+    fn a_choice_that_does_not_load_is_reported_before_any_run() {
+        let bad = TEXT.replace("[1, 3, 5]", "[1, -3]");
+        let e = Swarm::new("t.toml", &bad).err().expect("rejected").to_string();
+        assert!(e.contains("choose `workload.clients` = -3"), "{e}");
+    }
+}
