@@ -109,7 +109,10 @@ pub fn check_file(
                 ModelArg::Kv => Format::DsimJsonl,
             },
             Some(first) => formats::detect_format(first).ok_or_else(|| InputError::Read {
-                path: shown.clone(),
+                path: format!(
+                    "{shown}:{}",
+                    1 + text.lines().position(|l| !l.trim().is_empty()).unwrap_or(0)
+                ),
                 message:
                     "cannot tell the format from the first line; pass --format jepsen|porcupine-kv|jsonl"
                         .into(),

@@ -5,18 +5,9 @@ mod common;
 use common::{dsim, temp_dir};
 use std::path::PathBuf;
 
-/// The shared test data: `$DSIM_SHARED_DATA`, else `shared/data` beside the repository root.
+/// Porcupine's histories in the shared test data.
 fn data() -> PathBuf {
-    let p = std::env::var_os("DSIM_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    let listing = p.join("histories/porcupine/expected.jsonl");
-    assert!(
-        listing.is_file(),
-        "shared test data missing: expected {} (set DSIM_SHARED_DATA to the data folder)",
-        listing.display()
-    );
-    p.join("histories/porcupine")
+    common::shared_data().join("histories/porcupine")
 }
 
 fn check(file: &str, model: &str) -> (u8, serde_json::Value) {

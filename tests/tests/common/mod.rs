@@ -22,6 +22,20 @@ pub fn dsim(args: &[&str]) -> (u8, String, String) {
     )
 }
 
+/// The shared test data: `$DSIM_SHARED_DATA`, else `shared/data` beside the repository root.
+pub fn shared_data() -> PathBuf {
+    let p = std::env::var_os("DSIM_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+    let listing = p.join("histories/porcupine/expected.jsonl");
+    assert!(
+        listing.is_file(),
+        "shared test data missing: expected {} (set DSIM_SHARED_DATA to the data folder)",
+        listing.display()
+    );
+    p
+}
+
 /// A fresh temporary directory under the target directory (no machine-specific path).
 pub fn temp_dir(name: &str) -> PathBuf {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
