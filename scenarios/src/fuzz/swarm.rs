@@ -37,6 +37,8 @@ const NETWORK_KINDS: [&str; 3] = ["drop", "duplicate", "reorder"];
 /// A scenario ready to draw variants from.
 pub struct Swarm {
     base: toml::Table,
+    /// The protocol's roles, for crashes aimed at a role.
+    roles: Vec<&'static str>,
     keep: f64,
     scale: (f64, f64),
     /// `(dotted path, choices)`, in path order.
@@ -80,8 +82,15 @@ impl Swarm {
             None => Vec::new(),
         };
         choose.sort_by(|a, b| a.0.cmp(&b.0));
+        let protocol = base.get("protocol").and_then(|p| p.as_str()).unwrap_or("");
+        let roles = protocols::catalog()
+            .into_iter()
+            .find(|p| p.name == protocol)
+            .map(|p| p.roles)
+            .unwrap_or_default();
         let swarm = Swarm {
             base,
+            roles,
             keep,
             scale,
             choose,
@@ -110,6 +119,7 @@ impl Swarm {
         let mut drawn = Vec::new();
         self.draw_nemesis(&mut t, &mut rng, &mut drawn);
         self.draw_network(&mut t, &mut rng, &mut drawn);
+        self.draw_clocks(&mut t, &mut rng, &mut drawn);
         for (key, values) in &self.choose {
             if values.is_empty() {
                 continue;
@@ -140,6 +150,23 @@ impl Swarm {
         let Some(toml::Value::Table(nem)) = t.get_mut("nemesis") else {
             return;
         };
+        // Where crashes are on, they may also strike right after a node takes on a role — a
+        // new leader before it replicates, a new primary before it syncs — which random crash
+        // times almost never do.
+        let aimed = nem.contains_key("crash") && !nem.contains_key("crash_on_role") && !self.roles.is_empty();
+        if aimed && rng.chance(self.keep) {
+            let role = self.roles[rng.below(self.roles.len() as u64) as usize];
+            let within = format!("{}ms", 1 + rng.below(20));
+            let mut spec = toml::Table::new();
+            spec.insert("role".into(), role.into());
+            spec.insert("chance".into(), toml::Value::Float(0.5));
+            spec.insert(
+                "after".into(),
+                toml::Value::Array(vec!["0ms".into(), within.clone().into()]),
+            );
+            drawn.push(format!("nemesis.crash_on_role = {role} within {within} (added)"));
+            nem.insert("crash_on_role".into(), toml::Value::Table(spec));
+        }
         let mut kinds: Vec<&str> = RATE_KINDS
             .iter()
             .copied()
@@ -200,6 +227,30 @@ impl Swarm {
             let q = libm::round(q * 1e4) / 1e4;
             drawn.push(format!("network.{kind} = {q} (x{f:.2})"));
             net.insert(kind.into(), toml::Value::Float(q));
+        }
+    }
+}
+
+impl Swarm {
+    /// Clock drift is a fault too: its bound is scaled like a rate (at most 50%), and every
+    /// node may be put at the bound's extremes.
+    fn draw_clocks(&self, t: &mut toml::Table, rng: &mut Rng, drawn: &mut Vec<String>) {
+        let Some(toml::Value::Table(clocks)) = t.get_mut("clocks") else {
+            return;
+        };
+        let Some(ppm) = clocks.get("max_drift_ppm").and_then(|v| v.as_integer()) else {
+            return;
+        };
+        if ppm <= 0 {
+            return;
+        }
+        let f = self.factor(rng);
+        let scaled = (libm::round(ppm as f64 * f) as i64).clamp(1, 500_000);
+        drawn.push(format!("clocks.max_drift_ppm = {scaled} (x{f:.2})"));
+        clocks.insert("max_drift_ppm".into(), toml::Value::Integer(scaled));
+        if clocks.get("drift").and_then(|d| d.as_str()) != Some("extremes") && rng.chance(self.keep) {
+            drawn.push("clocks.drift = \"extremes\"".into());
+            clocks.insert("drift".into(), "extremes".into());
         }
     }
 }
@@ -269,6 +320,39 @@ choose = { "workload.clients" = [1, 3, 5] }
             assert!(!t.contains_key("swarm"));
             assert!(v.drawn.iter().any(|d| d.starts_with("workload.clients = ")));
         }
+    }
+
+    #[test]
+    fn crashes_may_be_aimed_at_a_role_and_drift_is_scaled() {
+        let text = r#"
+protocol = "raft"
+duration = "2s"
+[clocks]
+max_drift_ppm = 1000
+[nemesis]
+crash = "1/1s"
+"#;
+        let s = Swarm::new("r.toml", text).expect("valid");
+        let (mut aimed, mut drifts) = (0, std::collections::BTreeSet::new());
+        for seed in 1..40 {
+            let v = s.draw(seed, &[]);
+            let scn = crate::load::load_str("v.toml", &v.text).expect("a variant loads");
+            let t: toml::Table = toml::from_str(&v.text).expect("toml");
+            if let Some(r) = t["nemesis"].get("crash_on_role") {
+                assert!(["leader", "follower", "candidate"].contains(&r["role"].as_str().expect("role")));
+                aimed += 1;
+            }
+            drifts.insert(t["clocks"]["max_drift_ppm"].as_integer().expect("ppm"));
+            assert_eq!(scn.config().seed, seed);
+        }
+        assert!(
+            (5..35).contains(&aimed),
+            "{aimed} of 39 variants aimed crashes at a role"
+        );
+        assert!(
+            drifts.len() > 20 && drifts.iter().all(|d| (250..=4000).contains(d)),
+            "{drifts:?}"
+        );
     }
 
     #[test]
