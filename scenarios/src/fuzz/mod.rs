@@ -620,12 +620,27 @@ pub fn render(r: &FuzzReport) -> String {
         r.seeds_run,
         if r.interrupted { "; interrupted" } else { "" }
     ));
+    if r.search != "plain" {
+        s.push_str(&format!("  search    {}", r.search));
+        if let Some(c) = &r.corpus {
+            s.push_str(&format!(
+                ": {} schedules joined the corpus, {} coverage features",
+                c.schedules, c.features
+            ));
+        }
+        s.push('\n');
+    }
     for f in &r.failures {
         let first = f.detail.lines().next().unwrap_or("");
         s.push_str(&format!("  FAIL      seed {}: {} — {first}\n", f.seed, f.check));
         let bug_flags: String = r.bugs.iter().map(|b| format!(" --bug {b}")).collect();
         match &f.file {
             Some(file) => s.push_str(&format!("            replay: dsim run {file}\n")),
+            // A swarm variant or a mutant is not the plain seed: only its file replays it.
+            None if f.mutated.is_some() || f.swarm.is_some() => s.push_str(&format!(
+                "            replay: fuzz again with --out DIR: DIR/seed-{}.toml holds what ran\n",
+                f.seed
+            )),
             None => s.push_str(&format!(
                 "            replay: dsim run {} --seed {}{bug_flags}\n",
                 r.scenario, f.seed
