@@ -121,15 +121,16 @@ the network and the clocks. A change is kept only if the same check still fails;
 re-runs from scratch, several in parallel, and the result never depends on --jobs.\n\n\
 The output is an ordinary, commented scenario file: `dsim run MIN.toml` replays the failure.\n\n\
 Bounded by --max-steps runs; --max-time only stops it early, with the smallest file so far.\n\n\
-Example:\n  dsim shrink scenarios/raft/fuzz.toml --seed 197 --bug commit-previous-term --out min.toml";
+Examples:\n  dsim shrink scenarios/raft/fuzz.toml --seed 197 --bug commit-previous-term --out min.toml\n  dsim shrink found/seed-197.toml --out min.toml      # a file dsim fuzz wrote: its seed and bugs are pinned";
 
 #[derive(Args)]
 struct ShrinkArgs {
     /// Scenario file (TOML), or a bundled scenario's short name such as `raft/fuzz`.
     scenario: String,
-    /// The failing seed.
+    /// The failing seed (default: the file's own `seed`, as in the files `dsim fuzz --out`
+    /// writes).
     #[arg(long)]
-    seed: u64,
+    seed: Option<u64>,
     /// Enable a planted bug (repeatable).
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
@@ -365,6 +366,7 @@ fn cmd_shrink(a: ShrinkArgs, io: &mut Io) -> Result<u8, InputError> {
         None => None,
     };
     let mut scn = load(&a.scenario)?;
+    let seed = a.seed.unwrap_or(scn.config().seed);
     if a.swarm {
         let mut bugs = scn.config().bugs.names().to_vec();
         bugs.extend(
@@ -373,10 +375,10 @@ fn cmd_shrink(a: ShrinkArgs, io: &mut Io) -> Result<u8, InputError> {
                 .filter(|b| !scn.config().bugs.names().contains(b))
                 .cloned(),
         );
-        let v = crate::fuzz::swarm::Swarm::new(scn.path(), scn.source())?.draw(a.seed, &bugs);
+        let v = crate::fuzz::swarm::Swarm::new(scn.path(), scn.source())?.draw(seed, &bugs);
         scn = crate::load::load_str(scn.path(), &v.text)?;
     }
-    scn.config_mut().seed = a.seed;
+    scn.config_mut().seed = seed;
     for b in &a.bugs {
         scn.enable_bug(b)?;
     }

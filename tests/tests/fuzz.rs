@@ -300,6 +300,14 @@ fn guided_search_ignores_jobs_and_its_mutants_replay() {
         two["failures"]
     );
     assert!(replays_each(&two) >= mutants.len());
+    // A mutant's file shrinks as it is (its seed and bugs are pinned; no --seed needed).
+    let file = mutants[0]["file"].as_str().expect("file");
+    let min = dir.join("min.toml");
+    let min = min.to_str().expect("utf-8");
+    let (code, _, err) = dsim(&["shrink", file, "--out", min, "--max-steps", "100"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = dsim(&["run", min]);
+    assert_eq!(code, 1, "the shrunk mutant fails: {err}");
 }
 
 #[test]

@@ -322,6 +322,7 @@ fn write_failure(dir: &Path, scn: &dyn Scenario, text: &str, f: &Failure) -> std
         header.push(String::new());
         header.push(format!("Mutation: {how}."));
     }
+    header.push(format!("Shrink: dsim shrink {} --out min.toml", file.display()));
     let text = pin::pin(text, run_seed, &bugs, &header);
     sim::output::write_atomic(&file, text.as_bytes())?;
     Ok(file.display().to_string())
