@@ -137,11 +137,7 @@ fn write_toml_from(scn: &dyn Scenario, lines: Lines, out: &mut dyn Write) -> io:
         "# The schedule of one run of {} (seed {}{}).",
         scn.path(),
         cfg.seed,
-        if bugs.is_empty() {
-            String::new()
-        } else {
-            format!(", bugs: {}", bugs.join(" "))
-        }
+        crate::summary::bugs_suffix(bugs)
     )?;
     writeln!(
         out,

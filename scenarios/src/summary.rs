@@ -28,11 +28,7 @@ pub fn summary(
 ) -> String {
     let mut s = String::new();
     let cfg = scn.config();
-    let bugs = if cfg.bugs.names().is_empty() {
-        String::new()
-    } else {
-        format!(", bugs: {}", cfg.bugs.names().join(" "))
-    };
+    let bugs = bugs_suffix(cfg.bugs.names());
     let _ = writeln!(
         s,
         "{} — {} on {} node{}, seed {}{bugs}",
@@ -187,4 +183,13 @@ pub fn short_duration(ns: f64) -> String {
         2
     };
     format!("{v:.digits$}{unit}")
+}
+
+/// `", bugs: a b"` for the planted bugs of a run, or nothing when there are none.
+pub fn bugs_suffix(bugs: &[String]) -> String {
+    if bugs.is_empty() {
+        String::new()
+    } else {
+        format!(", bugs: {}", bugs.join(" "))
+    }
 }

@@ -69,6 +69,11 @@ impl Corpus {
         new
     }
 
+    /// Whether a run with these features would add any.
+    pub fn is_new(&self, features: &[u64]) -> bool {
+        features.iter().any(|f| !self.seen.contains(f))
+    }
+
     pub fn features(&self) -> usize {
         self.seen.len()
     }

@@ -193,7 +193,7 @@ struct Outcome {
     error: Option<String>,
     /// What ran, if not the campaign's file with this seed.
     ran: Option<Ran>,
-    /// Guided search: the run's features and its materialised schedule.
+    /// Guided search, a run with features the corpus lacked: the features and the schedule.
     coverage: Option<(Vec<u64>, String)>,
 }
 
@@ -397,55 +397,55 @@ fn run_case(
                     None
                 }
             };
-            let (scn, ran) = match mutant {
+            let loaded;
+            let (scn, ran): (&dyn Scenario, _) = match mutant {
                 Some((cand, origin)) => {
                     let text = cand.text(&[]);
-                    match crate::load::load_str(path, &text) {
-                        // The mutant keeps its parent's seed (pinned in the schedule): the
-                        // network and the nodes draw as they did, so only the mutation differs.
-                        Ok(mut m) => {
-                            for b in bugs {
-                                let _ = m.enable_bug(b);
-                            }
-                            (
-                                m,
-                                Some(Ran {
-                                    text,
-                                    origin: Some(origin),
-                                }),
-                            )
-                        }
+                    // The mutant keeps its parent's seed (pinned in the schedule): the network
+                    // and the nodes draw as they did, so only the mutation differs.
+                    let Ok(mut m) = crate::load::load_str(path, &text) else {
                         // A mutant the loader rejects is skipped as passing (it ran nothing).
-                        Err(_) => return skipped(seed),
+                        return skipped(seed);
+                    };
+                    for b in bugs {
+                        let _ = m.enable_bug(b);
                     }
+                    loaded = m;
+                    let ran = Ran {
+                        text,
+                        origin: Some(origin),
+                    };
+                    (loaded.as_ref(), Some(ran))
                 }
                 None => {
                     s.config_mut().seed = seed;
-                    match crate::load::load_str(path, s.source()) {
-                        Ok(mut p) => {
-                            p.config_mut().seed = seed;
-                            for b in bugs {
-                                let _ = p.enable_bug(b);
-                            }
-                            (p, None)
-                        }
-                        Err(e) => return outcome(seed, Err(e)),
-                    }
+                    (s.as_ref(), None)
                 }
             };
-            match crate::shrink::materialise(scn.as_ref(), true) {
-                Ok((report, schedule)) => {
-                    let coverage = report.coverage.clone();
-                    let mut o = outcome(seed, Ok(report));
-                    if let (Some(f), Some(r)) = (o.failure.as_mut(), &ran) {
-                        f.mutated = r.origin.clone();
-                    }
-                    o.ran = ran;
-                    o.coverage = Some((coverage, schedule));
-                    o
+            let (report, lines) = match crate::shrink::run_recording(scn, true) {
+                Ok(r) => r,
+                Err(e) => return outcome(seed, Err(e)),
+            };
+            // Only a run with a feature the corpus lacks (as of this batch) can join it, so only
+            // its schedule is written out as text.
+            let new = corpus
+                .read()
+                .expect("no panic holds the lock")
+                .is_new(&report.coverage);
+            let schedule = match new.then(|| crate::schedule::toml_text(scn, &lines)) {
+                Some(Ok(text)) => Some((report.coverage.clone(), text)),
+                Some(Err(e)) => {
+                    return outcome(seed, Err(InputError::Usage(format!("writing the schedule: {e}"))))
                 }
-                Err(e) => outcome(seed, Err(e)),
+                None => None,
+            };
+            let mut o = outcome(seed, Ok(report));
+            if let (Some(f), Some(r)) = (o.failure.as_mut(), &ran) {
+                f.mutated = r.origin.clone();
             }
+            o.ran = ran;
+            o.coverage = schedule;
+            o
         }
     }
 }
@@ -601,11 +601,7 @@ pub fn render(r: &FuzzReport) -> String {
         .as_ref()
         .map(|x| format!(", shard {x}"))
         .unwrap_or_default();
-    let bugs = if r.bugs.is_empty() {
-        String::new()
-    } else {
-        format!(", bugs: {}", r.bugs.join(" "))
-    };
+    let bugs = crate::summary::bugs_suffix(&r.bugs);
     s.push_str(&format!(
         "fuzz {} — seeds {}{shard}{bugs}, {} jobs\n",
         r.scenario, r.seeds, r.jobs

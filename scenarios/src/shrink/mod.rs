@@ -182,9 +182,9 @@ impl Write for Captured {
     }
 }
 
-/// Runs `scn` (seed and bugs already set) and returns its report and materialised schedule;
+/// Runs `scn` (seed and bugs already set) and returns its report and its schedule's JSON lines;
 /// with `coverage`, the report carries the run's coverage too.
-pub(crate) fn materialise(scn: &dyn Scenario, coverage: bool) -> Result<(RunReport, String), InputError> {
+pub(crate) fn run_recording(scn: &dyn Scenario, coverage: bool) -> Result<(RunReport, Vec<u8>), InputError> {
     let lines = Captured::default();
     let outputs = Outputs {
         schedule_jsonl: Some(Box::new(lines.clone())),
@@ -193,6 +193,12 @@ pub(crate) fn materialise(scn: &dyn Scenario, coverage: bool) -> Result<(RunRepo
     };
     let report = run_catching(scn, outputs)?;
     let bytes = std::mem::take(&mut *lines.0.lock().expect("the run is over"));
+    Ok((report, bytes))
+}
+
+/// Runs `scn` (seed and bugs already set) and returns its report and materialised schedule.
+fn materialise(scn: &dyn Scenario) -> Result<(RunReport, String), InputError> {
+    let (report, bytes) = run_recording(scn, false)?;
     let text = crate::schedule::toml_text(scn, &bytes)
         .map_err(|e| InputError::Usage(format!("writing the schedule: {e}")))?;
     Ok((report, text))
@@ -202,7 +208,7 @@ pub(crate) fn materialise(scn: &dyn Scenario, coverage: bool) -> Result<(RunRepo
 pub fn shrink(scn: &dyn Scenario, opts: &Options, out: &std::path::Path) -> Result<ShrinkReport, InputError> {
     let started = crate::wall::Stopwatch::start();
     let cfg = scn.config();
-    let (report, text) = materialise(scn, false)?;
+    let (report, text) = materialise(scn)?;
     let Some(check) = first_failure(&report).map(|c| c.name.clone()) else {
         return Err(InputError::Usage(format!(
             "seed {} of {} fails no check: there is nothing to shrink (dsim fuzz finds a failing seed)",
@@ -249,11 +255,7 @@ pub fn shrink(scn: &dyn Scenario, opts: &Options, out: &std::path::Path) -> Resu
             "Shrunk by dsim shrink from {}, seed {}{}: it still fails `{check}`.",
             scn.path(),
             cfg.seed,
-            if bugs.is_empty() {
-                String::new()
-            } else {
-                format!(", bugs: {}", bugs.join(" "))
-            }
+            crate::summary::bugs_suffix(&bugs)
         ),
         format!(
             "Faults {} -> {}, operations {} -> {}, events {} -> {}, nodes {} -> {}, duration {} -> {}.",
@@ -306,11 +308,7 @@ pub fn render(r: &ShrinkReport) -> String {
         "shrink {} seed {}{} — fails `{}`\n",
         r.scenario,
         r.seed,
-        if r.bugs.is_empty() {
-            String::new()
-        } else {
-            format!(", bugs: {}", r.bugs.join(" "))
-        },
+        crate::summary::bugs_suffix(&r.bugs),
         r.check
     );
     s.push_str(&format!(

@@ -5,6 +5,7 @@
 //! back summaries of the run rather than code coverage).
 
 use crate::ids::NodeId;
+use crate::rng::mix64 as mix;
 use std::collections::BTreeSet;
 
 pub(crate) struct Coverage {
@@ -50,10 +51,4 @@ fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }

@@ -420,8 +420,10 @@ impl<P: Protocol> Sim<P> {
             self.events_by_kind[kind as usize] += 1;
             last_processed = t;
             if let Handled::Touched(n) = handled {
-                if let (Some(c), Some(state)) = (&mut self.coverage, &self.nodes[n.index()].state) {
-                    c.observe(n, kind as u8, state.role(), state.coverage());
+                if let Some(c) = &mut self.coverage {
+                    if let Some(state) = &self.nodes[n.index()].state {
+                        c.observe(n, kind as u8, state.role(), state.coverage());
+                    }
                 }
                 self.after_node_event(n);
             }
