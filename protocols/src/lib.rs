@@ -54,6 +54,8 @@ pub struct ProtocolInfo {
     pub params: serde_json::Value,
     pub param_docs: Vec<ParamDoc>,
     pub bugs: Vec<BugDecl>,
+    /// Its buggify sites (`[buggify]`).
+    pub buggify: Vec<sim::BuggifyDecl>,
     pub checks: Vec<CheckDecl>,
     pub metrics: Vec<MetricDecl>,
     pub workload: FamilyInfo,
@@ -95,6 +97,7 @@ impl ProtocolVisitor for InfoVisitor {
             params: serde_json::to_value(P::Params::default()).unwrap_or(serde_json::Value::Null),
             param_docs: P::param_docs().to_vec(),
             bugs: P::bugs().to_vec(),
+            buggify: P::buggify_sites().to_vec(),
             checks: <P::Invariants as sim::Invariants<P>>::checks(),
             metrics: <P::Invariants as sim::Invariants<P>>::metrics(),
             workload: FamilyInfo::of::<P::Workload>(),

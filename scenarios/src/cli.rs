@@ -106,11 +106,14 @@ failure lists concatenate. See docs/fuzzing.md.\n\n\
 --swarm: each seed also draws which fault kinds are on (each nemesis kind and each network \
 misbehaviour kept with probability 0.5), their rates (scaled 1/4x to 4x) and any values the \
 scenario's [swarm] table lists under `choose`; a failure's file pins what it drew. Swarm also \
-scales clock drift and may aim crashes at a protocol role.\n\n\
+scales clock drift, may aim faults at a protocol role (crashes right after a node takes it; \
+random faults and partitions at its holder) and may turn on the protocol's buggify sites \
+([buggify], `dsim list` names them).\n\n\
 --guided: runs report coverage (each node's moves between abstract protocol states); runs that \
 reach something new join a corpus of schedules, and from the first quarter of the range on \
 every odd seed runs a mutant of one (a fault moved, dropped, repeated, retargeted or resized; \
-operations dropped or shifted) instead. Batches of 32 keep it independent of --jobs.\n\n\
+operations dropped or shifted) instead. Batches of 32 keep it independent of --jobs. With \
+--swarm too, the other seeds are swarm variants, and a mutant keeps its parent's draws.\n\n\
 Exit codes: 0 no failure, 1 a seed failed, 2 bad input, 3 interrupted or inconclusive.\n\n\
 Example:\n  dsim fuzz scenarios/raft/fuzz.toml --seeds 1..1001 --bug commit-previous-term --out found/";
 
@@ -177,7 +180,7 @@ struct FuzzArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Swarm testing: each seed also draws fault kinds, rates and [swarm] choices.
-    #[arg(long, conflicts_with = "guided")]
+    #[arg(long)]
     swarm: bool,
     /// Coverage-guided search: part of the seeds run mutants of schedules that reached new
     /// protocol states (see docs/fuzzing.md).

@@ -98,6 +98,15 @@ fn protocol(out: &mut String, p: &ProtocolInfo) {
             let _ = writeln!(out, "      {:<28} {}", b.name, b.description);
         }
     }
+    if !p.buggify.is_empty() {
+        let _ = writeln!(
+            out,
+            "    buggify sites ([buggify] sites = [...]; dsim fuzz --swarm):"
+        );
+        for b in &p.buggify {
+            let _ = writeln!(out, "      {:<28} {}", b.name, b.description);
+        }
+    }
     checks(out, 4, "checks:", &p.checks);
     metrics(out, 4, "metrics:", &p.metrics);
     let w = &p.workload;

@@ -103,6 +103,16 @@ pub struct ScenarioFile<PP> {
     pub checks: Option<ChecksSpec>,
     /// What `dsim fuzz --swarm` may vary per seed (a plain run ignores it).
     pub swarm: Option<SwarmSpec>,
+    /// `[buggify] sites = ["short-append"], chance = 0.25`.
+    pub buggify: Option<Spanned<BuggifySpec>>,
+}
+
+/// `[buggify] sites = [...], chance = 0.25`: the protocol's buggify sites to enable.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuggifySpec {
+    pub sites: Spanned<Vec<Spanned<String>>>,
+    pub chance: Option<Spanned<f64>>,
 }
 
 /// `[swarm] keep = 0.5, rate_scale = [0.25, 4.0], choose = { "params.x" = [1, 2] }`.
@@ -306,6 +316,15 @@ pub struct NemesisSpec {
     /// `{ role = "leader", chance = 0.3, after = ["0ms", "20ms"] }`: crash nodes soon after they
     /// take on a role.
     pub crash_on_role: Option<Spanned<RoleCrashSpec>>,
+    /// `{ role = "leader", chance = 0.5 }`: aim random node faults and partitions at a role.
+    pub aim: Option<Spanned<AimSpec>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AimSpec {
+    pub role: Spanned<String>,
+    pub chance: Prob,
 }
 
 #[derive(Deserialize)]

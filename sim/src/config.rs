@@ -28,6 +28,19 @@ pub struct SimConfig {
     pub quiet_from: Option<Time>,
     pub checks: ChecksConfig,
     pub bugs: BugSet,
+    /// `[buggify]`: protocol behaviours (legal, but rare in practice) forced now and then.
+    pub buggify: Option<BuggifyConfig>,
+}
+
+/// FoundationDB's BUGGIFY: a protocol marks places where it may legally behave in a rarely seen
+/// way (send one entry instead of a batch, draw a timeout at its minimum); a run enables some
+/// of these sites, and each call of an enabled site fires with probability `chance`, until the
+/// quiet period. Off unless a scenario (or `dsim fuzz --swarm`) turns it on.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuggifyConfig {
+    /// The enabled sites, by name ([`crate::protocol::Protocol::buggify_sites`]).
+    pub sites: Vec<String>,
+    pub chance: f64,
 }
 
 impl SimConfig {
@@ -49,6 +62,7 @@ impl SimConfig {
             quiet_from: None,
             checks: ChecksConfig::default(),
             bugs: BugSet::default(),
+            buggify: None,
         }
     }
 }
@@ -261,6 +275,17 @@ pub struct NemesisConfig {
     pub role_crash: Option<RoleCrash>,
     /// Node faults strike only this group's nodes (random halves split only this group).
     pub group: Option<String>,
+    /// Aim node faults at a role's holder now and then (Jepsen's `:primaries` targets).
+    pub aim: Option<Aim>,
+}
+
+/// `[nemesis] aim`: with probability `chance`, a random node fault (crash, pause, clock jump,
+/// disk fault) strikes a node that holds `role` now, and a random partition puts such a node
+/// on the minority side. When no node holds the role, the fault is random as usual.
+#[derive(Clone, Debug, Serialize)]
+pub struct Aim {
+    pub role: String,
+    pub chance: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]

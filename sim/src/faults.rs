@@ -56,6 +56,8 @@ pub enum PartitionSpec {
     /// A random split of the servers (of this group, if one is named) into a majority and a
     /// minority; clients join a random side.
     RandomHalves(Option<String>),
+    /// Random halves with a node of this role (if any) on the minority side (`[nemesis] aim`).
+    HalvesWithRoleInMinority(String, Option<String>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -174,6 +176,12 @@ impl fmt::Display for FaultAction {
                     PartitionSpec::Isolate(t) => write!(f, "isolate {t}")?,
                     PartitionSpec::RandomHalves(None) => write!(f, "partition into random halves")?,
                     PartitionSpec::RandomHalves(Some(g)) => write!(f, "partition {g} into random halves")?,
+                    PartitionSpec::HalvesWithRoleInMinority(r, None) => {
+                        write!(f, "partition into random halves, a {r} in the minority")?
+                    }
+                    PartitionSpec::HalvesWithRoleInMinority(r, Some(g)) => {
+                        write!(f, "partition {g} into random halves, a {r} in the minority")?
+                    }
                 }
                 write!(f, "{}", after("heal", heal_after))
             }
@@ -458,8 +466,13 @@ impl FaultAction {
                     }
                     PartitionSpec::Isolate(t) => out.push(("isolate", t.to_string().into())),
                     PartitionSpec::RandomHalves(None) => out.push(("partition", "random-halves".into())),
-                    PartitionSpec::RandomHalves(Some(g)) => {
+                    PartitionSpec::RandomHalves(Some(g))
+                    | PartitionSpec::HalvesWithRoleInMinority(_, Some(g)) => {
                         out.push(("partition", format!("random-halves@{g}").into()))
+                    }
+                    // Only the nemesis aims partitions, and its faults are recorded resolved.
+                    PartitionSpec::HalvesWithRoleInMinority(_, None) => {
+                        out.push(("partition", "random-halves".into()))
                     }
                 }
                 after("heal_after", heal_after, &mut out);

@@ -38,8 +38,8 @@ pub use engine::{Outputs, Setup, Sim, SimError};
 pub use family::{Completion, Family, GenCx};
 pub use ids::{ClientId, Endpoint, Key, NodeId, Value};
 pub use protocol::{
-    AnswerOf, BugDecl, BugSet, CheckSink, Ctx, Durable, Effects, Invariants, LinkKind, NoInvariants,
-    NodeSource, NodeView, OpOf, ParamDoc, Protocol, ReplyOf, RequestOf, SyncId, TimerId, World,
+    AnswerOf, BugDecl, BugSet, BuggifyDecl, CheckSink, Ctx, Durable, Effects, Invariants, LinkKind,
+    NoInvariants, NodeSource, NodeView, OpOf, ParamDoc, Protocol, ReplyOf, RequestOf, SyncId, TimerId, World,
 };
 pub use report::RunReport;
 pub use rng::{Draw, Rng};

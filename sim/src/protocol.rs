@@ -39,6 +39,15 @@ pub struct BugDecl {
     pub breaks: &'static [&'static str],
 }
 
+/// A place where a protocol may legally do something rare on purpose (`[buggify]`, FoundationDB's
+/// BUGGIFY): [`Ctx::buggify`] with this name is true now and then in runs that enable it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct BuggifyDecl {
+    pub name: &'static str,
+    /// What it forces, and why that is still the protocol (cite the rule that allows it).
+    pub description: &'static str,
+}
+
 /// Documentation of one protocol parameter for `dsim list`.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct ParamDoc {
@@ -88,6 +97,13 @@ pub trait Protocol: Sized + 'static {
     }
 
     fn param_docs() -> &'static [ParamDoc] {
+        &[]
+    }
+
+    /// The protocol's buggify sites: behaviours its rules allow but that ordinary timing
+    /// rarely produces, each forced at random by [`Ctx::buggify`] in runs with `[buggify]`.
+    /// A site must never make a correct protocol unsafe: it only reaches rare states sooner.
+    fn buggify_sites() -> &'static [BuggifyDecl] {
         &[]
     }
 
@@ -181,6 +197,7 @@ pub trait Effects<P: Protocol> {
     fn now_wall(&self) -> i64;
     fn drift_bound_ppm(&self) -> u64;
     fn rng(&mut self) -> &mut TimedRng;
+    fn buggify(&mut self, site: &'static str) -> bool;
     fn bugs(&self) -> &BugSet;
     fn send(&mut self, to: NodeId, msg: P::Msg);
     fn send_after_sync(&mut self, to: NodeId, msg: P::Msg);
@@ -262,6 +279,14 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     /// This node's random stream, keyed by the time of the draw (see [`TimedRng`]).
     pub fn rng(&mut self) -> &mut TimedRng {
         self.fx.rng()
+    }
+
+    /// True now and then at an enabled buggify site (see [`Protocol::buggify_sites`]): then do
+    /// the rare, legal thing the site names. Always false without `[buggify]`, for a site the
+    /// run did not enable, and in the quiet period. Draws from a stream of its own, so turning
+    /// buggify on changes nothing else's randomness.
+    pub fn buggify(&mut self, site: &'static str) -> bool {
+        self.fx.buggify(site)
     }
 
     /// The planted bugs enabled for this run.

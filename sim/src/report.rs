@@ -59,6 +59,9 @@ pub struct RunReport {
     /// With [`crate::Outputs::coverage`]: the features the run reached, sorted (not in JSON).
     #[serde(skip)]
     pub coverage: Vec<u64>,
+    /// With `[buggify]`: how often each enabled site fired (absent without `[buggify]`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub buggify: std::collections::BTreeMap<String, u64>,
 }
 
 impl RunReport {
@@ -87,6 +90,7 @@ impl RunReport {
             bounds_hit: Vec::new(),
             faults: 0,
             trace_bytes: 0,
+            buggify: Default::default(),
             metrics: Default::default(),
             coverage: Vec::new(),
         }

@@ -184,6 +184,10 @@ impl<P: Protocol> Effects<P> for Recorder<P> {
         self.drift_bound_ppm
     }
 
+    fn buggify(&mut self, _site: &'static str) -> bool {
+        false
+    }
+
     fn rng(&mut self) -> &mut TimedRng {
         self.draws += 1;
         self.rng.for_event(self.draws, self.mono_ns)

@@ -229,3 +229,25 @@ fn a_value_too_large() {
     let text = "protocol = \"single\"\n[[ops]]\nat = \"1s\"\nclient = \"c1\"\nop = \"write\"\nkey = \"k1\"\nvalue = 9223372036854775806\n";
     rejects("big-value", text.as_bytes(), "too large", 2);
 }
+
+#[test]
+fn buggify_sites_and_chance_are_checked() {
+    let text = "protocol = \"raft\"\n[buggify]\nsites = [\"short-append\", \"no-such-site\"]\n";
+    rejects(
+        "buggify-site",
+        text.as_bytes(),
+        "unknown buggify site `no-such-site`",
+        3,
+    );
+    let text = "protocol = \"raft\"\n[buggify]\nsites = [\"short-append\"]\nchance = 1.5\n";
+    rejects("buggify-chance", text.as_bytes(), "a probability in (0, 1]", 4);
+    let text = "protocol = \"single\"\n[buggify]\nsites = [\"short-append\"]\n";
+    rejects("buggify-none", text.as_bytes(), "has no buggify sites", 3);
+}
+
+#[test]
+fn aim_names_a_role_of_the_protocol() {
+    let text =
+        "protocol = \"raft\"\n[nemesis]\ncrash = \"1/1s\"\naim = { role = \"primary\", chance = 0.5 }\n";
+    rejects("aim-role", text.as_bytes(), "`primary` is not a role of raft", 4);
+}

@@ -311,6 +311,37 @@ fn guided_search_ignores_jobs_and_its_mutants_replay() {
 }
 
 #[test]
+fn guided_swarm_ignores_jobs_and_its_files_replay() {
+    let dir = temp_dir("fuzz-guided-swarm");
+    let out = dir.to_string_lossy().into_owned();
+    let args = [
+        "raft/fuzz-5",
+        "--seeds",
+        "1..65",
+        "--bug",
+        "apply-before-commit",
+        "--guided",
+        "--swarm",
+        "--keep-going",
+    ];
+    let run = |extra: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend_from_slice(extra);
+        fuzz_json(&a)
+    };
+    let (code, two) = run(&["--jobs", "2", "--out", &out]);
+    let (_, one) = run(&["--jobs", "1"]);
+    assert_eq!(code, 1);
+    assert_eq!(two["search"], "guided+swarm");
+    assert_eq!(failures(&one), failures(&two), "--jobs changed the campaign");
+    assert_eq!(one["corpus"], two["corpus"]);
+    let list = two["failures"].as_array().expect("failures");
+    // Fresh cases are swarm variants (their draws listed); mutants name their parent.
+    assert!(list.iter().any(|f| f["swarm"].is_array()), "{}", two["failures"]);
+    assert!(replays_each(&two) >= list.len());
+}
+
+#[test]
 fn a_bad_swarm_table_is_exit_2_at_its_line() {
     let dir = temp_dir("fuzz-bad-swarm");
     let base = std::fs::read_to_string(common::repo_root().join("scenarios/single/fuzz.toml")).expect("read");

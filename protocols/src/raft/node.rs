@@ -158,6 +158,9 @@ pub struct Raft {
     pub(super) confirmed_round: u64,
     pub(super) round_sent_mono: VecDeque<(u64, u64)>,
     pub(super) lease_until_mono: u64,
+    /// Buggify `short-append` fired when this server became leader: one entry per message
+    /// for the whole term.
+    pub(super) short_appends: bool,
     pub(super) reads: VecDeque<PendingRead>,
     /// The index every server holds, as last advertised by a leader (§7).
     pub(super) floor: u64,
@@ -238,7 +241,10 @@ impl Raft {
     /// §5.2: a fresh randomized election timeout.
     pub(super) fn reset_election_timer(&mut self, cx: &mut Ctx<Self>) {
         let [lo, hi] = self.p.election_timeout;
-        let d = cx.rng().range_inclusive(lo.0, hi.0.max(lo.0));
+        let mut d = cx.rng().range_inclusive(lo.0, hi.0.max(lo.0));
+        if cx.buggify(EARLY_ELECTION) {
+            d = lo.0;
+        }
         let deadline = cx.now_mono() + d;
         self.election_deadline = Some(deadline);
         match self.election_timer {
@@ -359,6 +365,7 @@ impl Raft {
         self.acked_round = vec![0; self.n];
         self.confirmed_round = self.read_round;
         self.lease_until_mono = 0;
+        self.short_appends = cx.buggify(SHORT_APPEND);
         // §8 / dissertation §6.4: a blank entry of the new term, so entries of earlier terms
         // commit with it and reads can be served once it is committed.
         self.append_entry(cx, Command::Noop);
@@ -449,6 +456,25 @@ impl Raft {
     }
 }
 
+/// Buggify site: the election timeout is the range's minimum (§5.2 draws it from the range, so
+/// this is one legal draw; it makes a follower stand for election as early as the rules let it).
+pub(super) const EARLY_ELECTION: &str = "early-election";
+/// Buggify site: for a whole term, an AppendEntries carries one entry even if more are waiting
+/// (§5.3: "one or more"; batching is an optimisation, dissertation §10.2.1), as a size limit
+/// would make it. Catching a follower up then takes a message per entry.
+pub(super) const SHORT_APPEND: &str = "short-append";
+
+const BUGGIFY: &[sim::BuggifyDecl] = &[
+    sim::BuggifyDecl {
+        name: EARLY_ELECTION,
+        description: "draw an election timeout at the range's minimum (§5.2 allows any value in the range)",
+    },
+    sim::BuggifyDecl {
+        name: SHORT_APPEND,
+        description: "a new leader sends one entry per AppendEntries all term, even when more wait (§5.3: one or more entries)",
+    },
+];
+
 impl Protocol for Raft {
     const NAME: &'static str = "raft";
     const DESCRIPTION: &'static str =
@@ -469,6 +495,10 @@ impl Protocol for Raft {
 
     fn param_docs() -> &'static [sim::ParamDoc] {
         PARAM_DOCS
+    }
+
+    fn buggify_sites() -> &'static [sim::BuggifyDecl] {
+        BUGGIFY
     }
 
     fn validate_params(p: &RaftParams) -> Result<(), String> {
@@ -553,6 +583,7 @@ impl Protocol for Raft {
             confirmed_round: 0,
             round_sent_mono: VecDeque::new(),
             lease_until_mono: 0,
+            short_appends: false,
             reads: VecDeque::new(),
             floor: 0,
             applied_now: Vec::new(),

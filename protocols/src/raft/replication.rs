@@ -41,7 +41,12 @@ impl Raft {
         let next = self.next_index[t].max(self.log.base_index + 1);
         let prev = next - 1;
         let prev_term = self.log.term_at(prev).expect("prev is the base or a kept entry");
-        let entries = self.log.slice(next, self.p.max_entries_per_append as usize);
+        let max = if self.short_appends {
+            1
+        } else {
+            self.p.max_entries_per_append as usize
+        };
+        let entries = self.log.slice(next, max);
         self.next_index[t] = next + entries.len() as u64;
         self.inflight[t] += 1;
         self.round_sent[t] = self.read_round;

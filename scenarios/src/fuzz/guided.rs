@@ -17,6 +17,8 @@
 use crate::shrink::candidate::Candidate;
 use sim::rng::{Draw, Rng};
 use sim::time::{format_duration, parse_duration, Time};
+use std::collections::BTreeMap;
+#[cfg(test)]
 use std::collections::BTreeSet;
 
 /// Cases per batch (fixed: the corpus a case sees must not depend on `--jobs`).
@@ -29,12 +31,16 @@ pub(crate) struct Entry {
     pub schedule: Candidate,
     /// The case it came from (a seed, or a mutant's case number).
     pub case: u64,
+    /// Every feature its run reached.
+    features: Vec<u64>,
 }
 
 #[derive(Default)]
 pub(crate) struct Corpus {
     pub entries: Vec<Entry>,
-    seen: BTreeSet<u64>,
+    /// How many runs reached each feature (AFLFast's idea: a state few runs reach is where
+    /// to look next).
+    hits: BTreeMap<u64, u32>,
     /// Runs that added coverage, over the campaign.
     pub added: u64,
 }
@@ -55,33 +61,59 @@ impl Corpus {
     ) -> bool {
         let mut new = false;
         for f in features {
-            new |= self.seen.insert(*f);
+            let h = self.hits.entry(*f).or_insert(0);
+            new |= *h == 0;
+            *h = h.saturating_add(1);
         }
         if new {
             if let Some(schedule) = schedule() {
                 if self.entries.len() == MAX_CORPUS {
-                    self.entries.remove(0);
+                    // The entry whose rarest state is the commonest goes (the oldest of equals).
+                    let worst = (0..self.entries.len())
+                        .rev()
+                        .max_by_key(|&i| self.rarity(&self.entries[i]))
+                        .expect("the corpus is full");
+                    self.entries.remove(worst);
                 }
-                self.entries.push(Entry { schedule, case });
+                self.entries.push(Entry {
+                    schedule,
+                    case,
+                    features: features.to_vec(),
+                });
                 self.added += 1;
             }
         }
         new
     }
 
+    /// How many runs reached the entry's rarest feature (lower is rarer).
+    fn rarity(&self, e: &Entry) -> u32 {
+        e.features
+            .iter()
+            .map(|f| self.hits.get(f).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
     /// Whether a run with these features would add any.
     pub fn is_new(&self, features: &[u64]) -> bool {
-        features.iter().any(|f| !self.seen.contains(f))
+        features.iter().any(|f| !self.hits.contains_key(f))
     }
 
     pub fn features(&self) -> usize {
-        self.seen.len()
+        self.hits.len()
     }
 
     /// The mutant of case `seed`: a parent drawn from the corpus and one to three mutations.
     pub fn mutant(&self, seed: u64) -> Option<(Candidate, String)> {
         let mut rng = Rng::stream(seed, "guided");
-        let parent = self.entries.get(rng.below(self.entries.len() as u64) as usize)?;
+        if self.entries.is_empty() {
+            return None;
+        }
+        // A tournament of three: the entry that reached the rarest state is the parent.
+        let parent = (0..3)
+            .map(|_| &self.entries[rng.below(self.entries.len() as u64) as usize])
+            .min_by_key(|e| self.rarity(e))?;
         let mut c = parent.schedule.clone();
         let n = 1 + rng.below(3);
         let mut what = Vec::new();

@@ -193,8 +193,8 @@ struct Outcome {
     error: Option<String>,
     /// What ran, if not the campaign's file with this seed.
     ran: Option<Ran>,
-    /// Guided search, a run with features the corpus lacked: the features and the schedule.
-    coverage: Option<(Vec<u64>, String)>,
+    /// With `--guided`: the features the run reached, and its schedule if any was new.
+    coverage: Option<(Vec<u64>, Option<String>)>,
 }
 
 impl exec::Finished for Outcome {
@@ -332,7 +332,8 @@ fn write_failure(dir: &Path, scn: &dyn Scenario, text: &str, f: &Failure) -> std
 enum Search {
     Plain,
     Swarm(swarm::Swarm),
-    Guided(std::sync::RwLock<guided::Corpus>),
+    /// With a swarm, the fresh cases are swarm variants (and their mutants inherit the draws).
+    Guided(std::sync::RwLock<guided::Corpus>, Option<swarm::Swarm>),
 }
 
 impl Search {
@@ -340,7 +341,8 @@ impl Search {
         match self {
             Search::Plain => "plain",
             Search::Swarm(_) => "swarm",
-            Search::Guided(_) => "guided",
+            Search::Guided(_, None) => "guided",
+            Search::Guided(_, Some(_)) => "guided+swarm",
         }
     }
 }
@@ -388,7 +390,7 @@ fn run_case(
             });
             o
         }
-        Search::Guided(corpus) => {
+        Search::Guided(corpus, sw) => {
             let mutant = {
                 let c = corpus.read().expect("no panic holds the lock");
                 if c.mutates(index, count) {
@@ -398,6 +400,7 @@ fn run_case(
                 }
             };
             let loaded;
+            let mut drawn = None;
             let (scn, ran): (&dyn Scenario, _) = match mutant {
                 Some((cand, origin)) => {
                     let text = cand.text(&[]);
@@ -417,10 +420,25 @@ fn run_case(
                     };
                     (loaded.as_ref(), Some(ran))
                 }
-                None => {
-                    s.config_mut().seed = seed;
-                    (s.as_ref(), None)
-                }
+                None => match sw {
+                    Some(sw) => {
+                        let v = sw.draw(seed, bugs);
+                        loaded = match crate::load::load_str(path, &v.text) {
+                            Ok(s) => s,
+                            Err(e) => return outcome(seed, Err(e)),
+                        };
+                        drawn = Some(v.drawn);
+                        let ran = Ran {
+                            text: v.text,
+                            origin: None,
+                        };
+                        (loaded.as_ref(), Some(ran))
+                    }
+                    None => {
+                        s.config_mut().seed = seed;
+                        (s.as_ref(), None)
+                    }
+                },
             };
             let (report, lines) = match crate::shrink::run_recording(scn, true) {
                 Ok(r) => r,
@@ -433,15 +451,17 @@ fn run_case(
                 .expect("no panic holds the lock")
                 .is_new(&report.coverage);
             let schedule = match new.then(|| crate::schedule::toml_text(scn, &lines)) {
-                Some(Ok(text)) => Some((report.coverage.clone(), text)),
+                Some(Ok(text)) => Some(text),
                 Some(Err(e)) => {
                     return outcome(seed, Err(InputError::Usage(format!("writing the schedule: {e}"))))
                 }
                 None => None,
             };
+            let schedule = Some((report.coverage.clone(), schedule));
             let mut o = outcome(seed, Ok(report));
             if let (Some(f), Some(r)) = (o.failure.as_mut(), &ran) {
                 f.mutated = r.origin.clone();
+                f.swarm = drawn;
             }
             o.ran = ran;
             o.coverage = schedule;
@@ -474,7 +494,11 @@ pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Fuz
     let write_errors: std::sync::Mutex<Vec<String>> = Default::default();
     let shared = Arc::new((base.path().to_string(), base.source().to_string()));
     let search = if opts.guided {
-        Search::Guided(Default::default())
+        let sw = match opts.swarm {
+            true => Some(swarm::Swarm::new(base.path(), base.source())?),
+            false => None,
+        };
+        Search::Guided(Default::default(), sw)
     } else if opts.swarm {
         Search::Swarm(swarm::Swarm::new(base.path(), base.source())?)
     } else {
@@ -526,12 +550,14 @@ pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Fuz
             .flatten()
             .any(|o| o.failure.is_some() || o.error.is_some());
         let cut = part.iter().any(Option::is_none);
-        if let Search::Guided(corpus) = &search {
+        if let Search::Guided(corpus, _) = &search {
             let mut c = corpus.write().expect("no panic holds the lock");
             for o in part.iter().flatten() {
                 if let Some((features, schedule)) = &o.coverage {
                     c.offer(features, o.seed, || {
-                        crate::shrink::candidate::Candidate::parse(schedule).ok()
+                        schedule
+                            .as_ref()
+                            .and_then(|s| crate::shrink::candidate::Candidate::parse(s).ok())
                     });
                 }
             }
@@ -567,7 +593,7 @@ pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Fuz
     };
     let interrupted = results[..needed].iter().any(Option::is_none);
     let corpus = match &search {
-        Search::Guided(c) => {
+        Search::Guided(c, _) => {
             let c = c.read().expect("no panic holds the lock");
             Some(CorpusStats {
                 schedules: c.added,

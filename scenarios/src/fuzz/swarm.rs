@@ -39,6 +39,8 @@ pub struct Swarm {
     base: toml::Table,
     /// The protocol's roles, for crashes aimed at a role.
     roles: Vec<&'static str>,
+    /// The protocol's buggify sites.
+    sites: Vec<&'static str>,
     keep: f64,
     scale: (f64, f64),
     /// `(dotted path, choices)`, in path order.
@@ -83,14 +85,15 @@ impl Swarm {
         };
         choose.sort_by(|a, b| a.0.cmp(&b.0));
         let protocol = base.get("protocol").and_then(|p| p.as_str()).unwrap_or("");
-        let roles = protocols::catalog()
-            .into_iter()
-            .find(|p| p.name == protocol)
-            .map(|p| p.roles)
+        let info = protocols::catalog().into_iter().find(|p| p.name == protocol);
+        let roles = info.as_ref().map(|p| p.roles.clone()).unwrap_or_default();
+        let sites = info
+            .map(|p| p.buggify.iter().map(|b| b.name).collect())
             .unwrap_or_default();
         let swarm = Swarm {
             base,
             roles,
+            sites,
             keep,
             scale,
             choose,
@@ -128,6 +131,8 @@ impl Swarm {
             drawn.push(format!("{key} = {v}"));
             let _ = set_path(&mut t, key, v);
         }
+        // Last, so that a protocol without buggify sites draws what it drew before.
+        self.draw_buggify(&mut t, &mut rng, &mut drawn);
         t.insert("seed".into(), toml::Value::Integer(seed as i64));
         t.insert(
             "bugs".into(),
@@ -255,6 +260,31 @@ impl Swarm {
     }
 }
 
+impl Swarm {
+    /// Where the protocol has buggify sites and the scenario no `[buggify]` table: with
+    /// probability `keep`, some sites on (each with probability 1/2, at least one), firing at
+    /// the default 25% of calls or, half the time, at every call — a site that always fires
+    /// is a regime (every append one entry long), one that fires now and then is an accident.
+    fn draw_buggify(&self, t: &mut toml::Table, rng: &mut Rng, drawn: &mut Vec<String>) {
+        if self.sites.is_empty() || t.contains_key("buggify") || !rng.chance(self.keep) {
+            return;
+        }
+        let mut on: Vec<&str> = self.sites.iter().copied().filter(|_| rng.chance(0.5)).collect();
+        if on.is_empty() {
+            on.push(self.sites[rng.below(self.sites.len() as u64) as usize]);
+        }
+        let chance = if rng.chance(0.5) { 1.0 } else { 0.25 };
+        drawn.push(format!("buggify = {on:?} at chance {chance} (added)"));
+        let mut spec = toml::Table::new();
+        spec.insert(
+            "sites".into(),
+            toml::Value::Array(on.iter().map(|s| toml::Value::String(s.to_string())).collect()),
+        );
+        spec.insert("chance".into(), toml::Value::Float(chance));
+        t.insert("buggify".into(), toml::Value::Table(spec));
+    }
+}
+
 /// Sets `a.b.c` in `t`, creating tables on the way; the last step must not be a table.
 fn set_path(t: &mut toml::Table, path: &str, v: toml::Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
@@ -318,6 +348,7 @@ choose = { "workload.clients" = [1, 3, 5] }
                 "seed {seed}: no fault kind left"
             );
             assert!(!t.contains_key("swarm"));
+            assert!(!t.contains_key("buggify"), "single has no buggify sites");
             assert!(v.drawn.iter().any(|d| d.starts_with("workload.clients = ")));
         }
     }
@@ -334,6 +365,7 @@ crash = "1/1s"
 "#;
         let s = Swarm::new("r.toml", text).expect("valid");
         let (mut aimed, mut drifts) = (0, std::collections::BTreeSet::new());
+        let (mut buggified, mut always) = (0, 0);
         for seed in 1..40 {
             let v = s.draw(seed, &[]);
             let scn = crate::load::load_str("v.toml", &v.text).expect("a variant loads");
@@ -343,11 +375,23 @@ crash = "1/1s"
                 aimed += 1;
             }
             drifts.insert(t["clocks"]["max_drift_ppm"].as_integer().expect("ppm"));
+            if let Some(b) = t.get("buggify") {
+                buggified += 1;
+                always += usize::from(b["chance"].as_float() == Some(1.0));
+                assert_eq!(
+                    scn.config().buggify.as_ref().map(|b| b.sites.is_empty()),
+                    Some(false)
+                );
+            }
             assert_eq!(scn.config().seed, seed);
         }
         assert!(
             (5..35).contains(&aimed),
             "{aimed} of 39 variants aimed crashes at a role"
+        );
+        assert!(
+            (8..32).contains(&buggified) && always > 0 && always < buggified,
+            "{buggified} of 39 variants buggified, {always} always"
         );
         assert!(
             drifts.len() > 20 && drifts.iter().all(|d| (250..=4000).contains(d)),

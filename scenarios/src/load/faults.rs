@@ -449,9 +449,28 @@ impl<P: Protocol> Builder<'_, P> {
             Some(m) => m.get_ref().0,
             None => NANOS_PER_SEC,
         };
+        let aim = match &s.aim {
+            None => None,
+            Some(a) => {
+                let a = a.get_ref();
+                let role = a.role.get_ref();
+                if !P::ROLES.contains(&role.as_str()) {
+                    return self.err(
+                        a.role.span(),
+                        format!("`{role}` is not a role of {}", P::NAME),
+                        Some(format!("roles: {}", P::ROLES.join(", "))),
+                    );
+                }
+                Some(sim::config::Aim {
+                    role: role.clone(),
+                    chance: a.chance.0,
+                })
+            }
+        };
         Ok(NemesisConfig {
             group,
             role_crash,
+            aim,
             kinds,
             fault_duration,
             max_clock_jump,

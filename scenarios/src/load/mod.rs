@@ -265,6 +265,9 @@ impl<P: Protocol> Builder<'_, P> {
         if let Some(s) = &f.swarm {
             self.swarm(s)?;
         }
+        if let Some(b) = &f.buggify {
+            cfg.buggify = Some(self.buggify(b.get_ref())?);
+        }
         Ok(Prepared::new(
             f.name.clone().unwrap_or_else(|| default_name(self.src.path)),
             f.description.clone().unwrap_or_default(),
@@ -595,6 +598,41 @@ impl<P: Protocol> Builder<'_, P> {
             }
         }
         Ok(())
+    }
+
+    fn buggify(&self, b: &crate::spec::BuggifySpec) -> R<sim::config::BuggifyConfig> {
+        let known: Vec<&str> = P::buggify_sites().iter().map(|s| s.name).collect();
+        let hint = || {
+            Some(if known.is_empty() {
+                format!("protocol `{}` has no buggify sites", P::NAME)
+            } else {
+                format!("buggify sites of `{}`: {}", P::NAME, known.join(", "))
+            })
+        };
+        if b.sites.get_ref().is_empty() {
+            return self.err(b.sites.span(), "buggify: list at least one site", hint());
+        }
+        let mut sites: Vec<String> = Vec::new();
+        for s in b.sites.get_ref() {
+            if !known.contains(&s.get_ref().as_str()) {
+                return self.err(
+                    s.span(),
+                    format!("unknown buggify site `{}`", s.get_ref()),
+                    hint(),
+                );
+            }
+            if !sites.contains(s.get_ref()) {
+                sites.push(s.get_ref().clone());
+            }
+        }
+        let chance = match &b.chance {
+            Some(c) if !(*c.get_ref() > 0.0 && *c.get_ref() <= 1.0) => {
+                return self.err(c.span(), "buggify chance: a probability in (0, 1]", None);
+            }
+            Some(c) => *c.get_ref(),
+            None => 0.25,
+        };
+        Ok(sim::config::BuggifyConfig { sites, chance })
     }
 
     fn quiet_from(&self, f: &ScenarioFile<Spanned<P::Params>>, duration: Time) -> R<Option<Time>> {

@@ -135,6 +135,13 @@ impl Candidate {
         Some(c)
     }
 
+    /// The candidate without the top-level key or table `key`, if it has one.
+    pub fn without(&self, key: &str) -> Option<Candidate> {
+        let mut c = self.clone();
+        c.top.remove(key)?;
+        Some(c)
+    }
+
     /// The scenario file: `header` as comments, top-level keys, the faults and operations one
     /// per line, then the tables.
     pub fn text(&self, header: &[String]) -> String {

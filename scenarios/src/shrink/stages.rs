@@ -113,7 +113,7 @@ fn nodes(sh: &mut Shrinker) {
     }
 }
 
-/// A calmer network and exact clocks: everything at once, else one at a time.
+/// A calmer network, exact clocks and no buggify sites: everything at once, else one at a time.
 fn network(sh: &mut Shrinker) {
     let zero = || toml::Value::Float(0.0);
     let edits: Vec<(&str, &str, toml::Value, bool)> = vec![
@@ -133,6 +133,12 @@ fn network(sh: &mut Shrinker) {
             }
         }
     }
+    if let Some(c) = sh.best.without("buggify") {
+        singles.push(c);
+        if let Some(a) = all.without("buggify") {
+            all = a;
+        }
+    }
     if singles.is_empty() {
         return;
     }
@@ -140,7 +146,7 @@ fn network(sh: &mut Shrinker) {
     if singles.len() > 1 {
         cands.extend(singles);
     }
-    sh.first_failing(cands, "network and clocks");
+    sh.first_failing(cands, "network, clocks and buggify");
 }
 
 /// Points tried at once by [`smallest`].

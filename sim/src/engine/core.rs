@@ -79,6 +79,7 @@ pub(crate) struct NodeMeta<P: Protocol> {
     pub clock: NodeClock,
     pub rng: TimedRng,
     pub disk_rng: TimedRng,
+    pub buggify_rng: TimedRng,
     pub storage: Storage<P>,
     pub incarnation: u32,
     pub paused: bool,
@@ -103,6 +104,7 @@ impl<P: Protocol> NodeMeta<P> {
             clock,
             rng: TimedRng::stream(seed, &format!("node/{id}")),
             disk_rng: TimedRng::stream(seed, &format!("disk/{id}")),
+            buggify_rng: TimedRng::stream(seed, &format!("buggify/{id}")),
             storage: Storage::new(),
             incarnation: 0,
             paused: false,
@@ -175,6 +177,16 @@ pub(crate) struct Core<P: Protocol> {
     /// The id the next send gets (message ids follow send order, so the canonical trace
     /// need not record them).
     pub next_msg: u64,
+    pub buggify: Option<Buggify>,
+}
+
+/// The run's `[buggify]`: enabled sites, how often they fire, until when, how often they did.
+pub(crate) struct Buggify {
+    pub sites: Vec<String>,
+    pub chance: f64,
+    /// The quiet period's start (faults stop, so do buggify sites), or never.
+    pub until: Time,
+    pub fired: Vec<u64>,
 }
 
 impl<P: Protocol> Core<P> {

@@ -5,7 +5,7 @@ use super::event::{Ev, Held, Payload};
 use crate::client::ClientReply;
 use crate::ids::{ClientId, NodeId};
 use crate::protocol::{BugSet, Ctx, Durable, Effects, Protocol, ReplyOf, SyncId, TimerId};
-use crate::rng::TimedRng;
+use crate::rng::{Draw, TimedRng};
 use crate::time::Time;
 
 /// One handler call's access to the engine: its node's bookkeeping and the shared core.
@@ -65,6 +65,32 @@ impl<P: Protocol> Effects<P> for NodeFx<'_, P> {
 
     fn rng(&mut self) -> &mut TimedRng {
         self.meta.rng.for_event(self.core.event, self.now)
+    }
+
+    fn buggify(&mut self, site: &'static str) -> bool {
+        let Some(b) = self.core.buggify.as_mut() else {
+            return false;
+        };
+        if self.now >= b.until {
+            return false;
+        }
+        let Some(i) = b.sites.iter().position(|s| s == site) else {
+            return false;
+        };
+        let fire = self
+            .meta
+            .buggify_rng
+            .for_event(self.core.event, self.now)
+            .chance(b.chance);
+        if fire {
+            b.fired[i] += 1;
+            if self.core.trace.wants_notes() {
+                self.core
+                    .trace
+                    .note(self.now, self.node, &format!("buggify: {site}"));
+            }
+        }
+        fire
     }
 
     fn bugs(&self) -> &BugSet {

@@ -147,6 +147,7 @@ pub struct Sim<P: Protocol> {
     client_buffers: Vec<Vec<Ev<P>>>,
     scheduled_faults_rng: Rng,
     role_crash_rng: Rng,
+    aim_rng: Rng,
     nemesis_rngs: Vec<(FaultKind, Rng)>,
     quiet: bool,
     partition_gen: u64,
@@ -208,12 +209,19 @@ impl<P: Protocol> Sim<P> {
             counters: Counters::default(),
             bounds_hit: BTreeSet::new(),
             next_msg: 0,
+            buggify: cfg.buggify.as_ref().map(|b| core::Buggify {
+                sites: b.sites.clone(),
+                chance: b.chance,
+                until: cfg.quiet_from.unwrap_or(Time::MAX),
+                fired: vec![0; b.sites.len()],
+            }),
         };
         Sim {
             inv,
             ops_check: OpsCompleteCheck::new(cfg.quiet_from, ops_bound),
             scheduled_faults_rng: Rng::stream(seed, "faults"),
             role_crash_rng: Rng::stream(seed, "faults/role-crash"),
+            aim_rng: Rng::stream(seed, "faults/aim"),
             nemesis_rngs,
             cfg,
             nodes,
@@ -499,6 +507,12 @@ impl<P: Protocol> Sim<P> {
                 .coverage
                 .take()
                 .map(coverage::Coverage::features)
+                .unwrap_or_default(),
+            buggify: self
+                .core
+                .buggify
+                .as_ref()
+                .map(|b| b.sites.iter().cloned().zip(b.fired.iter().copied()).collect())
                 .unwrap_or_default(),
         })
     }

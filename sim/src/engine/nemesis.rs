@@ -72,7 +72,27 @@ impl<P: Protocol> Sim<P> {
             }
             None => (0, self.cfg.nodes as u64),
         };
-        let random = Target::Random(nem.group.clone());
+        // `aim`: now and then at a role's holder instead (only where one holds it now).
+        let aimed = nem.aim.as_ref().filter(|a| {
+            let holder = (0..self.cfg.nodes).any(|i| {
+                self.nodes[i].meta.role == a.role.as_str()
+                    && nem.group.as_ref().is_none_or(|g| {
+                        self.cfg
+                            .cluster
+                            .group(g)
+                            .is_some_and(|g| g.contains(NodeId(i as u32)))
+                    })
+            });
+            holder && self.aim_rng.chance(a.chance)
+        });
+        let random = match aimed {
+            Some(a) => Target::Role(a.role.clone(), nem.group.clone()),
+            None => Target::Random(nem.group.clone()),
+        };
+        let halves = match aimed {
+            Some(a) => PartitionSpec::HalvesWithRoleInMinority(a.role.clone(), nem.group.clone()),
+            None => PartitionSpec::RandomHalves(nem.group.clone()),
+        };
         let rng = self.nemesis_rng(kind);
         let d = rng.range_inclusive(lo, hi);
         let action = match kind {
@@ -85,7 +105,7 @@ impl<P: Protocol> Sim<P> {
                 resume_after: Some(d),
             },
             FaultKind::Partition => FaultAction::Partition {
-                spec: PartitionSpec::RandomHalves(nem.group.clone()),
+                spec: halves,
                 heal_after: Some(d),
             },
             FaultKind::Cut => {

@@ -190,7 +190,23 @@ impl<P: Protocol> Sim<P> {
                 rest.extend((0..clients).map(|c| Endpoint::Client(ClientId(c))));
                 Some(vec![vec![Endpoint::Node(victim)], rest])
             }
-            PartitionSpec::RandomHalves(group) => {
+            PartitionSpec::RandomHalves(group) => self.halves(group, None, nemesis),
+            PartitionSpec::HalvesWithRoleInMinority(role, group) => self.halves(group, Some(role), nemesis),
+        }
+    }
+
+    /// A random split of the servers (of `group`) into a minority and a majority, clients on
+    /// random sides; with `role`, a node holding it (if any) is on the minority side.
+    fn halves(
+        &mut self,
+        group: &Option<String>,
+        role: Option<&String>,
+        nemesis: bool,
+    ) -> Option<Vec<Vec<Endpoint>>> {
+        let n = self.cfg.nodes as u32;
+        let clients = self.cfg.clients.clients as u32;
+        {
+            {
                 let range = match group {
                     Some(g) => {
                         let g = self.cfg.cluster.group(g).expect("the loader checks group names");
@@ -202,6 +218,18 @@ impl<P: Protocol> Sim<P> {
                 let mut servers: Vec<u32> = range.collect();
                 let n = servers.len() as u32;
                 rng.shuffle(&mut servers);
+                if let Some(r) = role {
+                    let holds = |i: &u32| {
+                        self.nodes[*i as usize]
+                            .state
+                            .as_ref()
+                            .is_some_and(|s| s.role() == r.as_str())
+                    };
+                    if let Some(j) = servers.iter().position(holds) {
+                        servers.swap(0, j);
+                    }
+                }
+                let rng = self.fault_rng(nemesis.then_some(FaultKind::Partition));
                 let minority = if n >= 2 {
                     1 + rng.below(u64::from(n / 2)) as usize
                 } else {
