@@ -106,9 +106,9 @@ failure lists concatenate. See docs/fuzzing.md.\n\n\
 --swarm: each seed also draws which fault kinds are on (each nemesis kind and each network \
 misbehaviour kept with probability 0.5), their rates (scaled 1/4x to 4x) and any values the \
 scenario's [swarm] table lists under `choose`; a failure's file pins what it drew. Swarm also \
-scales clock drift, may aim faults at a protocol role (crashes right after a node takes it; \
-random faults and partitions at its holder) and may turn on the protocol's buggify sites \
-([buggify], `dsim list` names them).\n\n\
+scales clock drift, may aim faults at the protocol's leader or primary (crashes right after a \
+node takes the role on; random faults and partitions at its holder) and may turn on the \
+protocol's buggify sites ([buggify]; `dsim list` names them).\n\n\
 --guided: runs report coverage (each node's moves between abstract protocol states); runs that \
 reach something new join a corpus of schedules, and from the first quarter of the range on \
 every odd seed runs a mutant of one (a fault moved, dropped, repeated, retargeted or resized; \

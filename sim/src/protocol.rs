@@ -76,7 +76,9 @@ pub trait Protocol: Sized + 'static {
     const LINK: LinkKind = LinkKind::Datagram;
     /// Cluster size when a scenario does not say.
     const DEFAULT_NODES: usize = 3;
-    /// Every value `role()` can return, so scenario files can aim faults at a role.
+    /// Every value `role()` can return, so scenario files can aim faults at a role. List the
+    /// role most worth striking first (a leader, a primary): `dsim fuzz --swarm` aims faults
+    /// at it.
     const ROLES: &'static [&'static str] = &["node"];
     /// The node group clients address first (`[workload] group` overrides it); None: any node.
     const ENTRY_GROUP: Option<&'static str> = None;

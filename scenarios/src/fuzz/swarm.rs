@@ -131,8 +131,9 @@ impl Swarm {
             drawn.push(format!("{key} = {v}"));
             let _ = set_path(&mut t, key, v);
         }
-        // Last, so that a protocol without buggify sites draws what it drew before.
+        // Last, so that a protocol without buggify sites or roles draws what it drew before.
         self.draw_buggify(&mut t, &mut rng, &mut drawn);
+        self.draw_aim(&mut t, &mut rng, &mut drawn);
         t.insert("seed".into(), toml::Value::Integer(seed as i64));
         t.insert(
             "bugs".into(),
@@ -160,7 +161,8 @@ impl Swarm {
         // times almost never do.
         let aimed = nem.contains_key("crash") && !nem.contains_key("crash_on_role") && !self.roles.is_empty();
         if aimed && rng.chance(self.keep) {
-            let role = self.roles[rng.below(self.roles.len() as u64) as usize];
+            // The protocol's first role is the one worth striking (`Protocol::ROLES`).
+            let role = self.roles[0];
             let within = format!("{}ms", 1 + rng.below(20));
             let mut spec = toml::Table::new();
             spec.insert("role".into(), role.into());
@@ -181,9 +183,10 @@ impl Swarm {
             kinds.push("crash_on_role");
         }
         let kept: Vec<bool> = kinds.iter().map(|_| rng.chance(self.keep)).collect();
-        // At least one kind stays on: a seed without faults tests little.
-        let forced =
-            (!kinds.is_empty() && !kept.contains(&true)).then(|| rng.below(kinds.len() as u64) as usize);
+        // At least one kind with a rate stays on: a seed without faults tests little, and a
+        // role-aimed crash alone may never strike.
+        let rated = kinds.len() - usize::from(nem.contains_key("crash_on_role"));
+        let forced = (rated > 0 && !kept[..rated].contains(&true)).then(|| rng.below(rated as u64) as usize);
         for (i, kind) in kinds.iter().enumerate() {
             if !(kept[i] || forced == Some(i)) {
                 nem.remove(*kind);
@@ -261,6 +264,27 @@ impl Swarm {
 }
 
 impl Swarm {
+    /// Where the nemesis strikes nodes and the scenario does not aim it: with probability
+    /// `keep`, half its faults are aimed at the holder of the protocol's first role (its leader
+    /// or primary, by the convention of `Protocol::ROLES`).
+    fn draw_aim(&self, t: &mut toml::Table, rng: &mut Rng, drawn: &mut Vec<String>) {
+        let Some(toml::Value::Table(nem)) = t.get_mut("nemesis") else {
+            return;
+        };
+        let strikes_nodes = ["crash", "pause", "partition", "clock_jump", "disk"]
+            .iter()
+            .any(|k| nem.contains_key(*k));
+        let Some(role) = self.roles.first() else { return };
+        if !strikes_nodes || nem.contains_key("aim") || self.roles.len() < 2 || !rng.chance(self.keep) {
+            return;
+        }
+        let mut spec = toml::Table::new();
+        spec.insert("role".into(), (*role).into());
+        spec.insert("chance".into(), toml::Value::Float(0.5));
+        drawn.push(format!("nemesis.aim = {role}, chance 0.5 (added)"));
+        nem.insert("aim".into(), toml::Value::Table(spec));
+    }
+
     /// Where the protocol has buggify sites and the scenario no `[buggify]` table: with
     /// probability `keep`, some sites on (each with probability 1/2, at least one), firing at
     /// the default 25% of calls or, half the time, at every call — a site that always fires
@@ -365,14 +389,18 @@ crash = "1/1s"
 "#;
         let s = Swarm::new("r.toml", text).expect("valid");
         let (mut aimed, mut drifts) = (0, std::collections::BTreeSet::new());
-        let (mut buggified, mut always) = (0, 0);
+        let (mut buggified, mut always, mut aims) = (0, 0, 0);
         for seed in 1..40 {
             let v = s.draw(seed, &[]);
             let scn = crate::load::load_str("v.toml", &v.text).expect("a variant loads");
             let t: toml::Table = toml::from_str(&v.text).expect("toml");
             if let Some(r) = t["nemesis"].get("crash_on_role") {
-                assert!(["leader", "follower", "candidate"].contains(&r["role"].as_str().expect("role")));
+                assert_eq!(r["role"].as_str(), Some("leader"), "the first role");
                 aimed += 1;
+            }
+            if let Some(a) = t["nemesis"].get("aim") {
+                assert_eq!(a["role"].as_str(), Some("leader"));
+                aims += 1;
             }
             drifts.insert(t["clocks"]["max_drift_ppm"].as_integer().expect("ppm"));
             if let Some(b) = t.get("buggify") {
@@ -393,6 +421,7 @@ crash = "1/1s"
             (8..32).contains(&buggified) && always > 0 && always < buggified,
             "{buggified} of 39 variants buggified, {always} always"
         );
+        assert!((8..32).contains(&aims), "{aims} of 39 variants aimed the nemesis");
         assert!(
             drifts.len() > 20 && drifts.iter().all(|d| (250..=4000).contains(d)),
             "{drifts:?}"
