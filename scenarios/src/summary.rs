@@ -95,6 +95,10 @@ pub fn summary(
     if !r.bounds_hit.is_empty() {
         let _ = writeln!(s, "  bounds    hit: {} (see [limits])", r.bounds_hit.join(", "));
     }
+    if !r.buggify.is_empty() {
+        let fired: Vec<String> = r.buggify.iter().map(|(k, n)| format!("{k} fired {n}x")).collect();
+        let _ = writeln!(s, "  buggify   {} (until the quiet period)", fired.join(", "));
+    }
     let _ = writeln!(s, "  trace     {}", r.trace_hash);
     if let Some(dir) = out {
         let files = plots.join(", ");
