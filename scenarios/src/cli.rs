@@ -111,7 +111,7 @@ node takes the role on; random faults and partitions at its holder) and may turn
 protocol's buggify sites ([buggify]; `dsim list` names them).\n\n\
 --guided: runs report coverage (each node's moves between abstract protocol states); runs that \
 reach something new join a corpus of schedules, and from the first quarter of the range on \
-every odd seed runs a mutant of one (a fault moved, dropped, repeated, retargeted or resized; \
+every second seed runs a mutant of one (a fault moved, dropped, repeated, retargeted or resized; \
 operations dropped or shifted) instead. Batches of 32 keep it independent of --jobs. With \
 --swarm too, the other seeds are swarm variants, and a mutant keeps its parent's draws.\n\n\
 Exit codes: 0 no failure, 1 a seed failed, 2 bad input, 3 interrupted or inconclusive.\n\n\
@@ -120,7 +120,7 @@ Example:\n  dsim fuzz scenarios/raft/fuzz.toml --seeds 1..1001 --bug commit-prev
 const SHRINK_HELP: &str = "Takes a failing seed (from dsim fuzz), writes its run down as explicit \
 faults and client operations (its schedule), confirms that fails the same check, then reduces it \
 in stages as DEMi does: faults, then operations and clients, then the duration, the node count, \
-the network and the clocks. A change is kept only if the same check still fails; each candidate \
+the network, the clocks and any [buggify] table. A change is kept only if the same check still fails; each candidate \
 re-runs from scratch, several in parallel, and the result never depends on --jobs.\n\n\
 The output is an ordinary, commented scenario file: `dsim run MIN.toml` replays the failure.\n\n\
 Bounded by --max-steps runs; --max-time only stops it early, with the smallest file so far.\n\n\
@@ -179,7 +179,8 @@ struct FuzzArgs {
     /// Write each failure here as seed-N.toml, and the campaign's JSON as fuzz.json.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Swarm testing: each seed also draws fault kinds, rates and [swarm] choices.
+    /// Swarm testing: each seed also draws fault kinds, rates, [swarm] choices, faults aimed at
+    /// the leader and buggify sites.
     #[arg(long)]
     swarm: bool,
     /// Coverage-guided search: part of the seeds run mutants of schedules that reached new

@@ -97,7 +97,7 @@ pub fn summary(
     }
     if !r.buggify.is_empty() {
         let fired: Vec<String> = r.buggify.iter().map(|(k, n)| format!("{k} fired {n}x")).collect();
-        let _ = writeln!(s, "  buggify   {} (until the quiet period)", fired.join(", "));
+        let _ = writeln!(s, "  buggify   {}", fired.join(", "));
     }
     let _ = writeln!(s, "  trace     {}", r.trace_hash);
     if let Some(dir) = out {

@@ -129,7 +129,8 @@ quiet_from = "15s"
         let node = l["node"].as_str().unwrap_or("").to_string();
         if l["ev"] == "becomes" {
             role.insert(node, l["role"].as_str().unwrap_or("").to_string());
-        } else if l["ev"] == "fault" && (l["kind"] == "crash" || l["kind"] == "pause") {
+        } else if l["ev"] == "fault" && l["kind"] == "crash" {
+            // (Pauses are aimed too, but not at a leader that is paused already.)
             let leader_exists = role.values().any(|r| r == "leader");
             if leader_exists {
                 struck += 1;

@@ -510,7 +510,7 @@ pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Fuz
     let mut first = 0;
     while first < count {
         let n = batch.min(count - first);
-        let part = exec::execute(
+        let mut part = exec::execute(
             n,
             opts.jobs,
             !opts.keep_going,
@@ -552,9 +552,10 @@ pub fn fuzz(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Fuz
         let cut = part.iter().any(Option::is_none);
         if let Search::Guided(corpus, _) = &search {
             let mut c = corpus.write().expect("no panic holds the lock");
-            for o in part.iter().flatten() {
-                if let Some((features, schedule)) = &o.coverage {
-                    c.offer(features, o.seed, || {
+            // Taken: a campaign keeps every outcome, and their features add up.
+            for o in part.iter_mut().flatten() {
+                if let Some((features, schedule)) = o.coverage.take() {
+                    c.offer(&features, o.seed, || {
                         schedule
                             .as_ref()
                             .and_then(|s| crate::shrink::candidate::Candidate::parse(s).ok())

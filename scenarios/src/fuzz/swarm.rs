@@ -131,7 +131,8 @@ impl Swarm {
             drawn.push(format!("{key} = {v}"));
             let _ = set_path(&mut t, key, v);
         }
-        // Last, so that a protocol without buggify sites or roles draws what it drew before.
+        // Last, so that adding them changed no earlier draw (choosing crash_on_role's role
+        // no longer draws: it is the first role, so variants with it changed once).
         self.draw_buggify(&mut t, &mut rng, &mut drawn);
         self.draw_aim(&mut t, &mut rng, &mut drawn);
         t.insert("seed".into(), toml::Value::Integer(seed as i64));
@@ -186,7 +187,12 @@ impl Swarm {
         // At least one kind with a rate stays on: a seed without faults tests little, and a
         // role-aimed crash alone may never strike.
         let rated = kinds.len() - usize::from(nem.contains_key("crash_on_role"));
-        let forced = (rated > 0 && !kept[..rated].contains(&true)).then(|| rng.below(rated as u64) as usize);
+        let forced = if rated > 0 {
+            (!kept[..rated].contains(&true)).then(|| rng.below(rated as u64) as usize)
+        } else {
+            // A nemesis of `crash_on_role` alone keeps it (else the variant has no nemesis).
+            (!kinds.is_empty() && !kept.contains(&true)).then(|| kinds.len() - 1)
+        };
         for (i, kind) in kinds.iter().enumerate() {
             if !(kept[i] || forced == Some(i)) {
                 nem.remove(*kind);
@@ -426,6 +432,22 @@ crash = "1/1s"
             drifts.len() > 20 && drifts.iter().all(|d| (250..=4000).contains(d)),
             "{drifts:?}"
         );
+    }
+
+    #[test]
+    fn a_nemesis_of_a_role_aimed_crash_alone_stays_on() {
+        let text = r#"
+protocol = "raft"
+duration = "2s"
+[nemesis]
+crash_on_role = { role = "leader", chance = 0.5, after = ["0ms", "5ms"] }
+"#;
+        let s = Swarm::new("r.toml", text).expect("valid");
+        for seed in 1..40 {
+            let v = s.draw(seed, &[]);
+            crate::load::load_str("v.toml", &v.text)
+                .unwrap_or_else(|e| panic!("seed {seed}: the variant does not load: {e}"));
+        }
     }
 
     #[test]

@@ -68,6 +68,11 @@ impl<P: Protocol> Effects<P> for NodeFx<'_, P> {
     }
 
     fn buggify(&mut self, site: &'static str) -> bool {
+        debug_assert!(
+            P::buggify_sites().iter().any(|s| s.name == site),
+            "buggify site `{site}` is not in {}'s buggify_sites()",
+            P::NAME
+        );
         let Some(b) = self.core.buggify.as_mut() else {
             return false;
         };

@@ -72,17 +72,29 @@ impl<P: Protocol> Sim<P> {
             }
             None => (0, self.cfg.nodes as u64),
         };
-        // `aim`: now and then at a role's holder instead (only where one holds it now).
+        // `aim`: now and then at a role's holder instead (only where an up node holds it now
+        // that can take this fault, and only for the kinds that strike a node).
+        let aimable = matches!(
+            kind,
+            FaultKind::Crash
+                | FaultKind::Pause
+                | FaultKind::Partition
+                | FaultKind::ClockJump
+                | FaultKind::Disk
+        );
         let aimed = nem.aim.as_ref().filter(|a| {
-            let holder = (0..self.cfg.nodes).any(|i| {
-                self.nodes[i].meta.role == a.role.as_str()
-                    && nem.group.as_ref().is_none_or(|g| {
-                        self.cfg
-                            .cluster
-                            .group(g)
-                            .is_some_and(|g| g.contains(NodeId(i as u32)))
-                    })
-            });
+            let holder = aimable
+                && (0..self.cfg.nodes).any(|i| {
+                    let slot = &self.nodes[i];
+                    slot.state.as_ref().is_some_and(|s| s.role() == a.role.as_str())
+                        && !(kind == FaultKind::Pause && slot.meta.paused)
+                        && nem.group.as_ref().is_none_or(|g| {
+                            self.cfg
+                                .cluster
+                                .group(g)
+                                .is_some_and(|g| g.contains(NodeId(i as u32)))
+                        })
+                });
             holder && self.aim_rng.chance(a.chance)
         });
         let random = match aimed {
