@@ -285,8 +285,8 @@ impl<'a, P: Protocol> Ctx<'a, P> {
 
     /// True now and then at an enabled buggify site (see [`Protocol::buggify_sites`]): then do
     /// the rare, legal thing the site names. Always false without `[buggify]`, for a site the
-    /// run did not enable, and in the quiet period (a choice made before it may last: Raft's
-    /// `short-append` holds for the leader's term). Draws from a stream of its own, so turning
+    /// run did not enable, and in the quiet period (a choice made before it may last, such as
+    /// a leader's for its whole term). Draws from a stream of its own, so turning
     /// buggify on changes nothing else's randomness.
     pub fn buggify(&mut self, site: &'static str) -> bool {
         self.fx.buggify(site)
