@@ -366,6 +366,19 @@ impl<P: Protocol> Builder<'_, P> {
         }
     }
 
+    /// A role the protocol's `role()` can return (`crash_on_role`, `aim`).
+    fn protocol_role(&self, role: &Spanned<String>) -> R<()> {
+        let r = role.get_ref();
+        if !P::ROLES.contains(&r.as_str()) {
+            return self.err(
+                role.span(),
+                format!("`{r}` is not a role of {}", P::NAME),
+                Some(format!("roles: {}", P::ROLES.join(", "))),
+            );
+        }
+        Ok(())
+    }
+
     pub(super) fn nemesis(&self, n: &Spanned<NemesisSpec>, cfg: &SimConfig) -> R<NemesisConfig> {
         let s = n.get_ref();
         let kinds: Vec<(FaultKind, Time)> = [
@@ -404,13 +417,7 @@ impl<P: Protocol> Builder<'_, P> {
             Some(rc) => {
                 let r = rc.get_ref();
                 let role = r.role.get_ref();
-                if !P::ROLES.contains(&role.as_str()) {
-                    return self.err(
-                        r.role.span(),
-                        format!("`{role}` is not a role of {}", P::NAME),
-                        Some(format!("roles: {}", P::ROLES.join(", "))),
-                    );
-                }
+                self.protocol_role(&r.role)?;
                 let [lo, hi] = *r.after.get_ref();
                 if lo.0 > hi.0 {
                     return self.err(
@@ -454,13 +461,7 @@ impl<P: Protocol> Builder<'_, P> {
             Some(a) => {
                 let a = a.get_ref();
                 let role = a.role.get_ref();
-                if !P::ROLES.contains(&role.as_str()) {
-                    return self.err(
-                        a.role.span(),
-                        format!("`{role}` is not a role of {}", P::NAME),
-                        Some(format!("roles: {}", P::ROLES.join(", "))),
-                    );
-                }
+                self.protocol_role(&a.role)?;
                 Some(sim::config::Aim {
                     role: role.clone(),
                     chance: a.chance.0,
