@@ -57,6 +57,8 @@ pub struct ProtocolInfo {
     /// Its buggify sites (`[buggify]`).
     pub buggify: Vec<sim::BuggifyDecl>,
     pub checks: Vec<CheckDecl>,
+    /// Conditions `[[metrics]]` spans can measure up to (`until = "NAME"`).
+    pub conditions: Vec<sim::ConditionDecl>,
     pub metrics: Vec<MetricDecl>,
     pub workload: FamilyInfo,
 }
@@ -99,6 +101,7 @@ impl ProtocolVisitor for InfoVisitor {
             bugs: P::bugs().to_vec(),
             buggify: P::buggify_sites().to_vec(),
             checks: <P::Invariants as sim::Invariants<P>>::checks(),
+            conditions: <P::Invariants as sim::Invariants<P>>::conditions(),
             metrics: <P::Invariants as sim::Invariants<P>>::metrics(),
             workload: FamilyInfo::of::<P::Workload>(),
         }

@@ -5,6 +5,8 @@
 //! - `timeline.svg`: each node's role over time (leader, follower, candidate, down…), with the
 //!   faults marked.
 
+pub mod cdf;
+
 use plotters::prelude::*;
 use sim::output::write_atomic;
 use std::collections::BTreeMap;

@@ -12,6 +12,7 @@ pub mod determinism;
 pub mod error;
 pub mod fuzz;
 pub mod history_cmd;
+pub mod keypath;
 pub mod list;
 pub mod load;
 pub mod runner;
@@ -19,6 +20,7 @@ pub mod schedule;
 pub mod shrink;
 pub mod spec;
 pub mod summary;
+pub mod sweep;
 pub mod wall;
 
 /// The scenario files shipped with dsim, embedded at build time.

@@ -108,6 +108,15 @@ fn protocol(out: &mut String, p: &ProtocolInfo) {
         }
     }
     checks(out, 4, "checks:", &p.checks);
+    if !p.conditions.is_empty() {
+        let _ = writeln!(
+            out,
+            "    conditions ([[metrics]] until = NAME; eventually-checks count too):"
+        );
+        for c in &p.conditions {
+            let _ = writeln!(out, "      {:<28} {}", c.name, c.description);
+        }
+    }
     metrics(out, 4, "metrics:", &p.metrics);
     let w = &p.workload;
     if !w.ops.is_empty() {

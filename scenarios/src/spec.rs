@@ -105,6 +105,48 @@ pub struct ScenarioFile<PP> {
     pub swarm: Option<SwarmSpec>,
     /// `[buggify] sites = ["short-append"], chance = 0.25`.
     pub buggify: Option<Spanned<BuggifySpec>>,
+    /// `[[metrics]] name = "downtime", from = "crash", until = "leader-known"`.
+    pub metrics: Option<Vec<Spanned<MetricSpec>>>,
+    /// What `dsim sweep` varies (a plain run ignores it).
+    pub sweep: Option<Spanned<SweepSpec>>,
+}
+
+/// `[[metrics]]`: the time from a named fault (or the start) until a condition first holds.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    pub name: Spanned<String>,
+    pub from: Option<Spanned<String>>,
+    pub until: Spanned<String>,
+}
+
+/// `[sweep] trials = 1000, set = { "params.x" = [...] }, metrics = [...]`, `[[sweep.plot]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    pub trials: Option<Spanned<i64>>,
+    /// Trials per value, where some values need fewer or more: `{ "[150ms, 150ms]" = 100 }`
+    /// is not TOML-friendly, so this is a list of `{ value = …, trials = N }`.
+    pub trials_for: Option<Vec<Spanned<TrialsFor>>>,
+    pub set: Option<BTreeMap<Spanned<String>, Spanned<Vec<toml::Value>>>>,
+    pub metrics: Option<Vec<Spanned<String>>>,
+    pub plot: Option<Vec<Spanned<PlotSpec>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialsFor {
+    pub value: toml::Value,
+    pub trials: Spanned<i64>,
+}
+
+/// `[[sweep.plot]] title = "…", values = [...]`: one CDF plot per metric over these values.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlotSpec {
+    pub name: Spanned<String>,
+    pub title: Option<String>,
+    pub values: Option<Vec<toml::Value>>,
 }
 
 /// `[buggify] sites = [...], chance = 0.25`: the protocol's buggify sites to enable.
@@ -139,6 +181,8 @@ pub struct GroupSpec<PP> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSpec {
+    /// End the run once every `[[metrics]]` span is measured.
+    pub stop_when_measured: Option<Spanned<bool>>,
     pub max_events: Option<Spanned<i64>>,
     pub max_in_flight: Option<Spanned<i64>>,
     pub max_pause_buffer: Option<Spanned<i64>>,
@@ -242,7 +286,12 @@ pub struct OpSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
-    pub at: Spanned<Dur>,
+    /// A duration, or `{ dist = "uniform", min = "…", max = "…" }`: a time drawn per seed.
+    pub at: Spanned<toml::Value>,
+    /// A name `[[metrics]]` measure from.
+    pub name: Option<Spanned<String>>,
+    /// `enabled = false` leaves the fault out (a sweep can switch it: `faults.NAME.enabled`).
+    pub enabled: Option<bool>,
     pub crash: Option<Spanned<String>>,
     pub restart_after: Option<Dur>,
     pub restart: Option<Spanned<String>>,

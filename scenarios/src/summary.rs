@@ -53,6 +53,7 @@ pub fn summary(
             sim::report::StopReason::Idle => "running out of events",
             sim::report::StopReason::Events => "the event limit (limits.max_events)",
             sim::report::StopReason::Violation => "the first violation",
+            sim::report::StopReason::Measured => "measuring every metric (limits.stop_when_measured)",
         }
     );
     let _ = writeln!(s, "  events    {} ({} faults)", group(r.events), r.faults);
@@ -86,10 +87,21 @@ pub fn summary(
         let kind = c.kind.name();
         let _ = writeln!(s, "    {mark:<8} {:<28} {kind:<11} {}", c.name, c.detail);
     }
-    if !r.metrics.is_empty() {
+    if !r.metrics.is_empty() || !r.censored.is_empty() {
         let _ = writeln!(s, "  metrics");
         for (name, m) in &r.metrics {
-            let _ = writeln!(s, "    {name:<37} {}", metric_text(units(name), m));
+            // A scenario's [[metrics]] span is a duration.
+            let unit = match cfg.spans.iter().any(|x| &x.name == name) {
+                true => sim::metrics::Unit::Ns,
+                false => units(name),
+            };
+            let _ = writeln!(s, "    {name:<37} {}", metric_text(unit, m));
+        }
+        for name in &r.censored {
+            let _ = writeln!(
+                s,
+                "    {name:<37} censored: never measured (its start or its condition never came)"
+            );
         }
     }
     if !r.bounds_hit.is_empty() {

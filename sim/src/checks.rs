@@ -73,6 +73,30 @@ impl CheckDecl {
     }
 }
 
+/// A condition a protocol reports whenever it holds ([`crate::CheckSink::holds`]): not a
+/// check (nothing fails), but what a scenario's `[[metrics]]` measure up to, e.g. "every live
+/// server knows the same leader". Eventually-checks can be measured up to as well.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConditionDecl {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+impl ConditionDecl {
+    pub const fn new(name: &'static str, description: &'static str) -> Self {
+        ConditionDecl { name, description }
+    }
+}
+
+/// A scenario's `[[metrics]]` span while the run goes on.
+struct Span {
+    name: String,
+    from: Option<String>,
+    until: String,
+    started: Option<Time>,
+    measured: Option<Time>,
+}
+
 /// One check's verdict, as reported in `result.json` (`checks[{name,kind,status,detail}]`).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct CheckResult {
@@ -113,6 +137,10 @@ pub struct CheckBoard {
     metric_decls: Vec<crate::metrics::MetricDecl>,
     /// Metrics reported but never declared (a protocol bug, reported like an undeclared check).
     undeclared_metrics: Vec<&'static str>,
+    conditions: Vec<ConditionDecl>,
+    spans: Vec<Span>,
+    /// Spans started and not measured yet.
+    open_spans: usize,
 }
 
 impl CheckBoard {
@@ -137,7 +165,70 @@ impl CheckBoard {
             metrics: Default::default(),
             metric_decls: Vec::new(),
             undeclared_metrics: Vec::new(),
+            conditions: Vec::new(),
+            spans: Vec::new(),
+            open_spans: 0,
         }
+    }
+
+    /// Declares the conditions the protocol may report holding.
+    pub fn declare_conditions(&mut self, decls: impl IntoIterator<Item = ConditionDecl>) {
+        self.conditions.extend(decls);
+    }
+
+    /// The scenario's `[[metrics]]`; a span without `from` starts at once.
+    pub fn set_spans(&mut self, spans: &[crate::config::SpanMetric]) {
+        self.spans = spans
+            .iter()
+            .map(|s| Span {
+                name: s.name.clone(),
+                from: s.from.clone(),
+                until: s.until.clone(),
+                started: if s.from.is_none() { Some(0) } else { None },
+                measured: None,
+            })
+            .collect();
+        self.open_spans = self.spans.iter().filter(|s| s.started.is_some()).count();
+    }
+
+    /// The scheduled fault named `name` happened: spans from it start now (the first time).
+    pub fn mark(&mut self, name: &str) {
+        let now = self.now;
+        for s in &mut self.spans {
+            if s.started.is_none() && s.from.as_deref() == Some(name) {
+                s.started = Some(now);
+                self.open_spans += 1;
+            }
+        }
+    }
+
+    /// Whether a started span waits for `condition` (so a protocol computes it only then).
+    #[inline]
+    pub fn wants(&self, condition: &str) -> bool {
+        self.open_spans > 0
+            && self
+                .spans
+                .iter()
+                .any(|s| s.started.is_some() && s.measured.is_none() && s.until == condition)
+    }
+
+    /// True when the scenario has spans and every one is measured.
+    pub fn all_measured(&self) -> bool {
+        !self.spans.is_empty() && self.spans.iter().all(|s| s.measured.is_some())
+    }
+
+    /// Each span's value (ns), or `None` when it was never measured (censored).
+    pub fn span_results(&self) -> Vec<(String, Option<Time>)> {
+        self.spans
+            .iter()
+            .map(|s| {
+                let v = match (s.started, s.measured) {
+                    (Some(a), Some(b)) => Some(b - a),
+                    _ => None,
+                };
+                (s.name.clone(), v)
+            })
+            .collect()
     }
 
     /// Declares the metrics that may be reported.
@@ -232,6 +323,21 @@ impl CheckBoard {
 
     pub fn holds(&mut self, name: &'static str) {
         let (now, quiet) = (self.now, self.quiet_from);
+        if self.open_spans > 0 {
+            for s in &mut self.spans {
+                if s.started.is_some() && s.measured.is_none() && s.until == name {
+                    s.measured = Some(now);
+                    self.open_spans -= 1;
+                }
+            }
+        }
+        if self
+            .conditions
+            .iter()
+            .any(|c| std::ptr::eq(c.name, name) || c.name == name)
+        {
+            return;
+        }
         if let Some(e) = self.entry(name) {
             if e.held_at.is_none() && quiet.is_some_and(|q| now >= q) {
                 e.held_at = Some(now);

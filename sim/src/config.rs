@@ -30,6 +30,21 @@ pub struct SimConfig {
     pub bugs: BugSet,
     /// `[buggify]`: protocol behaviours (legal, but rare in practice) forced now and then.
     pub buggify: Option<BuggifyConfig>,
+    /// `[[metrics]]`: spans the scenario measures (from a named fault until a condition holds).
+    pub spans: Vec<SpanMetric>,
+    /// `[limits] stop_when_measured`: end the run once every span is measured.
+    pub stop_when_measured: bool,
+}
+
+/// A metric declared in a scenario (`[[metrics]]`), measured without writing Rust: the time
+/// from `from` (a named `[[faults]]` entry firing, or the start of the run) until the condition
+/// `until` (one of the protocol's conditions or eventually-checks) first holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpanMetric {
+    pub name: String,
+    /// The name of a scheduled fault; `None`: the start of the run.
+    pub from: Option<String>,
+    pub until: String,
 }
 
 /// FoundationDB's BUGGIFY: a protocol marks places where it may legally behave in a rarely seen
@@ -63,6 +78,8 @@ impl SimConfig {
             checks: ChecksConfig::default(),
             bugs: BugSet::default(),
             buggify: None,
+            spans: Vec::new(),
+            stop_when_measured: false,
         }
     }
 }
@@ -256,6 +273,13 @@ pub struct ScheduledOp<S> {
 #[derive(Clone, Debug, Serialize)]
 pub struct ScheduledFault {
     pub at: Time,
+    /// The fault strikes at a time drawn uniformly from `[at, at + spread]`, from the stream
+    /// `faults/at/<draw>` (faults that share `draw` strike at the same drawn instant, in
+    /// order); 0: exactly at `at`.
+    pub spread: Time,
+    pub draw: u32,
+    /// A name `[[metrics]]` can measure from (`from = "NAME"`).
+    pub name: Option<String>,
     pub action: FaultAction,
 }
 

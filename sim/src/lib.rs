@@ -30,7 +30,7 @@ pub mod time;
 pub mod trace;
 mod workload;
 
-pub use checks::{CheckDecl, CheckKind, CheckResult, CheckStatus};
+pub use checks::{CheckDecl, CheckKind, CheckResult, CheckStatus, ConditionDecl};
 pub use client::{ClientReply, ClientRequest, Outcome};
 pub use config::SimConfig;
 pub use dist::Dist;

@@ -452,6 +452,13 @@ impl<'a> CheckSink<'a> {
         self.inner.holds(check);
     }
 
+    /// Whether a scenario's `[[metrics]]` span is waiting for `condition` right now: compute
+    /// a costly condition only then, and report it with [`CheckSink::holds`].
+    #[inline]
+    pub fn wants(&self, condition: &str) -> bool {
+        self.inner.wants(condition)
+    }
+
     /// When the quiet period begins (None: the scenario has none), for eventually-checks that
     /// concern what happened before it.
     pub fn quiet_from(&self) -> Option<Time> {
@@ -478,6 +485,11 @@ pub trait Invariants<P: Protocol>: Sized {
     fn checks() -> Vec<CheckDecl>;
     /// Every metric it can report ([`CheckSink::sample`], [`CheckSink::value`]).
     fn metrics() -> Vec<crate::metrics::MetricDecl> {
+        Vec::new()
+    }
+    /// Every condition it can report holding ([`CheckSink::holds`], [`CheckSink::wants`]),
+    /// for the spans a scenario's `[[metrics]]` measure.
+    fn conditions() -> Vec<crate::checks::ConditionDecl> {
         Vec::new()
     }
     fn after_event(&mut self, world: &World<P>, touched: NodeId, sink: &mut CheckSink);

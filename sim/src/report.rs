@@ -33,6 +33,8 @@ pub enum StopReason {
     Events,
     /// Stopped at the first violation.
     Violation,
+    /// `[limits] stop_when_measured`: every `[[metrics]]` span was measured.
+    Measured,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -56,6 +58,10 @@ pub struct RunReport {
     pub trace_bytes: u64,
     /// Metric name → summary (series) or value.
     pub metrics: std::collections::BTreeMap<String, crate::metrics::MetricSummary>,
+    /// `[[metrics]]` spans never measured in this run (their start or their condition never
+    /// came): censored, not silently missing (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub censored: Vec<String>,
     /// With [`crate::Outputs::coverage`]: the features the run reached, sorted (not in JSON).
     #[serde(skip)]
     pub coverage: Vec<u64>,
@@ -92,6 +98,7 @@ impl RunReport {
             trace_bytes: 0,
             buggify: Default::default(),
             metrics: Default::default(),
+            censored: Vec::new(),
             coverage: Vec::new(),
         }
     }

@@ -41,12 +41,17 @@ impl ScheduleWriter {
     }
 
     /// A fault that happened (resolved), from a root origin.
-    pub fn fault(&mut self, t: Time, action: &FaultAction, origin: Origin) {
-        let keys: serde_json::Map<String, serde_json::Value> = action
+    /// A fault that happened; `name`: the `[[faults]]` entry's name, kept so `[[metrics]]`
+    /// measured from it still work in the replay.
+    pub fn fault(&mut self, t: Time, action: &FaultAction, origin: Origin, name: Option<&str>) {
+        let mut keys: serde_json::Map<String, serde_json::Value> = action
             .scenario_keys()
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
+        if let Some(n) = name {
+            keys.insert("name".into(), n.into());
+        }
         self.line(&serde_json::json!({ "t": t, "fault": keys, "origin": origin.name() }));
     }
 

@@ -182,6 +182,9 @@ fn everyone_pings(nodes: usize, period_ms: u64) -> Vec<Params> {
 fn fault(at_ms: u64, action: FaultAction) -> ScheduledFault {
     ScheduledFault {
         at: at_ms * MS,
+        spread: 0,
+        draw: 0,
+        name: None,
         action,
     }
 }

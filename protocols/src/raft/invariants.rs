@@ -14,7 +14,7 @@
 use super::node::{Raft, Role};
 use sim::faults::FaultEvent;
 use sim::metrics::{MetricDecl, Unit};
-use sim::{CheckDecl, CheckSink, Invariants, NodeId, World};
+use sim::{CheckDecl, CheckSink, ConditionDecl, Invariants, NodeId, World};
 use std::collections::BTreeMap;
 
 pub const ELECTION_SAFETY: &str = "election-safety";
@@ -31,6 +31,8 @@ pub const LEASE_READ: &str = "lease-read-served";
 pub const COMPACTED: &str = "log-compacted";
 pub const SINGLE_LEADER: &str = "single-leader";
 pub const LEADER_RECOVERY: &str = "leader-recovery";
+/// Condition: one leader, and every running server has heard from it in its term.
+pub const LEADER_KNOWN: &str = "leader-known";
 
 #[derive(Clone, Copy, Default)]
 struct Seen {
@@ -260,6 +262,21 @@ impl RaftInvariants {
         followers > self.n / 2
     }
 
+    /// The condition `leader-known`: exactly one running, unpaused leader, and every other
+    /// running, unpaused server is in its term and has accepted an AppendEntries from it (a
+    /// heartbeat counts even when its log check fails: the follower then knows the leader).
+    /// This is the end of the Raft paper's "downtime" (§9.3): every live server has received
+    /// a heartbeat from the new leader.
+    fn leader_known(&self) -> bool {
+        let live = || self.seen.iter().enumerate().filter(|(_, s)| s.up && !s.paused);
+        let mut leaders = live().filter(|(_, s)| s.leader);
+        let (Some((l, ls)), None) = (leaders.next(), leaders.next()) else {
+            return false;
+        };
+        let l = NodeId(l as u32);
+        live().all(|(_, s)| s.term == ls.term && s.hint == Some(l))
+    }
+
     /// Forgets what every server has folded into its snapshot.
     fn prune(&mut self) {
         let floor = self.sm_index.iter().copied().min().unwrap_or(0);
@@ -360,6 +377,13 @@ impl Invariants<Raft> for RaftInvariants {
         ]
     }
 
+    fn conditions() -> Vec<ConditionDecl> {
+        vec![ConditionDecl::new(
+            LEADER_KNOWN,
+            "one leader, and every running server has heard from it in its term",
+        )]
+    }
+
     fn after_event(&mut self, world: &World<Raft>, touched: NodeId, sink: &mut CheckSink) {
         self.now = world.now();
         self.note_leader_crashes(world);
@@ -404,6 +428,9 @@ impl Invariants<Raft> for RaftInvariants {
         self.check_disk(world, touched, sink);
         if self.single_leader() {
             sink.holds(SINGLE_LEADER);
+        }
+        if sink.wants(LEADER_KNOWN) && self.leader_known() {
+            sink.holds(LEADER_KNOWN);
         }
         if self.applied.len() > 4096 || self.commits.len() > 4096 {
             self.prune();

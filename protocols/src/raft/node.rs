@@ -32,8 +32,20 @@ pub enum ReadMode {
 pub struct RaftParams {
     /// Election timeouts are drawn uniformly from this range (§5.2).
     pub election_timeout: [Dur; 2],
-    /// Leader heartbeat interval (§5.2).
-    pub heartbeat: Dur,
+    /// Leader heartbeat interval (§5.2), or `"auto"`: half the minimum election timeout.
+    pub heartbeat: Heartbeat,
+    /// When a candidate sends RequestVote: once its new term and vote for itself are on disk
+    /// (`before-asking`, as etcd does), or at once while they are written (`in-parallel`):
+    /// Figure 2 asks for the write before *responding*; the candidate then counts its own
+    /// vote, and so becomes leader, only once the write is durable.
+    pub candidate_sync: CandidateSync,
+    /// A candidate or leader that steps down (it saw a higher term) draws a fresh election
+    /// timeout, as etcd does; `false` keeps the running one, as Figure 2 reads (the timer
+    /// restarts only on an AppendEntries from the leader or a granted vote) and LogCabin does.
+    pub step_down_resets_timer: bool,
+    /// Election timeouts are whole multiples of this (1 ns: any value in the range). The
+    /// implementation measured in the Raft paper's §9.3 drew whole milliseconds.
+    pub timeout_granularity: Dur,
     /// Most entries in one AppendEntries.
     pub max_entries_per_append: u32,
     pub read_mode: ReadMode,
@@ -48,7 +60,10 @@ impl Default for RaftParams {
     fn default() -> Self {
         RaftParams {
             election_timeout: [Dur(150 * NANOS_PER_MILLI), Dur(300 * NANOS_PER_MILLI)],
-            heartbeat: Dur(50 * NANOS_PER_MILLI),
+            heartbeat: Heartbeat::Every(Dur(50 * NANOS_PER_MILLI)),
+            timeout_granularity: Dur(1),
+            step_down_resets_timer: true,
+            candidate_sync: CandidateSync::BeforeAsking,
             max_entries_per_append: 64,
             read_mode: ReadMode::ReadIndex,
             compact_every: 1000,
@@ -64,7 +79,19 @@ pub const PARAM_DOCS: &[sim::ParamDoc] = &[
     },
     sim::ParamDoc {
         name: "heartbeat",
-        description: "interval of the leader's empty AppendEntries",
+        description: "interval of the leader's empty AppendEntries, or \"auto\": half the minimum election timeout (the Raft paper's §9.3 setup)",
+    },
+    sim::ParamDoc {
+        name: "candidate_sync",
+        description: "before-asking | in-parallel: a candidate's RequestVote waits for its term and vote to be synced, or goes at once (it still leads only once they are durable)",
+    },
+    sim::ParamDoc {
+        name: "step_down_resets_timer",
+        description: "a candidate or leader that sees a higher term draws a fresh election timeout (etcd); false keeps the running one (Figure 2, LogCabin)",
+    },
+    sim::ParamDoc {
+        name: "timeout_granularity",
+        description: "election timeouts are whole multiples of this (\"1ms\" as in the paper's §9.3 measurements; default 1ns)",
     },
     sim::ParamDoc {
         name: "max_entries_per_append",
@@ -83,6 +110,67 @@ pub const PARAM_DOCS: &[sim::ParamDoc] = &[
         description: "ignore RequestVote while a leader is alive (dissertation §4.2.3); leases need it",
     },
 ];
+
+/// When a candidate's RequestVote leaves (see [`RaftParams::candidate_sync`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CandidateSync {
+    BeforeAsking,
+    InParallel,
+}
+
+/// The leader's heartbeat interval: a duration, or `"auto"` (half the minimum election timeout,
+/// as in the Raft paper's §9.3 experiments, so a sweep over timeouts keeps the ratio).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heartbeat {
+    Every(Dur),
+    Auto,
+}
+
+impl Heartbeat {
+    /// The interval in ns, given the election timeout range.
+    pub fn interval(self, election_timeout: [Dur; 2]) -> u64 {
+        match self {
+            Heartbeat::Every(d) => d.0,
+            Heartbeat::Auto => election_timeout[0].0 / 2,
+        }
+    }
+}
+
+impl Serialize for Heartbeat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Heartbeat::Every(d) => d.serialize(s),
+            Heartbeat::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Heartbeat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Heartbeat;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration string with a unit, e.g. \"50ms\", or \"auto\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Heartbeat, E> {
+                if s == "auto" {
+                    return Ok(Heartbeat::Auto);
+                }
+                sim::time::parse_duration(s)
+                    .map(|t| Heartbeat::Every(Dur(t)))
+                    .map_err(|e| E::custom(format!("{e} (or write \"auto\": half the minimum election timeout)")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Heartbeat, E> {
+                Err(E::custom(format!(
+                    "durations need a unit: write \"{v}ms\" (a string), not {v}"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Role {
@@ -140,6 +228,9 @@ pub struct Raft {
     pub(super) answered: Vec<bool>,
     /// Own log durable up to here (a leader counts itself only for durable entries).
     pub(super) durable_index: u64,
+    /// `candidate_sync = in-parallel`: the sync that makes this candidacy's term and vote
+    /// durable, while it is pending (the candidate may not lead before it completes).
+    pub(super) vote_sync: Option<SyncId>,
     pub(super) syncs: VecDeque<(SyncId, u64)>,
     // Volatile state on leaders (reinitialized after election).
     pub(super) next_index: Vec<u64>,
@@ -241,9 +332,12 @@ impl Raft {
     /// §5.2: a fresh randomized election timeout.
     pub(super) fn reset_election_timer(&mut self, cx: &mut Ctx<Self>) {
         let [lo, hi] = self.p.election_timeout;
-        let mut d = cx.rng().range_inclusive(lo.0, hi.0.max(lo.0));
+        let g = self.p.timeout_granularity.0.max(1);
+        // Whole multiples of the granularity within the range (validated to hold one).
+        let (first, last) = (lo.0.div_ceil(g), hi.0.max(lo.0) / g);
+        let mut d = cx.rng().range_inclusive(first, last) * g;
         if cx.buggify(EARLY_ELECTION) {
-            d = lo.0;
+            d = first * g;
         }
         let deadline = cx.now_mono() + d;
         self.election_deadline = Some(deadline);
@@ -285,7 +379,8 @@ impl Raft {
         if let Some(t) = self.heartbeat_timer.take() {
             cx.cancel_timer(t);
         }
-        self.heartbeat_timer = Some(cx.set_timer(self.p.heartbeat.0, Timer::Heartbeat));
+        let every = self.p.heartbeat.interval(self.p.election_timeout);
+        self.heartbeat_timer = Some(cx.set_timer(every, Timer::Heartbeat));
     }
 
     // ----- roles -----
@@ -309,8 +404,12 @@ impl Raft {
                 self.reads.clear();
                 self.round_sent_mono.clear();
             }
+            let was_leader = self.role == Role::Leader;
             self.role = Role::Follower;
-            self.reset_election_timer(cx);
+            // A leader has no election timer running: it always needs a fresh one.
+            if self.p.step_down_resets_timer || was_leader || self.election_deadline.is_none() {
+                self.reset_election_timer(cx);
+            }
         }
         self.leader = None;
     }
@@ -323,6 +422,10 @@ impl Raft {
         self.leader = None;
         self.votes = vec![self.id];
         self.persist_hard_state(cx);
+        self.vote_sync = match self.p.candidate_sync {
+            CandidateSync::InParallel => Some(cx.sync()),
+            CandidateSync::BeforeAsking => None,
+        };
         self.reset_election_timer(cx);
         if cx.tracing() {
             cx.note(format!("times out, starts an election for term {}", self.term));
@@ -332,7 +435,12 @@ impl Raft {
         self.request_votes(cx);
         // §5.1: RPCs that get no answer are retried; a candidate re-asks every heartbeat.
         self.start_heartbeat_timer(cx);
-        if self.votes.len() >= self.majority() {
+        self.won_election(cx);
+    }
+
+    /// A candidate with a majority of votes leads, once its own vote is durable.
+    fn won_election(&mut self, cx: &mut Ctx<Self>) {
+        if self.role == Role::Candidate && self.votes.len() >= self.majority() && self.vote_sync.is_none() {
             self.become_leader(cx);
         }
     }
@@ -346,8 +454,12 @@ impl Raft {
         };
         for peer in cx.peers() {
             if !self.answered[peer.index()] {
-                // The vote for itself must be durable before anyone hears of the candidacy.
-                cx.send_after_sync(peer, msg.clone());
+                match self.p.candidate_sync {
+                    // The vote for itself durable before anyone hears of the candidacy.
+                    CandidateSync::BeforeAsking => cx.send_after_sync(peer, msg.clone()),
+                    // Asked at once; `won_election` waits for the write instead.
+                    CandidateSync::InParallel => cx.send(peer, msg.clone()),
+                }
             }
         }
     }
@@ -450,9 +562,7 @@ impl Raft {
         if !self.votes.contains(&from) {
             self.votes.push(from);
         }
-        if self.votes.len() >= self.majority() {
-            self.become_leader(cx);
-        }
+        self.won_election(cx);
     }
 }
 
@@ -506,10 +616,20 @@ impl Protocol for Raft {
         if lo.0 == 0 || lo > hi {
             return Err("election_timeout must be [min, max] with 0 < min <= max".into());
         }
-        if p.heartbeat.0 == 0 || p.heartbeat >= lo {
+        let hb = p.heartbeat.interval(p.election_timeout);
+        if hb == 0 || hb >= lo.0 {
             return Err(
                 "heartbeat must be greater than 0 and shorter than the minimum election timeout".into(),
             );
+        }
+        let g = p.timeout_granularity.0;
+        if g == 0 || hi.0 / g < lo.0.div_ceil(g) {
+            return Err(format!(
+                "timeout_granularity {} leaves no whole multiple inside election_timeout [{}, {}]",
+                sim::time::format_duration(g),
+                sim::time::format_duration(lo.0),
+                sim::time::format_duration(hi.0)
+            ));
         }
         if p.max_entries_per_append == 0 || p.max_entries_per_append > 100_000 {
             return Err("max_entries_per_append must be between 1 and 100000".into());
@@ -571,6 +691,7 @@ impl Protocol for Raft {
             votes: Vec::new(),
             answered: Vec::new(),
             durable_index: d.log.last_index(),
+            vote_sync: None,
             syncs: VecDeque::new(),
             next_index: Vec::new(),
             match_index: Vec::new(),
@@ -644,6 +765,10 @@ impl Protocol for Raft {
             }
             self.syncs.pop_front();
             self.durable_index = self.durable_index.max(index.min(self.log.last_index()));
+        }
+        if self.vote_sync.is_some_and(|v| v <= sync) {
+            self.vote_sync = None;
+            self.won_election(cx);
         }
         if self.role == Role::Leader {
             self.advance_commit(cx);

@@ -5,7 +5,7 @@
 pub(crate) mod exec;
 pub(crate) mod guided;
 pub mod pin;
-mod progress;
+pub(crate) mod progress;
 pub mod swarm;
 
 use crate::error::InputError;

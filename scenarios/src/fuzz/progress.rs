@@ -7,13 +7,18 @@ pub(crate) struct Bar(Option<ProgressBar>);
 
 impl Bar {
     pub fn new(total: u64, enabled: bool) -> Bar {
+        Bar::with_unit(total, enabled, "seeds")
+    }
+
+    /// A bar counting `unit` (seeds, trials).
+    pub fn with_unit(total: u64, enabled: bool, unit: &str) -> Bar {
         if !enabled {
             return Bar(None);
         }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} seeds  {per_sec}  {msg}  ETA {eta}",
-        )
+        let style = ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit}  {{per_sec}}  {{msg}}  ETA {{eta}}"
+        ))
         .map(|s| s.progress_chars("=> "));
         if let Ok(style) = style {
             bar.set_style(style);

@@ -102,12 +102,16 @@ impl Swarm {
         for (key, values) in &swarm.choose {
             for v in values {
                 let mut t = swarm.base.clone();
-                set_path(&mut t, key, v.clone()).map_err(|e| usage(path, format!("choose `{key}`: {e}")))?;
+                crate::keypath::set(&mut t, key, v.clone())
+                    .map_err(|e| usage(path, format!("choose `{key}`: {e}")))?;
                 let text = toml::to_string(&t).map_err(|e| usage(path, e.to_string()))?;
                 crate::load::load_str(path, &text).map_err(|e| {
                     usage(
                         path,
-                        format!("choose `{key}` = {v}: {}", strip_location(&e.to_string())),
+                        format!(
+                            "choose `{key}` = {v}: {}",
+                            crate::keypath::strip_location(&e.to_string())
+                        ),
                     )
                 })?;
             }
@@ -129,7 +133,7 @@ impl Swarm {
             }
             let v = values[rng.below(values.len() as u64) as usize].clone();
             drawn.push(format!("{key} = {v}"));
-            let _ = set_path(&mut t, key, v);
+            let _ = crate::keypath::set(&mut t, key, v);
         }
         // Last, so that adding them changed no earlier draw (choosing crash_on_role's role
         // no longer draws: it is the first role, so variants with it changed once).
@@ -313,30 +317,6 @@ impl Swarm {
         spec.insert("chance".into(), toml::Value::Float(chance));
         t.insert("buggify".into(), toml::Value::Table(spec));
     }
-}
-
-/// Sets `a.b.c` in `t`, creating tables on the way; the last step must not be a table.
-fn set_path(t: &mut toml::Table, path: &str, v: toml::Value) -> Result<(), String> {
-    let parts: Vec<&str> = path.split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return Err(format!("`{path}` is not a key path such as params.heartbeat"));
-    }
-    let mut cur = t;
-    for p in &parts[..parts.len() - 1] {
-        let next = cur
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cur = next
-            .as_table_mut()
-            .ok_or_else(|| format!("`{p}` in `{path}` is not a table"))?;
-    }
-    cur.insert(parts[parts.len() - 1].to_string(), v);
-    Ok(())
-}
-
-/// A loader message without its `file:line:col:` prefix (the variant's lines are not the file's).
-fn strip_location(msg: &str) -> String {
-    msg.split_once(": ").map_or(msg, |(_, rest)| rest).to_string()
 }
 
 #[cfg(test)]

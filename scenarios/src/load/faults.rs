@@ -45,6 +45,14 @@ impl ActionSpec<'_> {
     }
 }
 
+/// A named `[[faults]]` entry seen so far: its time and draw, for `at = { with = NAME }`.
+pub(super) struct Named {
+    pub name: String,
+    pub at: Time,
+    pub spread: Time,
+    pub draw: u32,
+}
+
 /// The largest `max_clock_jump` (10 000 h): a draw spans twice it, in ns.
 const MAX_CLOCK_JUMP: Time = 10_000 * 3600 * NANOS_PER_SEC;
 
@@ -117,37 +125,105 @@ impl<P: Protocol> Builder<'_, P> {
         Ok(found.pop().expect("one action"))
     }
 
-    /// When the fault strikes: within the run, before the quiet period.
-    fn fault_time(&self, s: &FaultSpec, cfg: &SimConfig) -> R<Time> {
-        let at = s.at.get_ref().0;
-        if at > cfg.duration {
+    /// When the fault strikes, `(earliest, spread)`: a duration, or
+    /// `{ dist = "uniform", min, max }` (drawn per seed); within the run, before the quiet period.
+    fn fault_time(&self, s: &FaultSpec, cfg: &SimConfig, named: &[Named]) -> R<(Time, Time, Option<u32>)> {
+        let span = s.at.span();
+        if let Some(w) = s.at.get_ref().as_table().and_then(|t| t.get("with")) {
+            let Some(n) = w.as_str() else {
+                return self.err(span, "`at = { with = \"NAME\" }` names an earlier fault", None);
+            };
+            if s.at.get_ref().as_table().is_some_and(|t| t.len() > 1) {
+                return self.err(span, "`at = { with = … }` takes no other key", None);
+            }
+            return match named.iter().find(|x| x.name == n) {
+                Some(x) => Ok((x.at, x.spread, Some(x.draw))),
+                None => self.err(
+                    span,
+                    format!("`at`: no earlier fault is named `{n}`"),
+                    Some(
+                        "`with` strikes at the same instant as an earlier [[faults]] entry with that name"
+                            .into(),
+                    ),
+                ),
+            };
+        }
+        let parse = |v: &toml::Value, what: &str| -> R<Time> {
+            match v.as_str().map(sim::time::parse_duration) {
+                Some(Ok(t)) => Ok(t),
+                Some(Err(e)) => self.err(span.clone(), format!("`at`: {what}: {e}"), None),
+                None => self.err(
+                    span.clone(),
+                    format!("`at`: {what} must be a duration string, e.g. \"2s\""),
+                    None,
+                ),
+            }
+        };
+        let uniform_hint = || {
+            Some("write at = \"2s\" or at = { dist = \"uniform\", min = \"2s\", max = \"2.3s\" }".to_string())
+        };
+        let (lo, hi) = match s.at.get_ref() {
+            toml::Value::Table(t) => {
+                if t.get("dist").and_then(|d| d.as_str()) != Some("uniform") {
+                    return self.err(span, "`at` as a table must be a uniform range", uniform_hint());
+                }
+                if let Some(k) = t.keys().find(|k| !["dist", "min", "max"].contains(&k.as_str())) {
+                    return self.err(
+                        span,
+                        format!("`at`: unknown key `{k}` (a uniform range has min and max)"),
+                        uniform_hint(),
+                    );
+                }
+                let (Some(a), Some(b)) = (t.get("min"), t.get("max")) else {
+                    return self.err(span, "`at`: a uniform range needs min and max", uniform_hint());
+                };
+                let (a, b) = (parse(a, "min")?, parse(b, "max")?);
+                if a > b {
+                    return self.err(span, "`at`: min is after max", None);
+                }
+                (a, b)
+            }
+            v => {
+                let t = parse(v, "the time")?;
+                (t, t)
+            }
+        };
+        if hi > cfg.duration {
             return self.err(
-                s.at.span(),
+                span,
                 format!(
                     "this fault is at {}, after the end of the run (duration = {})",
-                    format_duration(at),
+                    format_duration(hi),
                     format_duration(cfg.duration)
                 ),
                 Some("move it earlier or make the run longer".into()),
             );
         }
-        if let Some(q) = cfg.quiet_from.filter(|q| at >= *q) {
+        if let Some(q) = cfg.quiet_from.filter(|q| hi >= *q) {
             return self.err(
-                s.at.span(),
+                span,
                 format!(
                     "this fault is at {}, inside the quiet period (from {})",
-                    format_duration(at),
+                    format_duration(hi),
                     format_duration(q)
                 ),
                 Some("the quiet period has no faults; move the fault or quiet_from".into()),
             );
         }
-        Ok(at)
+        Ok((lo, hi - lo, None))
     }
 
-    pub(super) fn fault(&self, fs: &Spanned<FaultSpec>, cfg: &SimConfig) -> R<ScheduledFault> {
+    /// `index`: the entry's position in the file (its `at` draws from `faults/at/<index>`);
+    /// `named`: the earlier named entries, for `at = { with = "NAME" }`.
+    pub(super) fn fault(
+        &self,
+        fs: &Spanned<FaultSpec>,
+        cfg: &SimConfig,
+        index: u32,
+        named: &[Named],
+    ) -> R<ScheduledFault> {
         let s = fs.get_ref();
-        let at = self.fault_time(s, cfg)?;
+        let (at, spread, with) = self.fault_time(s, cfg, named)?;
         let action = self.action(fs)?;
         // Options that belong to another action are mistakes worth reporting.
         let (name, allowed) = action.describe();
@@ -249,7 +325,31 @@ impl<P: Protocol> Builder<'_, P> {
                 restart_after: after(s.restart_after),
             },
         };
-        Ok(ScheduledFault { at, action: a })
+        let name = match &s.name {
+            Some(n) => {
+                let v = n.get_ref();
+                if v.is_empty()
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return self.err(
+                        n.span(),
+                        format!("fault name `{v}`: use letters, digits, `-` and `_`"),
+                        Some("e.g. name = \"leader-crash\"".into()),
+                    );
+                }
+                Some(v.clone())
+            }
+            None => None,
+        };
+        Ok(ScheduledFault {
+            at,
+            spread,
+            draw: with.unwrap_or(index),
+            name,
+            action: a,
+        })
     }
 
     fn partition(&self, p: &Spanned<PartitionValue>, cfg: &SimConfig) -> R<PartitionSpec> {

@@ -11,6 +11,9 @@
 
 mod checks;
 mod faults;
+mod metrics;
+
+pub use metrics::STATS;
 mod workload;
 
 use crate::error::{InputError, Source};
@@ -254,9 +257,24 @@ impl<P: Protocol> Builder<'_, P> {
         }
         cfg.quiet_from = self.quiet_from(f, duration)?;
         let ops = self.scheduled_ops(f, &p.family, &cfg)?;
-        for fault in f.faults.iter().flatten() {
-            let sf = self.fault(fault, &cfg)?;
-            cfg.faults.push(sf);
+        let mut named: Vec<faults::Named> = Vec::new();
+        for (i, fault) in f.faults.iter().flatten().enumerate() {
+            let sf = self.fault(fault, &cfg, i as u32, &named)?;
+            if let Some(n) = &sf.name {
+                if named.iter().any(|x| &x.name == n) {
+                    let span = fault.get_ref().name.as_ref().map_or(fault.span(), |s| s.span());
+                    return self.err(span, format!("two faults are named `{n}`"), None);
+                }
+                named.push(faults::Named {
+                    name: n.clone(),
+                    at: sf.at,
+                    spread: sf.spread,
+                    draw: sf.draw,
+                });
+            }
+            if fault.get_ref().enabled != Some(false) {
+                cfg.faults.push(sf);
+            }
         }
         if let Some(n) = &f.nemesis {
             cfg.nemesis = Some(self.nemesis(n, &cfg)?);
@@ -267,6 +285,24 @@ impl<P: Protocol> Builder<'_, P> {
         }
         if let Some(b) = &f.buggify {
             cfg.buggify = Some(self.buggify(b.get_ref())?);
+        }
+        let fault_names: Vec<String> = named.into_iter().map(|x| x.name).collect();
+        for m in f.metrics.iter().flatten() {
+            let span = self.span_metric(m, &fault_names, &cfg)?;
+            cfg.spans.push(span);
+        }
+        if let Some(stop) = f.limits.as_ref().and_then(|l| l.stop_when_measured.as_ref()) {
+            if *stop.get_ref() && cfg.spans.is_empty() {
+                return self.err(
+                    stop.span(),
+                    "`stop_when_measured = true` needs at least one [[metrics]] entry",
+                    None,
+                );
+            }
+            cfg.stop_when_measured = *stop.get_ref();
+        }
+        if let Some(s) = &f.sweep {
+            self.sweep(s, &cfg)?;
         }
         Ok(Prepared::new(
             f.name.clone().unwrap_or_else(|| default_name(self.src.path)),
@@ -585,16 +621,8 @@ impl<P: Protocol> Builder<'_, P> {
                     None,
                 );
             }
-            let k = key.get_ref();
-            if k.split('.').any(str::is_empty)
-                || k.starts_with("swarm")
-                || ["seed", "bugs", "protocol"].contains(&k.as_str())
-            {
-                return self.err(
-                    key.span(),
-                    format!("choose `{k}`: a key path a scenario sets, such as params.heartbeat or nodes"),
-                    None,
-                );
+            if let Err(e) = crate::keypath::check(key.get_ref()) {
+                return self.err(key.span(), format!("choose: {e}"), None);
             }
         }
         Ok(())

@@ -77,6 +77,7 @@ impl<P: Protocol> Sim<P> {
                         target: Target::Client(c),
                     }),
                     origin: Origin::FollowUp,
+                    mark: None,
                 },
             );
         }
@@ -123,6 +124,7 @@ impl<P: Protocol> Sim<P> {
                         target: Target::Client(c),
                     }),
                     origin: Origin::FollowUp,
+                    mark: None,
                 },
             );
         }

@@ -97,7 +97,7 @@ impl<P: Protocol> Sim<P> {
             Ev::ClientTimeout { client, lane, at } => self.on_client_timeout(client, lane, at),
             Ev::ClientBackoff { client, lane, gen } => self.on_client_backoff(client, lane, gen),
             Ev::ScheduledOp { index } => self.on_scheduled_op(index),
-            Ev::Fault { action, origin } => Handled::touching(self.apply_fault(*action, origin)),
+            Ev::Fault { action, origin, mark } => Handled::touching(self.apply_fault(*action, origin, mark)),
             Ev::Heal(h) => self.apply_heal(h),
             Ev::NemesisTick { kind } => self.on_nemesis_tick(kind),
             Ev::Quiet => {

@@ -163,6 +163,8 @@ pub(crate) enum Ev<P: Protocol> {
     Fault {
         action: Box<FaultAction>,
         origin: Origin,
+        /// A named scheduled fault: its index in `SimConfig::faults`.
+        mark: Option<u32>,
     },
     Heal(Heal),
     NemesisTick {

@@ -43,14 +43,26 @@ impl<P: Protocol> Sim<P> {
 
     /// Resolves and applies a fault; returns the node it touched, if any. A root fault that
     /// happened goes to the schedule.
-    pub(super) fn apply_fault(&mut self, action: FaultAction, origin: Origin) -> Option<NodeId> {
+    /// `mark`: a named scheduled fault's index, for `[[metrics]]` spans and the schedule.
+    pub(super) fn apply_fault(
+        &mut self,
+        action: FaultAction,
+        origin: Origin,
+        mark: Option<u32>,
+    ) -> Option<NodeId> {
         let nemesis = matches!(origin, Origin::Nemesis(_) | Origin::RoleCrash);
         let resolved = self.resolve_fault(action, nemesis)?;
         let before = self.core.counters.faults;
         let touched = self.apply_resolved(&resolved);
-        if origin.is_root() && self.core.counters.faults > before {
-            if let Some(w) = self.schedule.as_mut() {
-                w.fault(self.core.now, &resolved, origin);
+        if self.core.counters.faults > before {
+            let name = mark.and_then(|i| self.cfg.faults[i as usize].name.clone());
+            if let Some(name) = &name {
+                self.board.mark(name);
+            }
+            if origin.is_root() {
+                if let Some(w) = self.schedule.as_mut() {
+                    w.fault(self.core.now, &resolved, origin, name.as_deref());
+                }
             }
         }
         touched
@@ -170,6 +182,7 @@ impl<P: Protocol> Sim<P> {
                         target: Target::Node(n),
                     }),
                     origin: Origin::FollowUp,
+                    mark: None,
                 },
             );
         }

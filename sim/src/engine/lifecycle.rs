@@ -173,6 +173,7 @@ impl<P: Protocol> Sim<P> {
                         target: Target::Node(NodeId(node)),
                     }),
                     origin: Origin::FollowUp,
+                    mark: None,
                 },
             );
         }

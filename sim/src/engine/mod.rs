@@ -340,6 +340,8 @@ impl<P: Protocol> Sim<P> {
         board.declare_metrics(engine_metrics());
         board.declare_metrics(<P::Invariants as Invariants<P>>::metrics());
         board.declare_metrics(<P::Workload as Family>::metrics());
+        board.declare_conditions(<P::Invariants as Invariants<P>>::conditions());
+        board.set_spans(&cfg.spans);
         board
     }
 
@@ -354,12 +356,19 @@ impl<P: Protocol> Sim<P> {
             self.core.queue.push(at, Ev::Boot { node: i });
         }
         let faults = self.cfg.faults.clone();
-        for f in faults {
+        for (i, f) in faults.into_iter().enumerate() {
+            let at = if f.spread > 0 {
+                let mut rng = Rng::stream(self.cfg.seed, &format!("faults/at/{}", f.draw));
+                f.at + rng.range_inclusive(0, f.spread)
+            } else {
+                f.at
+            };
             self.core.queue.push(
-                f.at,
+                at,
                 Ev::Fault {
                     action: Box::new(f.action),
                     origin: Origin::Scheduled,
+                    mark: f.name.map(|_| i as u32),
                 },
             );
         }
@@ -438,6 +447,9 @@ impl<P: Protocol> Sim<P> {
             if self.cfg.checks.stop_on_violation && (self.board.any_failed() || self.history_violated()) {
                 return (StopReason::Violation, last_processed);
             }
+            if self.cfg.stop_when_measured && self.board.all_measured() {
+                return (StopReason::Measured, last_processed);
+            }
         }
         (StopReason::Idle, last_processed)
     }
@@ -455,6 +467,7 @@ impl<P: Protocol> Sim<P> {
         let cut_short = match stop {
             StopReason::Events => Some("event limit"),
             StopReason::Violation => Some("a violation was found"),
+            StopReason::Measured => Some("every metric was measured"),
             _ => None,
         };
         {
@@ -502,7 +515,22 @@ impl<P: Protocol> Sim<P> {
             bounds_hit: self.core.bounds_hit.iter().map(|s| s.to_string()).collect(),
             faults: self.core.counters.faults,
             trace_bytes: self.core.trace.bytes(),
-            metrics: self.board.metrics.summaries(),
+            metrics: {
+                let mut m = self.board.metrics.summaries();
+                for (name, v) in self.board.span_results() {
+                    if let Some(v) = v {
+                        m.insert(name, crate::metrics::MetricSummary::Value(v as f64));
+                    }
+                }
+                m
+            },
+            censored: self
+                .board
+                .span_results()
+                .into_iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(n, _)| n)
+                .collect(),
             coverage: self
                 .coverage
                 .take()

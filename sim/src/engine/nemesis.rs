@@ -56,6 +56,7 @@ impl<P: Protocol> Sim<P> {
                     restart_after: Some(down),
                 }),
                 origin: Origin::RoleCrash,
+                mark: None,
             },
         );
     }
@@ -165,6 +166,6 @@ impl<P: Protocol> Sim<P> {
                 resume_after: Some(d),
             },
         };
-        self.apply_fault(action, Origin::Nemesis(kind))
+        self.apply_fault(action, Origin::Nemesis(kind), None)
     }
 }
