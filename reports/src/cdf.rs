@@ -34,6 +34,37 @@ pub fn wants_log(series: &[CdfSeries]) -> bool {
 
 type Line = (String, RGBColor, Vec<(f64, f64)>);
 
+/// Log-axis ticks at 1, 2 and 5 times each power of ten within `[a, b]`.
+fn one_two_five(a: f64, b: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut p = 10f64.powi(a.log10().floor() as i32);
+    while p <= b {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * p;
+            if v >= a && v <= b {
+                out.push(v);
+            }
+        }
+        p *= 10.0;
+    }
+    out
+}
+
+/// An axis label: no trailing zeros, and no decimals once the numbers are large.
+fn tick(v: f64) -> String {
+    let s = if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    s
+}
+
 /// Axes, lines and legend, on a linear or a logarithmic x axis.
 fn draw_lines<'a, X>(
     mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
@@ -48,6 +79,10 @@ where
         .configure_mesh()
         .x_desc(x_label)
         .y_desc("cumulative percent of trials")
+        .x_labels(12)
+        .y_labels(11)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(&e)?;
     for (label, color, pts) in lines {
@@ -110,8 +145,9 @@ pub fn cdf_svg(title: &str, x_label: &str, series: &[CdfSeries]) -> Result<Strin
             .x_label_area_size(40)
             .y_label_area_size(56);
         if log {
+            let (a, b) = (lo * 0.9, hi * 1.1);
             let chart = builder
-                .build_cartesian_2d((lo * 0.9..hi * 1.1).log_scale(), 0.0..100.0)
+                .build_cartesian_2d((a..b).log_scale().with_key_points(one_two_five(a, b)), 0.0..100.0)
                 .map_err(&e)?;
             draw_lines(chart, x_label, &lines)?;
         } else {

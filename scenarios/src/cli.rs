@@ -203,14 +203,17 @@ summary.csv   param,value,metric,n,min,median,mean,p99,max (times in ms)\n  \
 cdf-METRIC.svg  a CDF per metric, one line per value (per [[sweep.plot]] if the file has them)\n  \
 sweep.json    the same as --json prints\n\n\
 Metrics: the scenario's [[metrics]] (e.g. the time from the fault named `crash` until the \
-condition `leader-known` holds), or [sweep] metrics = [\"latency.p99\", …]. Values and trials may \
-be declared in the scenario's [sweep] table; flags replace them. Trial k of every value runs seed \
+condition `leader-known` holds), or metrics the run reports: --metric latency.p99 (or [sweep] \
+metrics = [\"latency.p99\", …]). Values and trials may \
+be declared in the scenario's [sweep] table; a --set replaces that key's values (or adds the key), \
+--trials every trial count. Trial k of every value runs seed \
 S+k (S: --seed, else the scenario's seed), so values are compared on the same draws. The files are \
 byte-identical for any --jobs.\n\n\
 Examples:\n  \
 dsim sweep scenarios/raft/election-timeouts.toml --out sweep-lan\n  \
-dsim sweep scenarios/raft/leader-crash.toml --set params.heartbeat=20ms,50ms --trials 50 \
---out hb\n\n\
+dsim sweep scenarios/raft/election-timeouts.toml --set params.candidate_sync=before-asking --out b\n  \
+dsim sweep scenarios/raft/leader-crash.toml --set params.heartbeat=20ms,50ms --trials 20 \
+--metric latency.p99 --out hb\n\n\
 Key paths: params.X, network.drop, nodes, workload.rate, faults.NAME.enabled (an array entry by \
 its name or 0-based index). Exit 0, 1 if a trial failed a check, 2 bad input, 3 interrupted.";
 
@@ -219,12 +222,17 @@ struct SweepArgs {
     /// Scenario file (TOML), or a bundled scenario's short name such as `raft/election-timeouts`.
     scenario: String,
     /// KEY=V1,V2,… a key path and its values, e.g. params.election_timeout=[150ms,300ms],[150ms,200ms]
-    /// (repeatable: every combination runs). Replaces the file's [sweep] set.
+    /// (repeatable: every combination runs). Replaces that key's values in the file's [sweep] set,
+    /// or adds the key.
     #[arg(long = "set", value_name = "KEY=V1,V2,…")]
     sets: Vec<String>,
     /// Trials (seeds) per value (default: the file's [sweep] trials, else 100).
     #[arg(long, value_name = "N")]
     trials: Option<u64>,
+    /// A metric to measure (repeatable; replaces the file's [sweep] metrics): a [[metrics]]
+    /// name, or a reported metric with a statistic, e.g. latency.p99 or leader-recovery.max.
+    #[arg(long = "metric", value_name = "NAME")]
+    metrics: Vec<String>,
     /// The first trial's seed (default: the scenario's seed).
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
@@ -504,6 +512,7 @@ fn cmd_sweep(a: SweepArgs, io: &mut Io) -> Result<u8, InputError> {
     let opts = crate::sweep::Options {
         sets: a.sets.clone(),
         trials: a.trials,
+        metrics: a.metrics.clone(),
         seed: a.seed,
         jobs,
         out: a.out.clone(),

@@ -147,6 +147,8 @@ pub struct PlotSpec {
     pub name: Spanned<String>,
     pub title: Option<String>,
     pub values: Option<Vec<toml::Value>>,
+    /// Legend labels, one per entry of `values` (default: the values themselves).
+    pub labels: Option<Spanned<Vec<String>>>,
 }
 
 /// `[buggify] sites = [...], chance = 0.25`: the protocol's buggify sites to enable.

@@ -22,9 +22,12 @@ pub const DEFAULT_TRIALS: u64 = 100;
 pub const MAX_TRIALS: u64 = 10_000_000;
 
 pub struct Options {
-    /// `KEY=V1,V2,…` flags; when given they replace the file's `[sweep] set`.
+    /// `KEY=V1,V2,…` flags: each replaces that key's values in the file's `[sweep] set`, or
+    /// adds the key.
     pub sets: Vec<String>,
     pub trials: Option<u64>,
+    /// `--metric NAME`: what to measure instead of the file's `[sweep] metrics`.
+    pub metrics: Vec<String>,
     pub seed: Option<u64>,
     pub jobs: usize,
     pub out: PathBuf,
@@ -223,31 +226,50 @@ fn combinations(axes: &[Axis]) -> Vec<Vec<toml::Value>> {
     out
 }
 
-/// The measures: the file's `[sweep] metrics`, else every `[[metrics]]` span.
-fn measures(spec: Option<&SweepSpec>, scn: &dyn Scenario) -> Vec<Measure> {
+/// The measures: `--metric`, else the file's `[sweep] metrics`, else every `[[metrics]]` span.
+fn measures(
+    spec: Option<&SweepSpec>,
+    scn: &dyn Scenario,
+    flags: &[String],
+) -> Result<Vec<Measure>, InputError> {
     let spans = &scn.config().spans;
-    let reported = protocols::all_metrics();
-    match spec.and_then(|s| s.metrics.as_ref()) {
-        Some(list) => list
-            .iter()
-            .map(|m| {
-                let m = m.get_ref();
-                if spans.iter().any(|s| &s.name == m) {
-                    return Measure::Span(m.clone());
-                }
-                let (name, stat) = match m.rsplit_once('.') {
-                    Some((b, st)) if crate::load::STATS.contains(&st) => (b.to_string(), st.to_string()),
-                    _ => (m.clone(), String::new()),
-                };
-                let unit = reported
-                    .iter()
-                    .find(|d| d.name == name)
-                    .map_or(Unit::Count, |d| d.unit);
-                Measure::Reported { name, stat, unit }
-            })
-            .collect(),
-        None => spans.iter().map(|s| Measure::Span(s.name.clone())).collect(),
+    let mut reported = sim::engine::engine_metrics();
+    if let Some(p) = protocols::catalog()
+        .into_iter()
+        .find(|p| p.name == scn.protocol())
+    {
+        reported.extend(p.metrics);
+        reported.extend(p.workload.metrics);
     }
+    let names: Vec<String> = if !flags.is_empty() {
+        flags.to_vec()
+    } else if let Some(list) = spec.and_then(|s| s.metrics.as_ref()) {
+        list.iter().map(|m| m.get_ref().clone()).collect()
+    } else {
+        spans.iter().map(|s| s.name.clone()).collect()
+    };
+    names
+        .iter()
+        .map(|m| {
+            if spans.iter().any(|s| &s.name == m) {
+                return Ok(Measure::Span(m.clone()));
+            }
+            let (name, stat) = match m.rsplit_once('.') {
+                Some((b, st)) if crate::load::STATS.contains(&st) => (b.to_string(), st.to_string()),
+                _ => (m.clone(), String::new()),
+            };
+            let Some(d) = reported.iter().find(|d| d.name == name) else {
+                let mut known: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+                known.extend(reported.iter().map(|d| d.name));
+                return Err(usage(format!(
+                    "--metric {m}: `{name}` is neither a [[metrics]] entry nor a metric of `{}`; metrics: {} (a series takes .median unless it names .n, .min, .mean, .p99 or .max)",
+                    scn.protocol(),
+                    known.join(", ")
+                )));
+            };
+            Ok(Measure::Reported { name, stat, unit: d.unit })
+        })
+        .collect()
 }
 
 /// Builds every variant and checks that each loads (exit 2 naming the value if one does not).
@@ -256,20 +278,25 @@ fn points(
     spec: Option<&SweepSpec>,
     opts: &Options,
 ) -> Result<(Vec<Axis>, Vec<Point>), InputError> {
-    let axes: Vec<Axis> = if opts.sets.is_empty() {
-        spec.and_then(|s| s.set.as_ref())
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| Axis {
-                        key: k.get_ref().clone(),
-                        values: v.get_ref().clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    } else {
-        opts.sets.iter().map(|s| parse_set(s)).collect::<Result<_, _>>()?
-    };
+    // The file's keys, then each --set: it replaces that key's values, or adds the key.
+    let mut axes: Vec<Axis> = spec
+        .and_then(|s| s.set.as_ref())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| Axis {
+                    key: k.get_ref().clone(),
+                    values: v.get_ref().clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for s in &opts.sets {
+        let a = parse_set(s)?;
+        match axes.iter_mut().find(|x| x.key == a.key) {
+            Some(x) => x.values = a.values,
+            None => axes.push(a),
+        }
+    }
     let base: toml::Table =
         toml::from_str(scn.source()).map_err(|e| usage(format!("{}: {e}", scn.path())))?;
     let file_trials = spec.and_then(|s| s.trials.as_ref()).map(|t| *t.get_ref() as u64);
@@ -367,10 +394,10 @@ pub fn sweep(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Sw
     let spec: Option<SweepSpec> = toml::from_str::<OnlySweep>(scn.source())
         .map_err(|e| usage(format!("{}: {e}", scn.path())))?
         .sweep;
-    let measures = measures(spec.as_ref(), scn);
+    let measures = measures(spec.as_ref(), scn, &opts.metrics)?;
     if measures.is_empty() {
         return Err(usage(format!(
-            "{}: nothing to measure: declare [[metrics]] in the scenario or list [sweep] metrics (docs/scenario-format.md)",
+            "{}: nothing to measure: name a metric (--metric latency.p99), declare [[metrics]] in the scenario or list [sweep] metrics (docs/scenario-format.md)",
             scn.path()
         )));
     }
@@ -512,29 +539,38 @@ pub fn sweep(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Sw
     write_file(&opts.out, "trials.csv", &trials_csv, &mut files)?;
     write_file(&opts.out, "summary.csv", &summary_csv, &mut files)?;
     // The CDF plots: per metric, one per [[sweep.plot]] (or one of every value).
-    let plots: Vec<(String, Option<String>, Vec<usize>)> = match spec.as_ref().and_then(|s| s.plot.as_ref()) {
-        Some(list) if opts.sets.is_empty() => list
+    // (file suffix, title, the points with their legend labels)
+    type Plot = (String, Option<String>, Vec<(usize, String)>);
+    let plots: Vec<Plot> = match spec.as_ref().and_then(|s| s.plot.as_ref()) {
+        Some(list) => list
             .iter()
             .map(|pl| {
                 let pl = pl.get_ref();
                 let idx = (0..points.len())
-                    .filter(|p| {
-                        pl.values
-                            .as_ref()
-                            .is_none_or(|vs| points[*p].values.iter().any(|v| vs.contains(v)))
+                    .filter_map(|p| {
+                        let Some(vs) = &pl.values else {
+                            return Some((p, points[p].label()));
+                        };
+                        let k = vs.iter().position(|v| points[p].values.contains(v))?;
+                        let label = pl.labels.as_ref().map(|l| l.get_ref()[k].clone());
+                        Some((p, label.unwrap_or_else(|| points[p].label())))
                     })
                     .collect();
                 (format!("-{}", pl.name.get_ref()), pl.title.clone(), idx)
             })
             .collect(),
-        _ => vec![(String::new(), None, (0..points.len()).collect())],
+        _ => vec![(
+            String::new(),
+            None,
+            (0..points.len()).map(|p| (p, points[p].label())).collect(),
+        )],
     };
     for (mi, m) in measures.iter().enumerate() {
         for (suffix, title, idx) in &plots {
             let series: Vec<reports::cdf::CdfSeries> = idx
                 .iter()
-                .map(|p| reports::cdf::CdfSeries {
-                    label: points[*p].label(),
+                .map(|(p, label)| reports::cdf::CdfSeries {
+                    label: label.clone(),
                     values: measured[*p][mi].clone(),
                     censored: censored[*p][mi],
                 })

@@ -251,3 +251,61 @@ fn aim_names_a_role_of_the_protocol() {
         "protocol = \"raft\"\n[nemesis]\ncrash = \"1/1s\"\naim = { role = \"primary\", chance = 0.5 }\n";
     rejects("aim-role", text.as_bytes(), "`primary` is not a role of raft", 4);
 }
+
+#[test]
+fn metrics_name_a_fault_and_a_condition_that_exist() {
+    let crash =
+        "protocol = \"raft\"\nnodes = 3\n[[faults]]\nname = \"boom\"\nat = \"1s\"\ncrash = \"leader\"\n";
+    let text = format!("{crash}[[metrics]]\nname = \"x\"\nfrom = \"nope\"\nuntil = \"leader-known\"\n");
+    rejects("metric-from", text.as_bytes(), "no fault is named `nope`", 9);
+    let text = format!("{crash}[[metrics]]\nname = \"x\"\nfrom = \"boom\"\nuntil = \"sunrise\"\n");
+    rejects(
+        "metric-until",
+        text.as_bytes(),
+        "`sunrise` is not a condition of `raft`",
+        10,
+    );
+    let text = format!("{crash}[[metrics]]\nname = \"latency\"\nuntil = \"leader-known\"\n");
+    rejects("metric-name", text.as_bytes(), "already a metric", 8);
+    let text = "protocol = \"raft\"\n[limits]\nstop_when_measured = true\n";
+    rejects(
+        "stop-measured",
+        text.as_bytes(),
+        "needs at least one [[metrics]]",
+        3,
+    );
+}
+
+#[test]
+fn drawn_fault_times_are_uniform_ranges_or_name_an_earlier_fault() {
+    let head = "protocol = \"raft\"\nnodes = 3\n[[faults]]\n";
+    let text =
+        format!("{head}at = {{ dist = \"normal\", min = \"1s\", max = \"2s\" }}\ncrash = \"leader\"\n");
+    rejects("at-normal", text.as_bytes(), "must be a uniform range", 4);
+    let text =
+        format!("{head}at = {{ dist = \"uniform\", min = \"2s\", max = \"1s\" }}\ncrash = \"leader\"\n");
+    rejects("at-backwards", text.as_bytes(), "min is after max", 4);
+    let text = format!("{head}at = {{ with = \"later\" }}\ncrash = \"leader\"\n");
+    rejects("at-with", text.as_bytes(), "no earlier fault is named `later`", 4);
+    let text =
+        format!("{head}at = {{ dist = \"uniform\", min = \"1s\", max = \"20s\" }}\ncrash = \"leader\"\n");
+    rejects("at-late", text.as_bytes(), "after the end of the run", 4);
+}
+
+#[test]
+fn a_sweep_table_names_metrics_that_exist_and_labels_each_plotted_value() {
+    let text = "protocol = \"raft\"\n[sweep]\nmetrics = [\"latency.p99\", \"nonsense\"]\n";
+    rejects("sweep-metric", text.as_bytes(), "`nonsense` is neither", 3);
+    let text = "protocol = \"raft\"\n[sweep]\nmetrics = [\"latency\"]\n[[sweep.plot]]\nname = \"p\"\nvalues = [1, 2]\nlabels = [\"one\"]\n";
+    rejects("sweep-labels", text.as_bytes(), "1 label(s) for 2 value(s)", 7);
+    let text = "protocol = \"raft\"\n[sweep]\ntrials = 0\nmetrics = [\"latency\"]\n";
+    rejects("sweep-trials", text.as_bytes(), "trials = 0 is too small", 3);
+}
+
+#[test]
+fn raft_timing_parameters_say_what_they_accept() {
+    let text = "protocol = \"raft\"\n[params]\nheartbeat = \"soon\"\n";
+    rejects("heartbeat-word", text.as_bytes(), "\"auto\"", 3);
+    let text = "protocol = \"raft\"\n[params]\nelection_timeout = [\"150ms\", \"150ms\"]\ntimeout_granularity = \"7ms\"\n";
+    rejects("granularity", text.as_bytes(), "no whole multiple", 2);
+}

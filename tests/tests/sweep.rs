@@ -57,7 +57,7 @@ fn the_files_are_the_same_for_any_jobs_and_the_summary_has_the_contract_columns(
     );
     // 25 trials × 1 metric per value, plus the header.
     assert_eq!(outs[0].0.lines().count(), 51);
-    let svg = read(&outs[0].2, "cdf-downtime.svg");
+    let svg = read(&outs[0].2, "cdf-downtime-randomness.svg");
     assert!(
         svg.contains("[150ms, 155ms] (n=25)"),
         "the legend names each value"
@@ -229,6 +229,7 @@ fn bad_sweeps_are_exit_2_with_a_reason() {
         (&["--set", "seed=1,2"], "not a key path"),
         (&["--set", "faults.nobody.enabled=true"], "no entry `nobody`"),
         (&["--trials", "0"], "--trials"),
+        (&["--metric", "nonsense"], "`nonsense` is neither"),
     ];
     for (args, needle) in cases {
         let mut all = vec!["sweep", lan.as_str(), "--out", out.as_str()];
@@ -246,4 +247,26 @@ fn bad_sweeps_are_exit_2_with_a_reason() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("nothing to measure"), "{err}");
+}
+
+/// docs/experiments/raft-election.md's tables are these files: the sweeps reproduce them byte
+/// for byte (in whichever build runs the tests, so debug and release agree with each other).
+#[test]
+fn the_experiment_tables_in_the_docs_are_what_the_sweeps_produce() {
+    for (file, table) in [
+        ("scenarios/raft/election-timeouts.toml", "lan-summary.csv"),
+        ("scenarios/raft/election-wan.toml", "wan-summary.csv"),
+    ] {
+        let dir = temp_dir(&format!("sweep-doc-{table}"));
+        let d = dir.to_string_lossy().into_owned();
+        let (code, _, err) = dsim(&["sweep", &scenario(file), "--out", &d]);
+        assert_eq!(code, 0, "{file}: {err}");
+        let want = std::fs::read_to_string(repo_root().join("docs/experiments/raft-election").join(table))
+            .expect("the committed table");
+        assert_eq!(
+            read(&dir, "summary.csv"),
+            want,
+            "{file}: the doc's table is out of date (re-run the sweep and copy summary.csv)"
+        );
+    }
 }

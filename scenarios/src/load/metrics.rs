@@ -173,6 +173,19 @@ impl<P: Protocol> Builder<'_, P> {
             );
         }
         for p in sw.plot.iter().flatten() {
+            if let Some(l) = &p.get_ref().labels {
+                let n = p.get_ref().values.as_ref().map_or(0, Vec::len);
+                if l.get_ref().len() != n {
+                    return self.err(
+                        l.span(),
+                        format!(
+                            "plot labels: {} label(s) for {n} value(s); give one per value",
+                            l.get_ref().len()
+                        ),
+                        None,
+                    );
+                }
+            }
             if !plain_name(p.get_ref().name.get_ref()) {
                 return self.err(
                     p.get_ref().name.span(),
