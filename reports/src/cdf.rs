@@ -151,7 +151,7 @@ pub fn cdf_svg(title: &str, x_label: &str, series: &[CdfSeries]) -> Result<Strin
                 .map_err(&e)?;
             draw_lines(chart, x_label, &lines)?;
         } else {
-            let pad = ((hi - lo) * 0.03).max(1e-9);
+            let pad = ((hi - lo) * 0.03).max(hi.abs() * 0.01).max(1e-9);
             let chart = builder
                 .build_cartesian_2d((lo - pad).max(0.0)..hi + pad, 0.0..100.0)
                 .map_err(&e)?;

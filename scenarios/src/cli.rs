@@ -199,7 +199,8 @@ const SWEEP_HELP: &str = "Run a scenario for each value of one or more parameter
 combination, for several --set), a number of trials (seeds) each, in parallel; take the scenario's \
 metrics from every trial and write, into --out DIR:\n\n  \
 trials.csv    one row per trial and metric (censored: the metric was never reached)\n  \
-summary.csv   param,value,metric,n,min,median,mean,p99,max (times in ms)\n  \
+summary.csv   param,value,metric,n,min,median,mean,p99,max (times in ms; n and the statistics \
+count the measured trials)\n  \
 cdf-METRIC.svg  a CDF per metric, one line per value (per [[sweep.plot]] if the file has them)\n  \
 sweep.json    the same as --json prints\n\n\
 Metrics: the scenario's [[metrics]] (e.g. the time from the fault named `crash` until the \

@@ -86,8 +86,8 @@ fn split_top(text: &str) -> Result<Vec<String>, String> {
     for c in text.chars() {
         match c {
             '"' => quote = !quote,
-            '[' if !quote => depth += 1,
-            ']' if !quote => depth -= 1,
+            '[' | '{' if !quote => depth += 1,
+            ']' | '}' if !quote => depth -= 1,
             ',' if !quote && depth == 0 => {
                 out.push(std::mem::take(&mut cur));
                 continue;
@@ -120,6 +120,9 @@ fn parse_value(s: &str) -> Result<toml::Value, String> {
     match toml::from_str::<toml::Table>(&format!("v = {s}")) {
         Ok(mut t) => Ok(t.remove("v").expect("just parsed")),
         Err(_) if !s.contains(['"', '=', '{', '}', '\'']) => Ok(toml::Value::String(s.to_string())),
+        Err(_) if s.starts_with('{') => Err(format!(
+            "`{s}` is not a TOML inline table (quote its strings: {{ dist = \"uniform\", min = \"1s\", max = \"2s\" }})"
+        )),
         Err(_) => Err(format!(
             "`{s}` is not a value (write a number, true/false, a word or [a, b])"
         )),
@@ -138,6 +141,9 @@ mod tests {
         assert_eq!(v[2], toml::Value::Float(0.5));
         assert_eq!(v[3], toml::Value::Boolean(true));
         assert_eq!(v[4], toml::Value::String("a,b".into()));
+        let t = parse_list("{ with = \"a\" },{ dist = \"uniform\", min = \"1s\", max = \"2s\" }").unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(t[1].is_table());
         assert!(parse_list("[1,2").is_err());
         assert!(parse_list("1,,2").is_err());
     }

@@ -29,6 +29,7 @@ const REWRITTEN: &[&str] = &[
     "faults",
     "ops",
     "workload",
+    "sweep",
 ];
 
 /// `[workload]` keys that shape how clients behave, not what they do: kept.
@@ -81,8 +82,8 @@ fn entry(t: u64, keys: &[(&str, &serde_json::Value)]) -> String {
 /// Opens the schedule's JSON lines afresh (they are read once per array).
 type Lines<'a> = &'a dyn Fn() -> io::Result<Box<dyn BufRead + 'a>>;
 
-/// Copies the schedule lines that have `field` into a TOML array `name = [ … ]`.
-fn array(out: &mut dyn Write, lines: Lines, name: &str, field: &str) -> io::Result<u64> {
+/// Copies the schedule lines that have `field` into a TOML array `name = [ … ]`, then `extra`.
+fn array(out: &mut dyn Write, lines: Lines, name: &str, field: &str, extra: &[String]) -> io::Result<u64> {
     let mut n = 0;
     writeln!(out, "{name} = [")?;
     for line in lines()?.lines() {
@@ -109,8 +110,40 @@ fn array(out: &mut dyn Write, lines: Lines, name: &str, field: &str) -> io::Resu
         writeln!(out, "  {text}")?;
         n += 1;
     }
+    for e in extra {
+        writeln!(out, "  {e}")?;
+    }
     writeln!(out, "]")?;
     Ok(n)
+}
+
+/// Named `[[faults]]` entries of the original that never happened in the run: written back as
+/// disabled entries, so the `[[metrics]]` measured from them still load (and stay censored).
+fn unfired_names(original: &toml::Table, lines: Lines) -> io::Result<Vec<String>> {
+    let mut fired = std::collections::BTreeSet::new();
+    for line in lines()?.lines() {
+        let v: serde_json::Value = serde_json::from_str(&line?).map_err(io::Error::other)?;
+        if let Some(n) = v
+            .get("fault")
+            .and_then(|f| f.get("name"))
+            .and_then(|n| n.as_str())
+        {
+            fired.insert(n.to_string());
+        }
+    }
+    let named = original
+        .get("faults")
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.get("name").and_then(|n| n.as_str()));
+    Ok(named
+        .filter(|n| !fired.contains(*n))
+        .map(|n| {
+            let name = toml::Value::String(n.to_string());
+            format!("{{ at = \"0s\", name = {name}, enabled = false, heal = true }},  # did not happen in this run")
+        })
+        .collect())
 }
 
 /// Writes `schedule.toml` for a finished run of `scn` whose schedule lines are in `jsonl`.
@@ -174,12 +207,13 @@ fn write_toml_from(scn: &dyn Scenario, lines: Lines, out: &mut dyn Write) -> io:
         out,
         "\n# Faults as they were applied (restarts, resumes and heals follow from their `*_after`)."
     )?;
-    array(out, lines, "faults", "fault")?;
+    let unfired = unfired_names(&original, lines)?;
+    array(out, lines, "faults", "fault", &unfired)?;
     writeln!(
         out,
         "\n# Client operations, values explicit, each at its invocation (open loop: its arrival)."
     )?;
-    array(out, lines, "ops", "op")?;
+    array(out, lines, "ops", "op", &[])?;
     for (k, v) in &original {
         if REWRITTEN.contains(&k.as_str()) {
             continue;

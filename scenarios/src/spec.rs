@@ -128,7 +128,8 @@ pub struct SweepSpec {
     /// Trials per value, where some values need fewer or more: `{ "[150ms, 150ms]" = 100 }`
     /// is not TOML-friendly, so this is a list of `{ value = …, trials = N }`.
     pub trials_for: Option<Vec<Spanned<TrialsFor>>>,
-    pub set: Option<BTreeMap<Spanned<String>, Spanned<Vec<toml::Value>>>>,
+    /// Key path → values, in the file's order (the first key is the outermost loop).
+    pub set: Option<Spanned<toml::Table>>,
     pub metrics: Option<Vec<Spanned<String>>>,
     pub plot: Option<Vec<Spanned<PlotSpec>>>,
 }

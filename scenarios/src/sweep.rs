@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub const DEFAULT_TRIALS: u64 = 100;
 /// Most trials one sweep may run (all values together).
 pub const MAX_TRIALS: u64 = 10_000_000;
+/// Most trials per value (`--trials`, `[sweep] trials`).
+pub const MAX_TRIALS_PER_VALUE: u64 = 1_000_000;
+/// Most values (combinations) one sweep may have.
+pub const MAX_POINTS: usize = 10_000;
 
 pub struct Options {
     /// `KEY=V1,V2,…` flags: each replaces that key's values in the file's `[sweep] set`, or
@@ -134,6 +138,8 @@ struct Trial {
     values: Vec<Option<f64>>,
     /// The first failed check, if any.
     failed: Option<String>,
+    /// Bounds the run hit (`max_events`, …): a censored value may come from one.
+    bounds: Vec<String>,
 }
 
 impl exec::Finished for Trial {
@@ -171,6 +177,8 @@ pub struct SweepReport {
     pub metrics: Vec<String>,
     pub trials: u64,
     pub censored: usize,
+    /// Trials that hit a bound of `[limits]` (named in their `verdict` in trials.csv).
+    pub bounded_trials: usize,
     pub failed_trials: Vec<FailedTrial>,
     pub interrupted: bool,
     pub summary: Vec<SummaryRow>,
@@ -258,6 +266,9 @@ fn measures(
                 Some((b, st)) if crate::load::STATS.contains(&st) => (b.to_string(), st.to_string()),
                 _ => (m.clone(), String::new()),
             };
+            if spans.iter().any(|s| s.name == name) {
+                return Err(usage(format!("--metric {m}: `{name}` is one value per run: write --metric {name}")));
+            }
             let Some(d) = reported.iter().find(|d| d.name == name) else {
                 let mut known: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
                 known.extend(reported.iter().map(|d| d.name));
@@ -282,10 +293,11 @@ fn points(
     let mut axes: Vec<Axis> = spec
         .and_then(|s| s.set.as_ref())
         .map(|m| {
-            m.iter()
+            m.get_ref()
+                .iter()
                 .map(|(k, v)| Axis {
-                    key: k.get_ref().clone(),
-                    values: v.get_ref().clone(),
+                    key: k.clone(),
+                    values: v.as_array().cloned().unwrap_or_default(),
                 })
                 .collect()
         })
@@ -296,6 +308,18 @@ fn points(
             Some(x) => x.values = a.values,
             None => axes.push(a),
         }
+    }
+    let count = axes.iter().try_fold(1usize, |n, a| n.checked_mul(a.values.len()));
+    if count.is_none_or(|n| n > MAX_POINTS) {
+        return Err(usage(format!(
+            "the sweep has more than {MAX_POINTS} values (combinations of {})",
+            axes.iter().map(|a| a.key.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if let Some(t) = opts.trials.filter(|t| !(1..=MAX_TRIALS_PER_VALUE).contains(t)) {
+        return Err(usage(format!(
+            "--trials {t}: between 1 and {MAX_TRIALS_PER_VALUE}"
+        )));
     }
     let base: toml::Table =
         toml::from_str(scn.source()).map_err(|e| usage(format!("{}: {e}", scn.path())))?;
@@ -327,11 +351,20 @@ fn points(
             .or(per_value)
             .or(file_trials)
             .unwrap_or(DEFAULT_TRIALS);
+        let seed = opts.seed.unwrap_or(variant.config().seed);
+        if seed
+            .checked_add(trials - 1)
+            .is_none_or(|last| last > i64::MAX as u64)
+        {
+            return Err(usage(format!(
+                "seeds {seed}.. for {trials} trials run past the largest seed (2^63 - 1)"
+            )));
+        }
         out.push(Point {
             values,
             text,
             trials,
-            seed: opts.seed.unwrap_or(variant.config().seed),
+            seed,
         });
     }
     Ok((axes, out))
@@ -371,7 +404,7 @@ fn num(v: Option<f64>) -> String {
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break.
 fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -402,6 +435,7 @@ pub fn sweep(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Sw
         )));
     }
     let (axes, points) = points(scn, spec.as_ref(), opts)?;
+    // At most MAX_POINTS × MAX_TRIALS_PER_VALUE: no overflow.
     let total: u64 = points.iter().map(|p| p.trials).sum();
     if total > MAX_TRIALS {
         return Err(usage(format!(
@@ -445,10 +479,12 @@ pub fn sweep(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Sw
                 Ok(r) => Trial {
                     values: measures.iter().map(|m| m.take(&r)).collect(),
                     failed: r.failed_checks().next().map(|c| c.name.clone()),
+                    bounds: r.bounds_hit.clone(),
                 },
                 Err(e) => Trial {
                     values: vec![None; measures.len()],
                     failed: Some(format!("error: {e}")),
+                    bounds: Vec::new(),
                 },
             }
         },
@@ -471,6 +507,7 @@ pub fn sweep(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Sw
     let mut measured: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); measures.len()]; points.len()];
     let mut censored: Vec<Vec<usize>> = vec![vec![0; measures.len()]; points.len()];
     let mut failed_trials = Vec::new();
+    let mut bounded = 0usize;
     for (i, r) in results.iter().enumerate() {
         let Some(t) = r else { continue };
         let (p, k) = locate(i);
@@ -483,10 +520,14 @@ pub fn sweep(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Sw
                 check: check.clone(),
             });
         }
-        let verdict = t
+        let mut verdict = t
             .failed
             .as_ref()
             .map_or("pass".to_string(), |c| format!("fail: {c}"));
+        if !t.bounds.is_empty() {
+            bounded += 1;
+            verdict.push_str(&format!(" (bound hit: {})", t.bounds.join(" ")));
+        }
         for (mi, (m, v)) in measures.iter().zip(&t.values).enumerate() {
             match v {
                 Some(x) => measured[p][mi].push(*x),
@@ -576,7 +617,9 @@ pub fn sweep(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Sw
                 })
                 .collect();
             let x_label = match m.unit() {
-                Unit::Ns => format!("{} (ms)", m.name()),
+                Unit::Ns if !matches!(&m, Measure::Reported { stat, .. } if stat == "n") => {
+                    format!("{} (ms)", m.name())
+                }
                 _ => m.name(),
             };
             let title = title
@@ -598,13 +641,19 @@ pub fn sweep(scn: &dyn Scenario, opts: &Options, stop: &AtomicBool) -> Result<Sw
         metrics: measures.iter().map(Measure::name).collect(),
         trials: results.iter().flatten().count() as u64,
         censored: censored.iter().flatten().sum(),
+        bounded_trials: bounded,
         failed_trials,
         interrupted,
         summary,
         files,
         wall_ms: watch.ms(),
     };
-    let json = serde_json::to_string_pretty(&report).expect("a sweep report serializes");
+    // The file leaves out the wall-clock time, so it too is the same for any --jobs.
+    let mut value = serde_json::to_value(&report).expect("a sweep report serializes");
+    if let Some(m) = value.as_object_mut() {
+        m.remove("wall_ms");
+    }
+    let json = serde_json::to_string_pretty(&value).expect("a JSON value serializes");
     let mut files = report.files.clone();
     write_file(&opts.out, "sweep.json", &format!("{json}\n"), &mut files)?;
     Ok(SweepReport { files, ..report })
@@ -646,8 +695,15 @@ pub fn render(r: &SweepReport, out: &Path) -> String {
     }
     if r.censored > 0 {
         s.push_str(&format!(
-            "\n  {} measurement(s) censored: the trial ended before the metric's condition held (see trials.csv)\n",
+            "\n  {} measurement(s) censored: never measured in its trial (a span's condition never held, or the run \
+             reported no such metric); the statistics cover the measured trials only (see trials.csv)\n",
             r.censored
+        ));
+    }
+    if r.bounded_trials > 0 {
+        s.push_str(&format!(
+            "  {} trial(s) hit a bound of [limits] (see the verdict column of trials.csv)\n",
+            r.bounded_trials
         ));
     }
     for f in r.failed_trials.iter().take(5) {

@@ -230,6 +230,15 @@ fn bad_sweeps_are_exit_2_with_a_reason() {
         (&["--set", "faults.nobody.enabled=true"], "no entry `nobody`"),
         (&["--trials", "0"], "--trials"),
         (&["--metric", "nonsense"], "`nonsense` is neither"),
+        (&["--metric", "downtime.max"], "one value per run"),
+        (
+            &["--trials", "2000000000000000000"],
+            "--trials 2000000000000000000: between 1 and",
+        ),
+        (
+            &["--seed", "18446744073709551615", "--trials", "2"],
+            "past the largest seed",
+        ),
     ];
     for (args, needle) in cases {
         let mut all = vec!["sweep", lan.as_str(), "--out", out.as_str()];
@@ -269,4 +278,57 @@ fn the_experiment_tables_in_the_docs_are_what_the_sweeps_produce() {
             "{file}: the doc's table is out of date (re-run the sweep and copy summary.csv)"
         );
     }
+}
+
+/// The axes run in the file's order (the first key outermost), and a schedule of a run whose
+/// named fault never happened still loads, its span still censored.
+#[test]
+fn axes_keep_the_files_order_and_schedules_keep_unfired_named_faults() {
+    let dir = temp_dir("sweep-order");
+    let path = dir.join("order.toml");
+    std::fs::write(
+        &path,
+        r#"
+protocol = "raft"
+duration = "1s"
+[workload]
+clients = 1
+[[faults]]
+name = "never"
+enabled = false
+at = "500ms"
+crash = "leader"
+[[metrics]]
+name = "after-never"
+from = "never"
+until = "leader-known"
+[sweep]
+trials = 1
+metrics = ["latency.p99"]
+[sweep.set]
+"params.heartbeat" = ["20ms", "40ms"]
+"network.drop" = [0, 0.01]
+"#,
+    )
+    .unwrap();
+    let p = path.to_string_lossy().into_owned();
+    let out = dir.join("out").to_string_lossy().into_owned();
+    let (code, json, err) = dsim(&["sweep", &p, "--out", &out, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["param"], "params.heartbeat;network.drop");
+    assert_eq!(
+        v["values"],
+        serde_json::json!(["20ms;0", "20ms;0.01", "40ms;0", "40ms;0.01"])
+    );
+    let run = dir.join("run").to_string_lossy().into_owned();
+    let (code, _, err) = dsim(&["run", &p, "--out", &run]);
+    assert_eq!(code, 0, "{err}");
+    let schedule = dir.join("run/schedule.toml").to_string_lossy().into_owned();
+    let (code, text, err) = dsim(&["run", &schedule]);
+    assert_eq!(code, 0, "the schedule loads and replays: {err}");
+    assert!(
+        text.contains("after-never") && text.contains("censored"),
+        "{text}"
+    );
 }

@@ -328,6 +328,13 @@ impl<P: Protocol> Builder<'_, P> {
         let name = match &s.name {
             Some(n) => {
                 let v = n.get_ref();
+                if v == "start" {
+                    return self.err(
+                        n.span(),
+                        "`start` means the start of the run in [[metrics]] `from`: choose another name",
+                        None,
+                    );
+                }
                 if v.is_empty()
                     || !v
                         .chars()

@@ -123,16 +123,17 @@ impl<P: Protocol> Builder<'_, P> {
         for t in sw.trials_for.iter().flatten() {
             self.int_in(&t.get_ref().trials, 1, 1_000_000, "trials")?;
         }
-        for (key, values) in sw.set.iter().flatten() {
-            if values.get_ref().is_empty() {
+        for (key, values) in sw.set.iter().flat_map(|t| t.get_ref().iter()) {
+            let span = sw.set.as_ref().map_or(s.span(), |t| t.span());
+            if values.as_array().is_none_or(|a| a.is_empty()) {
                 return self.err(
-                    values.span(),
-                    format!("sweep `{}`: list at least one value", key.get_ref()),
+                    span,
+                    format!("sweep `{key}`: list at least one value, e.g. \"{key}\" = [1, 2]"),
                     None,
                 );
             }
-            if let Err(e) = crate::keypath::check(key.get_ref()) {
-                return self.err(key.span(), format!("sweep: {e}"), None);
+            if let Err(e) = crate::keypath::check(key) {
+                return self.err(span, format!("sweep: {e}"), None);
             }
         }
         let reported = Self::reported_metrics();
