@@ -262,9 +262,20 @@ fn bad_sweeps_are_exit_2_with_a_reason() {
 /// for byte (in whichever build runs the tests, so debug and release agree with each other).
 #[test]
 fn the_experiment_tables_in_the_docs_are_what_the_sweeps_produce() {
-    for (file, table) in [
-        ("scenarios/raft/election-timeouts.toml", "lan-summary.csv"),
-        ("scenarios/raft/election-wan.toml", "wan-summary.csv"),
+    for (file, table, plots) in [
+        (
+            "scenarios/raft/election-timeouts.toml",
+            "lan-summary.csv",
+            &[
+                ("cdf-downtime-randomness.svg", "lan-randomness.svg"),
+                ("cdf-downtime-scale.svg", "lan-scale.svg"),
+            ][..],
+        ),
+        (
+            "scenarios/raft/election-wan.toml",
+            "wan-summary.csv",
+            &[("cdf-downtime-failures.svg", "wan-failures.svg")][..],
+        ),
     ] {
         let dir = temp_dir(&format!("sweep-doc-{table}"));
         let d = dir.to_string_lossy().into_owned();
@@ -277,6 +288,15 @@ fn the_experiment_tables_in_the_docs_are_what_the_sweeps_produce() {
             want,
             "{file}: the doc's table is out of date (re-run the sweep and copy summary.csv)"
         );
+        for (made, committed) in plots {
+            let want =
+                std::fs::read_to_string(repo_root().join("docs/experiments/raft-election").join(committed))
+                    .expect("the committed plot");
+            assert!(
+                read(&dir, made) == want,
+                "{file}: docs/experiments/raft-election/{committed} is out of date"
+            );
+        }
     }
 }
 
