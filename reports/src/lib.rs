@@ -6,6 +6,7 @@
 //!   faults marked.
 
 pub mod cdf;
+pub mod export;
 
 use plotters::prelude::*;
 use sim::output::write_atomic;
@@ -55,6 +56,57 @@ pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             write_atomic(&out, timeline_svg(&t)?.as_bytes()).map_err(io(&out))?;
             written.push(out);
         }
+    }
+    Ok(written)
+}
+
+/// Writes every export the files in `dir` allow (see [`export`]); returns the files written.
+/// A history of a family other than `kv` gets no history exports.
+pub fn export_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let read = |name: &str| -> Result<String, ReportError> {
+        let p = dir.join(name);
+        if p.is_file() {
+            std::fs::read_to_string(&p).map_err(io(&p))
+        } else {
+            Ok(String::new())
+        }
+    };
+    let bad = |what: &'static str| {
+        move |e: export::ExportError| ReportError::Draw {
+            what,
+            message: e.to_string(),
+        }
+    };
+    let (history, trace, result) = (read("history.jsonl")?, read("trace.jsonl")?, read("result.json")?);
+    let mut written = Vec::new();
+    let mut put = |name: &str, text: String| -> Result<(), ReportError> {
+        let out = dir.join(name);
+        write_atomic(&out, text.as_bytes()).map_err(io(&out))?;
+        written.push(out);
+        Ok(())
+    };
+    let kv = !history.is_empty() && !history.contains("\"f\":\"broadcast\"");
+    if kv {
+        put(
+            "history.edn",
+            export::history_edn(&history).map_err(bad("history.edn"))?,
+        )?;
+        put(
+            "history.porcupine.json",
+            export::history_porcupine(&history).map_err(bad("history.porcupine.json"))?,
+        )?;
+    }
+    if !trace.is_empty() {
+        put(
+            "trace.chrome.json",
+            export::chrome_trace(&trace).map_err(bad("trace.chrome.json"))?,
+        )?;
+    }
+    if !trace.is_empty() || !history.is_empty() {
+        let (now, series) =
+            export::openmetrics(&trace, &history, &result).map_err(bad("metrics.openmetrics"))?;
+        put("metrics.openmetrics", now)?;
+        put("metrics-series.openmetrics", series)?;
     }
     Ok(written)
 }

@@ -39,6 +39,8 @@ enum Cmd {
     /// Run a scenario for each value of some parameters, many seeds each; write CSVs and CDF plots.
     #[command(long_about = SWEEP_HELP)]
     Sweep(SweepArgs),
+    /// Regenerate the plots and exports of a `dsim run --out` directory from its files alone.
+    Report(ReportArgs),
     /// List protocols (parameters, planted bugs, checks) and bundled scenarios.
     List {
         /// Print one JSON object instead of text.
@@ -248,6 +250,18 @@ struct SweepArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct ReportArgs {
+    /// A directory `dsim run --out DIR` wrote (result.json, trace.jsonl, history.jsonl).
+    dir: PathBuf,
+    /// Image format of the plots (svg only, for now).
+    #[arg(long, default_value = "svg", value_name = "svg|png")]
+    format: String,
+    /// Print exactly one JSON object on stdout: `{dir, files}`.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum BenchCmd {
     /// PHOLD through the real engine, beside a minimal hand-written heap + ChaCha loop.
@@ -310,6 +324,7 @@ where
         Cmd::Run(a) => cmd_run(a, &mut io),
         Cmd::Fuzz(a) => cmd_fuzz(a, &mut io),
         Cmd::Sweep(a) => cmd_sweep(a, &mut io),
+        Cmd::Report(a) => cmd_report(a, &mut io),
         Cmd::Shrink(a) => cmd_shrink(a, &mut io),
         Cmd::List { json } => {
             if json {
@@ -501,6 +516,42 @@ fn cmd_fuzz(a: FuzzArgs, io: &mut Io) -> Result<u8, InputError> {
         let _ = write!(io.out, "{human}");
     }
     Ok(report.exit_code())
+}
+
+fn cmd_report(a: ReportArgs, io: &mut Io) -> Result<u8, InputError> {
+    match a.format.as_str() {
+        "svg" => {}
+        "png" => {
+            return Err(InputError::Usage(
+                "--format png is not available yet (it needs a bundled font); use --format svg".into(),
+            ))
+        }
+        other => return Err(InputError::Usage(format!("--format {other}: svg or png"))),
+    }
+    let dir = &a.dir;
+    let usable = ["trace.jsonl", "history.jsonl", "result.json"]
+        .iter()
+        .any(|f| dir.join(f).is_file());
+    if !usable {
+        return Err(InputError::Read {
+            path: dir.display().to_string(),
+            message: "no result.json, trace.jsonl or history.jsonl here: give a directory `dsim run --out DIR` wrote".into(),
+        });
+    }
+    let fail = |e: reports::ReportError| InputError::Usage(format!("{}: {e}", dir.display()));
+    let mut files = reports::plot_run(dir).map_err(fail)?;
+    files.extend(reports::export_run(dir).map_err(fail)?);
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    if a.json {
+        let v = serde_json::json!({ "dir": dir.display().to_string(), "files": names });
+        let _ = writeln!(io.out, "{v}");
+    } else {
+        let _ = writeln!(io.out, "wrote {} in {}", names.join(", "), dir.display());
+    }
+    Ok(0)
 }
 
 fn cmd_sweep(a: SweepArgs, io: &mut Io) -> Result<u8, InputError> {

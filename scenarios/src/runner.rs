@@ -221,7 +221,9 @@ pub fn run_to(scn: &dyn Scenario, dir: Option<&Path>) -> Result<Ran, InputError>
     ]
     .map(String::from)
     .to_vec();
-    let plots = reports::plot_run(dir).map_err(|e| InputError::Usage(format!("plotting the run: {e}")))?;
+    let mut plots =
+        reports::plot_run(dir).map_err(|e| InputError::Usage(format!("plotting the run: {e}")))?;
+    plots.extend(reports::export_run(dir).map_err(|e| InputError::Usage(format!("exporting the run: {e}")))?);
     files.extend(
         plots
             .iter()

@@ -122,9 +122,9 @@ fn edn_keyword<'a>(line: usize, m: &'a BTreeMap<String, Edn>, k: &str) -> Result
 }
 
 /// Parses a Porcupine kv log (one EDN map per line with `:process`,
-/// `:type`, `:f` (`:get`/`:put`/`:append`), `:key` and `:value`). `:fail`
-/// completions are dropped (the op did not take effect); `:info` ones and
-/// unmatched invocations are pending.
+/// `:type`, `:f` (`:get`/`:put`/`:append`, and `:cas` with `:from`), `:key` and `:value`).
+/// `:fail` completions are dropped (the op did not take effect), except that a failed `:cas`
+/// ran and found another value; `:info` ones and unmatched invocations are pending.
 pub fn parse_porcupine_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseError> {
     let mut b = Builder::new(KvOutput::Unknown);
     for (ln, l) in numbered_lines(text) {
@@ -152,7 +152,15 @@ pub fn parse_porcupine_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>
                     ("get", _) => KvOp::Get,
                     ("put", Edn::Str(v)) => KvOp::Put(v.clone()),
                     ("append", Edn::Str(v)) => KvOp::Append(v.clone()),
-                    ("put" | "append", v) => {
+                    // dsim's exports write a compare-and-set as `:f :cas, :from "1,", :value "2,"`.
+                    ("cas", Edn::Str(to)) => match m.get("from") {
+                        Some(Edn::Str(from)) => KvOp::Cas {
+                            from: from.clone(),
+                            to: to.clone(),
+                        },
+                        v => return err(ln, format!(":from of :cas must be a string, found {v:?}")),
+                    },
+                    ("put" | "append" | "cas", v) => {
                         return err(ln, format!(":value of :{f} must be a string, found {v:?}"))
                     }
                     _ => return err(ln, format!("unknown function :{f}")),
@@ -178,6 +186,9 @@ pub fn parse_porcupine_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>
                 }
                 let c = match (ty, f, value) {
                     ("info", _, _) => Completion::Indeterminate,
+                    // A compare-and-set that failed ran and found another value (as in dsim's
+                    // own histories): not the same as one that never happened.
+                    ("fail", "cas", _) => Completion::Done(KvOutput::CasFailed),
                     ("fail", _, _) => Completion::Dropped,
                     ("ok", "get", Edn::Str(v)) => Completion::Done(KvOutput::Value(v.clone())),
                     ("ok", "get", Edn::Nil) => Completion::Done(KvOutput::Value(String::new())),
