@@ -13,6 +13,7 @@
 //! - `trace.chrome.json`: Chrome's trace event format (Perfetto, chrome://tracing): a track
 //!   per node and client, role spans, a flow arrow per delivered message, drops and faults as
 //!   instants (faults on their own track).
+//! - `trace.shiviz.log`: a ShiViz log with vector clocks (its first line the parser regex).
 //! - `metrics.openmetrics`: OpenMetrics text of the run's counters and histograms at its end
 //!   (`promtool check metrics` accepts it), and `metrics-series.openmetrics`: the counters each
 //!   simulated second, with timestamps (`promtool tsdb create-blocks-from openmetrics` imports
@@ -312,6 +313,87 @@ pub fn chrome_trace(trace: &str) -> Result<String, ExportError> {
         doc["otherData"] = json!({ "dsim": format!("cut at {MAX_CHROME_EVENTS} events") });
     }
     Ok(serde_json::to_string(&doc).expect("JSON values serialize") + "\n")
+}
+
+/// ShiViz's parser regex, the log's first line: an event's text, then its host and vector clock.
+pub const SHIVIZ_REGEX: &str = r"(?<event>.*)\n(?<host>\S*) (?<clock>{.*})";
+/// Most events in `trace.shiviz.log`.
+pub const MAX_SHIVIZ_EVENTS: usize = 20_000;
+
+/// `trace.jsonl` → a ShiViz log: the regex, a blank line, then per event its text and
+/// `host {"host": n, …}`, the host's vector clock after the event (sends, deliveries, drops,
+/// role changes and faults; a delivery merges the sender's clock at the send).
+pub fn shiviz(trace: &str) -> Result<String, ExportError> {
+    let mut out = format!("{SHIVIZ_REGEX}\n\n");
+    let mut clocks: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut at_send: BTreeMap<u64, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut kinds: BTreeMap<u64, String> = BTreeMap::new();
+    let mut n = 0usize;
+    for (line, v) in lines(trace) {
+        let v = v?;
+        if n >= MAX_SHIVIZ_EVENTS {
+            out.push_str(&format!(
+                "cut: the log keeps the first {MAX_SHIVIZ_EVENTS} events\ndsim {{\"dsim\":1}}\n"
+            ));
+            break;
+        }
+        let t = v
+            .get("t")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad(line, "missing `t`"))?;
+        let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let id = v.get("id").and_then(Value::as_u64).unwrap_or(0);
+        let ms = t as f64 / 1e6;
+        let (host, text) = match v.get("ev").and_then(Value::as_str).unwrap_or("") {
+            "send" => {
+                let kind = msg_kind(v.get("msg").unwrap_or(&Value::Null));
+                kinds.insert(id, kind.clone());
+                (
+                    field("from"),
+                    format!("{ms:.3}ms send {kind} #{id} to {}", field("to")),
+                )
+            }
+            "deliver" => {
+                let kind = kinds.get(&id).cloned().unwrap_or_else(|| "message".into());
+                (
+                    field("to"),
+                    format!("{ms:.3}ms receive {kind} #{id} from {}", field("from")),
+                )
+            }
+            "drop" => (
+                field("from"),
+                format!(
+                    "{ms:.3}ms message #{id} to {} dropped ({})",
+                    field("to"),
+                    field("detail")
+                ),
+            ),
+            "becomes" => (field("node"), format!("{ms:.3}ms becomes {}", field("role"))),
+            "fault" if !field("node").is_empty() => {
+                (field("node"), format!("{ms:.3}ms fault: {}", field("detail")))
+            }
+            _ => continue,
+        };
+        let mut clock = clocks.remove(&host).unwrap_or_default();
+        if v.get("ev").and_then(Value::as_str) == Some("deliver") {
+            // A duplicate is delivered twice: keep the send's clock for both.
+            if let Some(sent) = at_send.get(&id) {
+                for (h, c) in sent {
+                    let e = clock.entry(h.clone()).or_default();
+                    *e = (*e).max(*c);
+                }
+            }
+        }
+        *clock.entry(host.clone()).or_default() += 1;
+        if v.get("ev").and_then(Value::as_str) == Some("send") {
+            at_send.insert(id, clock.clone());
+        }
+        let json = serde_json::to_string(&clock).expect("a clock serializes");
+        let _ = writeln!(out, "{text}\n{host} {json}");
+        clocks.insert(host, clock);
+        n += 1;
+    }
+    Ok(out)
 }
 
 /// Latency histogram bucket bounds, in seconds.

@@ -101,6 +101,10 @@ pub fn export_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             "trace.chrome.json",
             export::chrome_trace(&trace).map_err(bad("trace.chrome.json"))?,
         )?;
+        put(
+            "trace.shiviz.log",
+            export::shiviz(&trace).map_err(bad("trace.shiviz.log"))?,
+        )?;
     }
     if !trace.is_empty() || !history.is_empty() {
         let (now, series) =

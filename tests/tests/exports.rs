@@ -251,9 +251,58 @@ crash = "leader"
     insta::assert_snapshot!("tiny_history_edn", read("history.edn"));
     insta::assert_snapshot!("tiny_history_porcupine", read("history.porcupine.json"));
     insta::assert_snapshot!("tiny_metrics", read("metrics.openmetrics"));
+    insta::assert_snapshot!(
+        "tiny_shiviz_head",
+        read("trace.shiviz.log")
+            .lines()
+            .take(60)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let chrome: Value = serde_json::from_str(&read("trace.chrome.json")).unwrap();
     insta::assert_json_snapshot!(
         "tiny_chrome_head",
         chrome["traceEvents"].as_array().unwrap()[..40].to_vec()
     );
+}
+
+/// The ShiViz log: its first line is the regex ShiViz parses it with, then event lines and
+/// `host {clock}` lines; a host's own clock entry counts its events, and a receive's clock is
+/// at least the send's (happens-before is kept).
+#[test]
+fn the_shiviz_log_parses_with_its_regex_and_its_clocks_keep_causality() {
+    let dir = run_out("export-shiviz", "scenarios/raft/partition-minority.toml", &[]);
+    let text = std::fs::read_to_string(dir.join("trace.shiviz.log")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(reports::export::SHIVIZ_REGEX));
+    assert_eq!(lines.next(), Some(""));
+    let rest: Vec<&str> = lines.collect();
+    assert!(rest.len().is_multiple_of(2) && rest.len() > 200);
+    let mut own: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut sends: std::collections::BTreeMap<String, serde_json::Map<String, Value>> = Default::default();
+    for pair in rest.chunks(2) {
+        let (event, host_line) = (pair[0], pair[1]);
+        let (host, clock) = host_line.split_once(' ').expect("host {clock}");
+        assert!(!host.is_empty() && !host.contains(char::is_whitespace));
+        let clock: serde_json::Map<String, Value> = serde_json::from_str(clock).expect("a JSON clock");
+        let mine = clock[host].as_u64().unwrap();
+        let before = own.insert(host.to_string(), mine).unwrap_or(0);
+        assert_eq!(mine, before + 1, "{host}'s own entry counts its events: {event}");
+        let id = event
+            .split('#')
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string);
+        if event.contains(" send ") {
+            sends.insert(id.clone().unwrap(), clock.clone());
+        } else if event.contains(" receive ") {
+            let sent = &sends[&id.unwrap()];
+            for (h, c) in sent {
+                assert!(
+                    clock.get(h).and_then(Value::as_u64).unwrap_or(0) >= c.as_u64().unwrap(),
+                    "{event}"
+                );
+            }
+        }
+    }
 }
