@@ -5,6 +5,7 @@
 //! - `timeline.svg`: each node's role over time (leader, follower, candidate, down…), with the
 //!   faults marked.
 
+pub mod causal;
 pub mod cdf;
 pub mod export;
 
@@ -105,6 +106,9 @@ pub fn export_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             "trace.shiviz.log",
             export::shiviz(&trace).map_err(bad("trace.shiviz.log"))?,
         )?;
+        if let Some(v) = causal::violation(&trace, &result) {
+            put("violation.txt", v)?;
+        }
     }
     if !trace.is_empty() || !history.is_empty() {
         let (now, series) =

@@ -306,3 +306,27 @@ fn the_shiviz_log_parses_with_its_regex_and_its_clocks_keep_causality() {
         }
     }
 }
+
+/// Figure 8 with the commit bug explains itself in a screenful: `violation.txt` names the
+/// first failed check, shows the crashes and elections that led there, and stays short; a
+/// run that passes has none.
+#[test]
+fn a_violation_comes_with_its_causal_slice() {
+    let dir = run_out(
+        "export-violation",
+        "scenarios/raft/figure8.toml",
+        &["--bug", "commit-previous-term"],
+    );
+    let v = std::fs::read_to_string(dir.join("violation.txt")).expect("violation.txt");
+    assert!(v.starts_with("Why `leader-completeness` failed"), "{v}");
+    assert!(
+        v.contains("!!  crash"),
+        "the crashes of Figure 8 are in its past:\n{v}"
+    );
+    assert!(v.contains("becomes leader"), "{v}");
+    assert!(v.contains("AppendEntries{"), "{v}");
+    let lines = v.lines().count();
+    assert!(lines <= 80, "a screenful, not {lines} lines:\n{v}");
+    let ok = run_out("export-no-violation", "scenarios/raft/figure8.toml", &[]);
+    assert!(!ok.join("violation.txt").exists());
+}
