@@ -3,8 +3,9 @@
 //! drop, a timer, a role change, a boot, a fault — and edges for each endpoint's local order
 //! and from each send to its delivery (or drop). The slice is the causal past of the event at
 //! which the first check failed: only what could have influenced it. `violation.txt` shows it
-//! oldest first, pruned for reading: every fault, boot and role change of the past, and its
-//! last [`WINDOW`] message deliveries and drops, repeats on a link folded into one line.
+//! oldest first, pruned for reading: its last [`EVENTS`] faults, boots and role changes and its
+//! last [`WINDOW`] deliveries and drops between servers (client traffic is in the history),
+//! repeats on a link folded into one line.
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Dfs, Reversed};
@@ -12,8 +13,10 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Message lines kept at the end of the slice (faults and role changes are always kept).
+/// Message lines kept at the end of the slice.
 pub const WINDOW: usize = 30;
+/// Fault, boot and role-change lines kept at the end of the slice.
+pub const EVENTS: usize = 30;
 
 /// One trace line at an endpoint.
 #[derive(Clone, Debug)]
@@ -35,6 +38,13 @@ pub struct Graph {
     lines: Vec<Line>,
     /// Faults at no single endpoint (partitions, heals): context for every slice.
     global: Vec<Line>,
+}
+
+/// A server (`n3`), not a client (`c3`).
+fn is_node(endpoint: &str) -> bool {
+    endpoint
+        .strip_prefix('n')
+        .is_some_and(|n| n.parse::<u32>().is_ok())
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -187,6 +197,8 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
                 sent_msg.insert(id, l.v.get("msg").cloned().unwrap_or(Value::Null));
                 continue;
             }
+            // Client requests and replies are in the history; the slice shows the protocol.
+            "deliver" | "drop" if !is_node(&s(&l.v, "from")) || !is_node(&s(&l.v, "to")) => None,
             "deliver" => {
                 let msg = sent_msg.get(&id).cloned().unwrap_or(Value::Null);
                 Some((
@@ -256,10 +268,15 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
         .filter(|k| !implied(*k))
         .map(|k| rows[k].clone())
         .collect();
-    // Keep every non-message row, and the last WINDOW message rows.
+    // Keep the last EVENTS faults, boots and role changes, and the last WINDOW message rows.
     let messages: Vec<usize> = (0..rows.len()).filter(|k| rows[*k].2).collect();
     let cut_below = messages.len().saturating_sub(WINDOW);
     let first_kept_msg = messages.get(cut_below).copied().unwrap_or(usize::MAX);
+    let others: Vec<usize> = (0..rows.len()).filter(|k| !rows[*k].2).collect();
+    let first_kept_other = others
+        .get(others.len().saturating_sub(EVENTS))
+        .copied()
+        .unwrap_or(usize::MAX);
     let mut out = String::new();
     let name = check.get("name").and_then(Value::as_str).unwrap_or("?");
     let detail = check.get("detail").and_then(Value::as_str).unwrap_or("");
@@ -272,7 +289,7 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
     );
     let _ = writeln!(
         out,
-        "Every fault, boot and role change in it, and its last {WINDOW} message deliveries and drops; oldest first.\n"
+        "Its last {EVENTS} faults, boots and role changes and its last {WINDOW} messages between servers; oldest first.\n"
     );
     let mut skipped = 0usize;
     let mut last_text: Option<String> = None;
@@ -288,7 +305,7 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
         *repeat = 0;
     };
     for (k, (_, text, msg)) in rows.iter().enumerate() {
-        if *msg && k < first_kept_msg {
+        if (*msg && k < first_kept_msg) || (!*msg && k < first_kept_other) {
             skipped += 1;
             continue;
         }
@@ -296,7 +313,7 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
             flush(&mut out, &mut last_text, &mut repeat);
             let _ = writeln!(
                 out,
-                "            …  {skipped} earlier message line(s) of the causal past left out"
+                "            …  {skipped} earlier line(s) of the causal past left out"
             );
             skipped = 0;
         }

@@ -329,4 +329,14 @@ fn a_violation_comes_with_its_causal_slice() {
     assert!(lines <= 80, "a screenful, not {lines} lines:\n{v}");
     let ok = run_out("export-no-violation", "scenarios/raft/figure8.toml", &[]);
     assert!(!ok.join("violation.txt").exists());
+    // A long random run's past is nearly the whole run: the slice still fits a screen, and
+    // shows servers, not client traffic.
+    let long = run_out(
+        "export-violation-long",
+        "scenarios/raft/fuzz.toml",
+        &["--seed", "11", "--bug", "forget-vote-on-restart"],
+    );
+    let v = std::fs::read_to_string(long.join("violation.txt")).expect("violation.txt");
+    assert!(v.lines().count() <= 80, "{v}");
+    assert!(!v.contains(" c1 -> ") && !v.contains("-> c"), "client traffic belongs to the history:\n{v}");
 }
