@@ -338,5 +338,8 @@ fn a_violation_comes_with_its_causal_slice() {
     );
     let v = std::fs::read_to_string(long.join("violation.txt")).expect("violation.txt");
     assert!(v.lines().count() <= 80, "{v}");
-    assert!(!v.contains(" c1 -> ") && !v.contains("-> c"), "client traffic belongs to the history:\n{v}");
+    assert!(
+        !v.contains(" c1 -> ") && !v.contains("-> c"),
+        "client traffic belongs to the history:\n{v}"
+    );
 }
