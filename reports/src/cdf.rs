@@ -27,9 +27,14 @@ const PALETTE: [RGBColor; 10] = [
 
 /// Whether the values spread over enough orders of magnitude for a log x axis.
 pub fn wants_log(series: &[CdfSeries]) -> bool {
+    range(series).is_some_and(|(lo, hi)| lo > 0.0 && hi / lo > 20.0)
+}
+
+/// The smallest and largest value of all series (None: no values).
+fn range(series: &[CdfSeries]) -> Option<(f64, f64)> {
     let all = series.iter().flat_map(|s| s.values.iter().copied());
-    let (lo, hi) = all.fold((f64::MAX, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
-    lo > 0.0 && hi / lo > 20.0
+    let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    (lo <= hi).then_some((lo, hi))
 }
 
 type Line = (String, RGBColor, Vec<(f64, f64)>);
@@ -107,11 +112,7 @@ where
 pub fn cdf_svg(title: &str, x_label: &str, series: &[CdfSeries]) -> Result<String, ReportError> {
     let mut svg = String::new();
     let e = draw_err("a CDF plot");
-    let (lo, hi) = series
-        .iter()
-        .flat_map(|s| s.values.iter().copied())
-        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+    let (lo, hi) = range(series).unwrap_or((0.0, 1.0));
     let log = wants_log(series);
     let lines: Vec<Line> = series
         .iter()

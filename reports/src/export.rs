@@ -64,6 +64,14 @@ fn list_string(v: &Value) -> String {
     }
 }
 
+/// A compare-and-set's `[from, to]` as list strings.
+fn cas_pair(line: usize, value: &Value) -> Result<(String, String), ExportError> {
+    match value.as_array().map(Vec::as_slice) {
+        Some([a, b]) => Ok((list_string(a), list_string(b))),
+        _ => Err(bad(line, "a cas value must be [from, to]")),
+    }
+}
+
 fn edn_str(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -105,10 +113,10 @@ pub fn history_edn(history: &str) -> Result<String, ExportError> {
             ("read", _) => ("get", None, "nil".to_string()),
             ("write", _) => ("put", None, edn_str(&list_string(&value))),
             ("append", _) => ("append", None, edn_str(&list_string(&value))),
-            ("cas", _) => match value.as_array().map(Vec::as_slice) {
-                Some([a, b]) => ("cas", Some(edn_str(&list_string(a))), edn_str(&list_string(b))),
-                _ => return Err(bad(line, "a cas value must be [from, to]")),
-            },
+            ("cas", _) => {
+                let (a, b) = cas_pair(line, &value)?;
+                ("cas", Some(edn_str(&a)), edn_str(&b))
+            }
             (other, _) => return Err(bad(line, format!("the kv family has no operation `{other}`"))),
         };
         if ty == "invoke" {
@@ -146,10 +154,10 @@ pub fn history_porcupine(history: &str) -> Result<String, ExportError> {
                 "read" => (0, String::new(), None),
                 "write" => (1, list_string(&value), None),
                 "append" => (2, list_string(&value), None),
-                "cas" => match value.as_array().map(Vec::as_slice) {
-                    Some([a, b]) => (3, list_string(b), Some(list_string(a))),
-                    _ => return Err(bad(line, "a cas value must be [from, to]")),
-                },
+                "cas" => {
+                    let (a, b) = cas_pair(line, &value)?;
+                    (3, b, Some(a))
+                }
                 other => return Err(bad(line, format!("the kv family has no operation `{other}`"))),
             };
             let mut input = json!({ "Op": op, "Key": key, "Value": val });
@@ -427,12 +435,16 @@ fn counter_lines(
     // importer accept.
     let _ = writeln!(out, "# TYPE {name}_total counter\n# HELP {name}_total {help}");
     for (k, v) in m {
-        let _ = write!(out, "{name}_total{{{label}=\"{k}\"}} {v}");
-        let _ = match ts {
-            Some(t) => writeln!(out, " {t}"),
-            None => writeln!(out),
-        };
+        sample(out, &format!("{name}_total{{{label}=\"{k}\"}}"), *v, ts);
     }
+}
+
+/// One sample line, with its timestamp in a time series.
+fn sample(out: &mut String, series: &str, v: u64, ts: Option<u64>) {
+    let _ = match ts {
+        Some(t) => writeln!(out, "{series} {v} {t}"),
+        None => writeln!(out, "{series} {v}"),
+    };
 }
 
 impl Counts {
@@ -483,14 +495,12 @@ impl Counts {
                 "# TYPE dsim_operations_total counter\n# HELP dsim_operations_total Client operations completed, by type and outcome."
             );
             for ((f, outcome), v) in &self.ops {
-                let _ = write!(
+                sample(
                     out,
-                    "dsim_operations_total{{op=\"{f}\",outcome=\"{outcome}\"}} {v}"
+                    &format!("dsim_operations_total{{op=\"{f}\",outcome=\"{outcome}\"}}"),
+                    *v,
+                    ts,
                 );
-                let _ = match ts {
-                    Some(t) => writeln!(out, " {t}"),
-                    None => writeln!(out),
-                };
             }
         }
     }

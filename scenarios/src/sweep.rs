@@ -262,10 +262,8 @@ fn measures(
             if spans.iter().any(|s| &s.name == m) {
                 return Ok(Measure::Span(m.clone()));
             }
-            let (name, stat) = match m.rsplit_once('.') {
-                Some((b, st)) if crate::load::STATS.contains(&st) => (b.to_string(), st.to_string()),
-                _ => (m.clone(), String::new()),
-            };
+            let (name, stat) = crate::load::split_stat(m);
+            let (name, stat) = (name.to_string(), stat.unwrap_or("").to_string());
             if spans.iter().any(|s| s.name == name) {
                 return Err(usage(format!("--metric {m}: `{name}` is one value per run: write --metric {name}")));
             }
@@ -376,7 +374,7 @@ fn stats(v: &mut [f64]) -> [Option<f64>; 5] {
         return [None; 5];
     }
     v.sort_by(f64::total_cmp);
-    let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    let rank = |q: f64| sim::metrics::nearest_rank(v, q);
     let mean = v.iter().sum::<f64>() / v.len() as f64;
     [
         Some(v[0]),

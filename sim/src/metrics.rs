@@ -100,11 +100,7 @@ impl Series {
     fn summary(&self) -> MetricSummary {
         let mut s = self.kept.clone();
         s.sort_by(f64::total_cmp);
-        // Nearest rank: the smallest sample with at least q of them at or below it.
-        let rank = |q: f64| -> f64 {
-            let i = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len());
-            s[i - 1]
-        };
+        let rank = |q: f64| nearest_rank(&s, q);
         MetricSummary::Series {
             n: self.n,
             min: self.min,
@@ -114,6 +110,13 @@ impl Series {
             max: self.max,
         }
     }
+}
+
+/// Nearest rank: the smallest of the (sorted, non-empty) samples with at least `q` of them at
+/// or below it — the percentile definition of every summary dsim writes.
+pub fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[i - 1]
 }
 
 /// Every metric reported in a run.

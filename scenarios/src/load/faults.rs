@@ -335,11 +335,7 @@ impl<P: Protocol> Builder<'_, P> {
                         None,
                     );
                 }
-                if v.is_empty()
-                    || !v
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                {
+                if !super::plain_name(v) {
                     return self.err(
                         n.span(),
                         format!("fault name `{v}`: use letters, digits, `-` and `_`"),

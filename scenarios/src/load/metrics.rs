@@ -10,6 +10,14 @@ use toml::Spanned;
 /// The statistics a sweep may take of a metric that is a series in one run.
 pub const STATS: [&str; 6] = ["n", "min", "median", "mean", "p99", "max"];
 
+/// `latency.p99` → (`latency`, `Some("p99")`); a name without a statistic → (name, None).
+pub fn split_stat(name: &str) -> (&str, Option<&str>) {
+    match name.rsplit_once('.') {
+        Some((b, st)) if STATS.contains(&st) => (b, Some(st)),
+        _ => (name, None),
+    }
+}
+
 /// A name for a metric or a fault: letters, digits, `-`, `_`.
 pub fn plain_name(s: &str) -> bool {
     !s.is_empty()
@@ -138,10 +146,7 @@ impl<P: Protocol> Builder<'_, P> {
         }
         let reported = Self::reported_metrics();
         for m in sw.metrics.iter().flatten() {
-            let (base, stat) = match m.get_ref().rsplit_once('.') {
-                Some((b, st)) if STATS.contains(&st) => (b, Some(st)),
-                _ => (m.get_ref().as_str(), None),
-            };
+            let (base, stat) = split_stat(m.get_ref());
             let span_metric = cfg.spans.iter().any(|x| x.name == base);
             if !span_metric && !reported.iter().any(|d| d.name == base) {
                 let mut names: Vec<&str> = cfg.spans.iter().map(|x| x.name.as_str()).collect();

@@ -13,7 +13,7 @@ mod checks;
 mod faults;
 mod metrics;
 
-pub use metrics::STATS;
+pub use metrics::{plain_name, split_stat, STATS};
 mod workload;
 
 use crate::error::{InputError, Source};

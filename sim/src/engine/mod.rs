@@ -493,6 +493,7 @@ impl<P: Protocol> Sim<P> {
         }
         self.core.trace.finish()?;
         let violations = checks.iter().filter(|c| c.status == CheckStatus::Fail).count();
+        let spans = self.board.span_results();
         let mut ops = self.core.counters.ops;
         ops.pending = self.clients.list.iter().map(|c| c.busy_lanes() as u64).sum();
         Ok(RunReport {
@@ -517,16 +518,14 @@ impl<P: Protocol> Sim<P> {
             trace_bytes: self.core.trace.bytes(),
             metrics: {
                 let mut m = self.board.metrics.summaries();
-                for (name, v) in self.board.span_results() {
+                for (name, v) in &spans {
                     if let Some(v) = v {
-                        m.insert(name, crate::metrics::MetricSummary::Value(v as f64));
+                        m.insert(name.clone(), crate::metrics::MetricSummary::Value(*v as f64));
                     }
                 }
                 m
             },
-            censored: self
-                .board
-                .span_results()
+            censored: spans
                 .into_iter()
                 .filter(|(_, v)| v.is_none())
                 .map(|(n, _)| n)
