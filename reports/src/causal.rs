@@ -54,12 +54,21 @@ fn s(v: &Value, k: &str) -> String {
 impl Graph {
     /// Builds the graph from `trace.jsonl` text (lines that are not JSON are skipped).
     pub fn from_trace(trace: &str) -> Graph {
+        Graph::from_lines(trace.lines(), u64::MAX)
+    }
+
+    /// Builds the graph from trace lines, up to and including engine event `through`.
+    pub fn from_lines<S: AsRef<str>>(trace: impl Iterator<Item = S>, through: u64) -> Graph {
         let mut g = DiGraph::new();
         let mut lines = Vec::new();
         let mut last: BTreeMap<String, NodeIndex> = BTreeMap::new();
         let mut sends: BTreeMap<u64, NodeIndex> = BTreeMap::new();
         let mut global = Vec::new();
-        for (seq, l) in trace.lines().enumerate() {
+        for (seq, l) in trace.enumerate() {
+            let l = l.as_ref();
+            if crate::run::line_event(l).is_some_and(|i| i > through) {
+                break;
+            }
             let Ok(v) = serde_json::from_str::<Value>(l) else {
                 continue;
             };
@@ -168,39 +177,140 @@ fn msg_text(msg: &Value) -> String {
     }
 }
 
-/// `violation.txt` for a run whose `result.json` has a failed check with an event; `None`
-/// when no check failed at an event.
-pub fn violation(trace: &str, result: &str) -> Option<String> {
-    let r: Value = serde_json::from_str(result).ok()?;
-    let failed = r
+/// The first failed check with an event: (event, the check's JSON).
+pub fn first_failure(result: &Value) -> Option<(u64, &Value)> {
+    result
         .get("checks")?
         .as_array()?
         .iter()
         .filter(|c| c.get("status").and_then(Value::as_str) == Some("fail"))
         .filter_map(|c| Some((c.get("event")?.as_u64()?, c)))
-        .min_by_key(|(e, _)| *e)?;
-    let (event, check) = failed;
-    let g = Graph::from_trace(trace);
+        .min_by_key(|(e, _)| *e)
+}
+
+/// What one kept line of the slice is, for the message diagram.
+#[derive(Clone, Debug, PartialEq)]
+pub enum What {
+    /// A delivery or a drop between servers; `send` is the send's (event, time) when known.
+    Message {
+        from: String,
+        to: String,
+        kind: String,
+        dropped: bool,
+        send: Option<(u64, u64)>,
+    },
+    Fault {
+        node: Option<String>,
+        detail: String,
+    },
+    Role {
+        node: String,
+        role: String,
+    },
+    Timer {
+        node: String,
+        detail: String,
+    },
+    Boot {
+        node: String,
+        how: String,
+    },
+}
+
+/// One line of the pruned slice, as `violation.txt` shows it.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub event: u64,
+    pub t: u64,
+    pub what: What,
+    /// Its line in `violation.txt` (without the repeat count).
+    pub text: String,
+}
+
+/// The causal slice of a run's first violation.
+pub struct Slice {
+    pub check: String,
+    pub detail: String,
+    pub event: u64,
+    pub time_ns: u64,
+    /// What is kept, oldest first (repeats not folded).
+    pub items: Vec<Item>,
+    /// `violation.txt`.
+    pub text: String,
+}
+
+/// `violation.txt` for a run whose `result.json` has a failed check with an event; `None`
+/// when no check failed at an event.
+pub fn violation(trace: &str, result: &str) -> Option<String> {
+    let r: Value = serde_json::from_str(result).ok()?;
+    let (event, _) = first_failure(&r)?;
+    Some(slice(&Graph::from_lines(trace.lines(), event), &r)?.text)
+}
+
+/// The slice from a trace file, read up to the failing event (at most [`MAX_GRAPH_LINES`]
+/// lines before it: a later violation's past is cut there, and says so).
+pub fn slice_of_file(path: &std::path::Path, result: &Value) -> std::io::Result<Option<Slice>> {
+    use std::io::BufRead;
+    let Some((event, _)) = first_failure(result) else {
+        return Ok(None);
+    };
+    let open = || std::fs::File::open(path).map(std::io::BufReader::new);
+    let mut before = 0usize;
+    for line in open()?.lines() {
+        if crate::run::line_event(&line?).is_some_and(|i| i > event) {
+            break;
+        }
+        before += 1;
+    }
+    let skip = before.saturating_sub(MAX_GRAPH_LINES);
+    let lines = open()?.lines().map_while(Result::ok).skip(skip);
+    let g = Graph::from_lines(lines, event);
+    let mut s = slice(&g, result);
+    if skip > 0 {
+        if let Some(s) = &mut s {
+            s.text = format!(
+                "(the trace up to the violation has {before} lines: only its last {MAX_GRAPH_LINES} were read)\n{}",
+                s.text
+            );
+        }
+    }
+    Ok(s)
+}
+
+/// Most trace lines before the violation the graph is built from.
+pub const MAX_GRAPH_LINES: usize = 4_000_000;
+
+/// The pruned causal past of the first failure in `result`, from the graph of its trace.
+pub fn slice(g: &Graph, r: &Value) -> Option<Slice> {
+    let (event, check) = first_failure(r)?;
     let mut past: Vec<&Line> = g.past(event).into_iter().map(|i| &g.lines[i]).collect();
     // Partitions and heals reach everyone: each one before the event is part of the story.
     past.extend(g.global.iter().filter(|l| l.event <= event));
     past.sort_by_key(|l| l.seq);
     // Messages the sends of which are in the past but whose text lives on the send line.
-    let mut sent_msg: BTreeMap<u64, Value> = BTreeMap::new();
-    let mut rows: Vec<(usize, String, bool)> = Vec::new(); // (line, text, is a message)
+    let mut sent_msg: BTreeMap<u64, (Value, u64, u64)> = BTreeMap::new();
+    let mut rows: Vec<(String, bool, Item)> = Vec::new(); // (text, is a message, item)
     for l in &past {
-        let i = l.seq;
         let id = l.v.get("id").and_then(Value::as_u64).unwrap_or(0);
         let ms = l.t as f64 / 1e6;
-        let text = match l.ev.as_str() {
+        let msg_item =
+            |from: String, to: String, msg: &Value, dropped: bool, send: Option<(u64, u64)>| What::Message {
+                from,
+                to,
+                kind: crate::export::msg_label(msg),
+                dropped,
+                send,
+            };
+        let row = match l.ev.as_str() {
             "send" => {
-                sent_msg.insert(id, l.v.get("msg").cloned().unwrap_or(Value::Null));
+                sent_msg.insert(id, (l.v.get("msg").cloned().unwrap_or(Value::Null), l.event, l.t));
                 continue;
             }
             // Client requests and replies are in the history; the slice shows the protocol.
             "deliver" | "drop" if !is_node(&s(&l.v, "from")) || !is_node(&s(&l.v, "to")) => None,
             "deliver" => {
-                let msg = sent_msg.get(&id).cloned().unwrap_or(Value::Null);
+                let (msg, se, st) = sent_msg.get(&id).cloned().unwrap_or((Value::Null, 0, 0));
+                let send = sent_msg.contains_key(&id).then_some((se, st));
                 Some((
                     format!(
                         "{ms:>10.3}ms  {} -> {}  {}",
@@ -209,10 +319,14 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
                         msg_text(&msg)
                     ),
                     true,
+                    msg_item(s(&l.v, "from"), l.at.clone(), &msg, false, send),
                 ))
             }
             "drop" => {
-                let msg = l.v.get("msg").cloned().unwrap_or(Value::Null);
+                let (msg, send) = match sent_msg.get(&id) {
+                    Some((m, se, st)) => (m.clone(), Some((*se, *st))),
+                    None => (l.v.get("msg").cloned().unwrap_or(Value::Null), None),
+                };
                 Some((
                     format!(
                         "{ms:>10.3}ms  {} -x {}  {}  (dropped: {})",
@@ -222,57 +336,85 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
                         s(&l.v, "detail")
                     ),
                     true,
+                    msg_item(l.at.clone(), s(&l.v, "to"), &msg, true, send),
                 ))
             }
-            "fault" => Some((format!("{ms:>10.3}ms  !!  {}", s(&l.v, "detail")), false)),
+            "fault" => Some((
+                format!("{ms:>10.3}ms  !!  {}", s(&l.v, "detail")),
+                false,
+                What::Fault {
+                    node: l.v.get("node").and_then(Value::as_str).map(str::to_string),
+                    detail: s(&l.v, "detail"),
+                },
+            )),
             "becomes" => Some((
                 format!("{ms:>10.3}ms  {}  becomes {}", l.at, s(&l.v, "role")),
                 false,
+                What::Role {
+                    node: l.at.clone(),
+                    role: s(&l.v, "role"),
+                },
             )),
             "timer" => Some((
                 format!("{ms:>10.3}ms  {}  timer {}", l.at, s(&l.v, "detail")),
                 true,
+                What::Timer {
+                    node: l.at.clone(),
+                    detail: s(&l.v, "detail"),
+                },
             )),
-            ev if ev.starts_with("start") || ev.starts_with("restart") => {
-                Some((format!("{ms:>10.3}ms  {}  {ev}", l.at), false))
-            }
+            ev if ev.starts_with("start") || ev.starts_with("restart") => Some((
+                format!("{ms:>10.3}ms  {}  {ev}", l.at),
+                false,
+                What::Boot {
+                    node: l.at.clone(),
+                    how: ev.to_string(),
+                },
+            )),
             _ => None,
         };
-        if let Some((text, msg)) = text {
-            rows.push((i, text, msg));
+        if let Some((text, msg, what)) = row {
+            let item = Item {
+                event: l.event,
+                t: l.t,
+                what,
+                text: text.clone(),
+            };
+            rows.push((text, msg, item));
         }
     }
     let total = rows.len();
     // What the line before already says: a boot's `becomes follower`, a crash's `becomes
     // down`; and a timer that did not change the node's role (heartbeats, retries).
+    let body = |k: usize| rows[k].0.get(14..).unwrap_or("").to_string();
     let implied = |k: usize| -> bool {
-        let text = &rows[k].1;
-        let body = text.get(14..).unwrap_or("");
-        let prev = k
-            .checked_sub(1)
-            .map(|p| rows[p].1.get(14..).unwrap_or("").to_string());
-        let next = rows.get(k + 1).map(|r| r.1.get(14..).unwrap_or("").to_string());
-        let node = body.split_whitespace().next().unwrap_or("");
-        if let Some(role) = body.strip_prefix(&format!("{node}  becomes ")) {
+        let body_k = body(k);
+        let prev = k.checked_sub(1).map(body);
+        let next = (k + 1 < rows.len()).then(|| body(k + 1));
+        let node = body_k.split_whitespace().next().unwrap_or("");
+        if let Some(role) = body_k.strip_prefix(&format!("{node}  becomes ")) {
             let p = prev.unwrap_or_default();
             return (role == "down" && p == format!("!!  crash {node}"))
                 || (p.starts_with(&format!("{node}  "))
                     && (p.ends_with("starts") || p.ends_with("durable state")));
         }
-        if body.starts_with(&format!("{node}  timer ")) {
+        if body_k.starts_with(&format!("{node}  timer ")) {
             return !next.is_some_and(|n| n.starts_with(&format!("{node}  becomes ")));
         }
         false
     };
-    let rows: Vec<(usize, String, bool)> = (0..rows.len())
-        .filter(|k| !implied(*k))
-        .map(|k| rows[k].clone())
+    let keep: Vec<bool> = (0..rows.len()).map(|k| !implied(k)).collect();
+    let rows: Vec<(String, bool, Item)> = rows
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(r, _)| r)
         .collect();
     // Keep the last EVENTS faults, boots and role changes, and the last WINDOW message rows.
-    let messages: Vec<usize> = (0..rows.len()).filter(|k| rows[*k].2).collect();
+    let messages: Vec<usize> = (0..rows.len()).filter(|k| rows[*k].1).collect();
     let cut_below = messages.len().saturating_sub(WINDOW);
     let first_kept_msg = messages.get(cut_below).copied().unwrap_or(usize::MAX);
-    let others: Vec<usize> = (0..rows.len()).filter(|k| !rows[*k].2).collect();
+    let others: Vec<usize> = (0..rows.len()).filter(|k| !rows[*k].1).collect();
     let first_kept_other = others
         .get(others.len().saturating_sub(EVENTS))
         .copied()
@@ -294,6 +436,7 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
     let mut skipped = 0usize;
     let mut last_text: Option<String> = None;
     let mut repeat = 0usize;
+    let mut items = Vec::new();
     let flush = |out: &mut String, last: &mut Option<String>, repeat: &mut usize| {
         if let Some(t) = last.take() {
             if *repeat > 1 {
@@ -304,11 +447,12 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
         }
         *repeat = 0;
     };
-    for (k, (_, text, msg)) in rows.iter().enumerate() {
+    for (k, (text, msg, item)) in rows.iter().enumerate() {
         if (*msg && k < first_kept_msg) || (!*msg && k < first_kept_other) {
             skipped += 1;
             continue;
         }
+        items.push(item.clone());
         if skipped > 0 {
             flush(&mut out, &mut last_text, &mut repeat);
             let _ = writeln!(
@@ -331,12 +475,20 @@ pub fn violation(trace: &str, result: &str) -> Option<String> {
         repeat = 1;
     }
     flush(&mut out, &mut last_text, &mut repeat);
-    let t = check.get("time_ns").and_then(Value::as_u64).unwrap_or(0) as f64 / 1e6;
+    let time_ns = check.get("time_ns").and_then(Value::as_u64).unwrap_or(0);
     let _ = writeln!(
         out,
-        "{t:>10.3}ms  ^^  `{name}` fails after this event ({total} lines in the slice before pruning)"
+        "{:>10.3}ms  ^^  `{name}` fails after this event ({total} lines in the slice before pruning)",
+        time_ns as f64 / 1e6
     );
-    Some(out)
+    Some(Slice {
+        check: name.to_string(),
+        detail: detail.to_string(),
+        event,
+        time_ns,
+        items,
+        text: out,
+    })
 }
 
 #[cfg(test)]

@@ -211,7 +211,7 @@ pub fn history_porcupine(history: &str) -> Result<String, ExportError> {
 }
 
 /// A message's kind for labels: the enum variant (`AppendEntries`), or `request`/`reply`.
-fn msg_kind(msg: &Value) -> String {
+pub(crate) fn msg_kind(msg: &Value) -> String {
     match msg {
         Value::Object(m) if m.len() == 1 => m.keys().next().cloned().unwrap_or_default(),
         Value::Object(m) if m.contains_key("op") => "request".into(),
@@ -219,6 +219,22 @@ fn msg_kind(msg: &Value) -> String {
         Value::String(s) => s.clone(),
         _ => "message".into(),
     }
+}
+
+/// A message's kind with its term (or ballot, epoch, view) when it has one, for diagram
+/// labels: `RequestVote term=5`.
+pub(crate) fn msg_label(msg: &Value) -> String {
+    let kind = msg_kind(msg);
+    let body = match msg {
+        Value::Object(m) if m.len() == 1 => m.values().next(),
+        _ => None,
+    };
+    for key in ["term", "ballot", "epoch", "view"] {
+        if let Some(n) = body.and_then(|b| b.get(key)).and_then(Value::as_u64) {
+            return format!("{kind} {key}={n}");
+        }
+    }
+    kind
 }
 
 /// Track ids: 1 the faults, then nodes `nN` → 1 + N, clients `cN` → 10 000 + N.

@@ -7,12 +7,15 @@
 
 pub mod causal;
 pub mod cdf;
+pub mod diagram;
 pub mod export;
+pub mod html;
+pub mod plots;
+pub mod run;
 
 use plotters::prelude::*;
 use sim::output::write_atomic;
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,26 +40,88 @@ fn draw_err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ReportErr
     }
 }
 
-/// Draws every plot the files in `dir` allow; returns the files written.
+/// What `dsim report` draws and how.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The message diagram's window in ns (None: the violation's causal slice, else the
+    /// start of the run).
+    pub window: Option<(u64, u64)>,
+    /// PNG instead of SVG files (the HTML report always inlines SVG).
+    pub png: bool,
+}
+
+/// Draws every plot the files in `dir` allow, and `report.html`; returns the files written.
 pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let mut written = Vec::new();
-    let history = dir.join("history.jsonl");
-    if history.is_file() {
-        let ops = read_latencies(&history)?;
-        if !ops.is_empty() {
-            let out = dir.join("latency.svg");
-            write_atomic(&out, latency_svg(&ops)?.as_bytes()).map_err(io(&out))?;
-            written.push(out);
+    plot_run_with(dir, &Options::default())
+}
+
+/// One drawn plot: its file name base, a heading, and the SVG.
+pub struct Drawn {
+    pub name: &'static str,
+    pub heading: String,
+    pub svg: String,
+}
+
+pub fn plot_run_with(dir: &Path, opts: &Options) -> Result<Vec<PathBuf>, ReportError> {
+    let run = run::Run::load(dir, Some(opts.window.unwrap_or((0, u64::MAX))))?;
+    let slice = match (&opts.window, dir.join("trace.jsonl")) {
+        (None, t) if t.is_file() => causal::slice_of_file(&t, &run.result).map_err(io(&t))?,
+        _ => None,
+    };
+    let failing = plots::failing_ops(dir, &run);
+    let mut drawn: Vec<Drawn> = Vec::new();
+    let mut add = |name: &'static str, heading: &str, svg: String| {
+        drawn.push(Drawn {
+            name,
+            heading: heading.to_string(),
+            svg,
+        })
+    };
+    if !run.ops.is_empty() {
+        add(
+            "latency-cdf",
+            "Client latency",
+            plots::svg(&plots::LatencyCdf(&run))?,
+        );
+        add("latency", "Latency over time", latency_svg(&run.ops)?);
+        add(
+            "throughput",
+            "Throughput and faults",
+            plots::svg(&plots::Throughput(&run))?,
+        );
+    }
+    if !run.roles.is_empty() {
+        add(
+            "timeline",
+            "Node timeline",
+            plots::svg(&plots::NodeTimeline(&run))?,
+        );
+        let d = match &slice {
+            Some(s) => diagram::Diagram::of_slice(&run, s),
+            None => diagram::Diagram::of_window(&run),
+        };
+        if !d.items.is_empty() {
+            add("messages", "Message diagram", plots::svg(&d)?);
         }
     }
-    let trace = dir.join("trace.jsonl");
-    if trace.is_file() {
-        let t = read_timeline(&trace)?;
-        if !t.nodes.is_empty() {
-            let out = dir.join("timeline.svg");
-            write_atomic(&out, timeline_svg(&t)?.as_bytes()).map_err(io(&out))?;
-            written.push(out);
-        }
+    if let Some(f) = &failing {
+        add(
+            "failing-ops",
+            "Operations that cannot be linearized",
+            plots::svg(&plots::FailingOpsPlot(f))?,
+        );
+    }
+    let mut written = Vec::new();
+    for d in &drawn {
+        let out = dir.join(format!("{}.svg", d.name));
+        write_atomic(&out, d.svg.as_bytes()).map_err(io(&out))?;
+        written.push(out);
+    }
+    if !run.result.is_null() {
+        let out = dir.join("report.html");
+        let page = html::report(&run, slice.as_ref(), failing.as_ref(), &drawn);
+        write_atomic(&out, page.as_bytes()).map_err(io(&out))?;
+        written.push(out);
     }
     Ok(written)
 }
@@ -106,8 +171,10 @@ pub fn export_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             "trace.shiviz.log",
             export::shiviz(&trace).map_err(bad("trace.shiviz.log"))?,
         )?;
-        if let Some(v) = causal::violation(&trace, &result) {
-            put("violation.txt", v)?;
+        let r: serde_json::Value = serde_json::from_str(&result).unwrap_or_default();
+        let path = dir.join("trace.jsonl");
+        if let Some(v) = causal::slice_of_file(&path, &r).map_err(io(&path))? {
+            put("violation.txt", v.text)?;
         }
     }
     if !trace.is_empty() || !history.is_empty() {
@@ -119,42 +186,21 @@ pub fn export_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     Ok(written)
 }
 
-/// One completed operation: (completion time in s, latency in ms, outcome: 0 ok, 1 fail, 2 info).
-type Latency = (f64, f64, u8);
-
 /// Above this many operations the plot shows percentiles per time bucket instead of points.
 const MAX_POINTS: usize = 5000;
 
-fn read_latencies(path: &Path) -> Result<Vec<Latency>, ReportError> {
-    let f = std::fs::File::open(path).map_err(io(path))?;
-    let mut open: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut out = Vec::new();
-    for line in BufReader::new(f).lines() {
-        let line = line.map_err(io(path))?;
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        let (Some(kind), Some(p), Some(t)) =
-            (v["type"].as_str(), v["process"].as_u64(), v["time_ns"].as_u64())
-        else {
-            continue;
-        };
-        if kind == "invoke" {
-            // Open loop: latency counts from the arrival, waiting for a lane included.
-            open.insert(p, v["arrived_ns"].as_u64().unwrap_or(t));
-        } else if let Some(start) = open.remove(&p) {
-            let k = match kind {
-                "ok" => 0,
-                "fail" => 1,
-                _ => 2,
-            };
-            out.push((t as f64 / 1e9, t.saturating_sub(start) as f64 / 1e6, k));
-        }
-    }
-    Ok(out)
-}
-
-fn latency_svg(ops: &[Latency]) -> Result<String, ReportError> {
+fn latency_svg(ops: &[run::Op]) -> Result<String, ReportError> {
+    let ops: Vec<(f64, f64, u8)> = ops
+        .iter()
+        .map(|o| {
+            (
+                o.done_ns as f64 / 1e9,
+                o.latency_ns() as f64 / 1e6,
+                o.outcome as u8,
+            )
+        })
+        .collect();
+    let ops = &ops[..];
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
@@ -238,195 +284,4 @@ fn latency_svg(ops: &[Latency]) -> Result<String, ReportError> {
         root.present().map_err(&e)?;
     }
     Ok(svg)
-}
-
-/// Roles over time per node, and fault times.
-struct Timeline {
-    /// node name → (start s, role) in order.
-    nodes: BTreeMap<String, Vec<(f64, String)>>,
-    faults: Vec<(f64, String)>,
-    end: f64,
-}
-
-fn read_timeline(path: &Path) -> Result<Timeline, ReportError> {
-    let f = std::fs::File::open(path).map_err(io(path))?;
-    let mut t = Timeline {
-        nodes: BTreeMap::new(),
-        faults: Vec::new(),
-        end: 0.0,
-    };
-    for line in BufReader::new(f).lines() {
-        let line = line.map_err(io(path))?;
-        // Only role changes and faults matter; skip the (many) message lines unparsed.
-        let relevant = line.contains("\"ev\":\"becomes\"") || line.contains("\"ev\":\"fault\"");
-        if let Some(ts) = line.find("\"t\":") {
-            let digits: String = line[ts + 4..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
-            if let Ok(ns) = digits.parse::<u64>() {
-                t.end = t.end.max(ns as f64 / 1e9);
-            }
-        }
-        if !relevant {
-            continue;
-        }
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        let time = v["t"].as_u64().unwrap_or(0) as f64 / 1e9;
-        match v["ev"].as_str().unwrap_or("") {
-            "becomes" => {
-                if let (Some(node), Some(role)) = (v["node"].as_str(), v["role"].as_str()) {
-                    t.nodes
-                        .entry(node.to_string())
-                        .or_default()
-                        .push((time, role.to_string()));
-                }
-            }
-            "fault" => {
-                if let Some(kind) = v["kind"].as_str() {
-                    let label = match v["node"].as_str() {
-                        Some(n) => format!("{kind} {n}"),
-                        None => kind.to_string(),
-                    };
-                    t.faults.push((time, label));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(t)
-}
-
-fn role_color(role: &str) -> RGBColor {
-    match role {
-        "leader" | "server" | "primary" => RGBColor(214, 39, 40),
-        "candidate" => RGBColor(255, 127, 14),
-        "down" => RGBColor(210, 210, 210),
-        "follower" | "standby" | "backup" => RGBColor(31, 119, 180),
-        _ => RGBColor(44, 160, 44),
-    }
-}
-
-fn color_name(role: &str) -> &'static str {
-    match role {
-        "leader" | "server" | "primary" => "red",
-        "candidate" => "orange",
-        "down" => "grey",
-        "follower" | "standby" | "backup" => "blue",
-        _ => "green",
-    }
-}
-
-/// "leader red, follower blue, down grey": the roles drawn, each with its colour.
-fn legend(t: &Timeline) -> String {
-    let mut roles: Vec<&str> = Vec::new();
-    for (_, role) in t.nodes.values().flatten() {
-        if !roles.contains(&role.as_str()) {
-            roles.push(role);
-        }
-    }
-    roles.sort_by_key(|r| (*r == "down", *r));
-    roles
-        .iter()
-        .map(|r| format!("{r} {}", color_name(r)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn timeline_svg(t: &Timeline) -> Result<String, ReportError> {
-    let mut svg = String::new();
-    let n = t.nodes.len();
-    {
-        let height = 150 + 36 * n as u32;
-        let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
-        let e = draw_err("timeline.svg");
-        root.fill(&WHITE).map_err(&e)?;
-        let end = t.end.max(1e-3);
-        let names: Vec<&String> = t.nodes.keys().collect();
-        let caption = format!("roles over time: {}; | a fault", legend(t));
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(48)
-            .build_cartesian_2d(0.0..end, 0.0..(n as f64 + 1.0))
-            .map_err(&e)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n + 2)
-            .y_label_formatter(&|y| {
-                let i = y.round() as usize;
-                if (y - y.round()).abs() < 0.01 && i >= 1 && i <= names.len() {
-                    names[i - 1].clone()
-                } else {
-                    String::new()
-                }
-            })
-            .x_desc("simulated time (s)")
-            .draw()
-            .map_err(&e)?;
-        for (row, (_, segs)) in t.nodes.iter().enumerate() {
-            let y = (row + 1) as f64;
-            for (k, (start, role)) in segs.iter().enumerate() {
-                let stop = segs.get(k + 1).map_or(end, |s| s.0);
-                let c = role_color(role);
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(*start, y - 0.3), (stop, y + 0.3)],
-                        c.filled(),
-                    )))
-                    .map_err(&e)?;
-            }
-        }
-        let top = n as f64 + 0.65;
-        chart
-            .draw_series(t.faults.iter().map(|(x, _)| {
-                PathElement::new(vec![(*x, top - 0.15), (*x, top + 0.15)], BLACK.stroke_width(1))
-            }))
-            .map_err(&e)?;
-        root.present().map_err(&e)?;
-    }
-    Ok(svg)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeline_reads_roles_and_faults_from_their_fields_not_the_text() {
-        let dir = std::env::temp_dir().join(format!("dsim-reports-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("trace.jsonl");
-        let lines = [
-            r#"{"i":0,"t":0,"ev":"starts","node":"n1"}"#,
-            r#"{"i":0,"t":0,"ev":"becomes","node":"n1","role":"follower"}"#,
-            r#"{"i":0,"t":0,"ev":"becomes","node":"n2","role":"follower"}"#,
-            r#"{"i":1,"t":1000,"ev":"becomes","node":"n1","role":"leader","detail":"candidate (term 1)"}"#,
-            r#"{"i":2,"t":2000,"ev":"fault","node":"n2","detail":"crash n2","down":true,"kind":"crash"}"#,
-            r#"{"i":2,"t":2000,"ev":"becomes","node":"n2","role":"down"}"#,
-            r#"{"i":3,"t":3000,"ev":"fault","detail":"crash n2: it is already down; fault skipped"}"#,
-            r#"{"i":4,"t":4000,"ev":"fault","node":"n2","detail":"restart n2","kind":"restart"}"#,
-        ];
-        std::fs::write(&path, lines.join("\n")).unwrap();
-        let t = read_timeline(&path).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(t.nodes.keys().collect::<Vec<_>>(), ["n1", "n2"]);
-        assert_eq!(
-            t.nodes["n1"],
-            vec![(0.0, "follower".to_string()), (1e-6, "leader".to_string())]
-        );
-        assert_eq!(
-            t.nodes["n2"],
-            vec![(0.0, "follower".to_string()), (2e-6, "down".to_string())]
-        );
-        // The skipped fault did nothing: it is not drawn.
-        assert_eq!(
-            t.faults,
-            vec![(2e-6, "crash n2".to_string()), (4e-6, "restart n2".to_string())]
-        );
-    }
 }

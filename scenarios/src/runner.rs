@@ -252,6 +252,11 @@ pub struct RunJson<'a> {
     pub bugs: &'a [String],
     #[serde(flatten)]
     pub report: &'a RunReport,
+    /// The node groups: `{name, first, len, boot_at}` (nodes `n{first+1}`…`n{first+len}`).
+    pub groups: &'a [sim::cluster::Group],
+    /// Each metric's unit (`ns`, `count`, `ratio`), so readers of `metrics` can show it.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metric_units: std::collections::BTreeMap<String, sim::metrics::Unit>,
     pub wall_ms: u64,
 }
 
@@ -263,6 +268,12 @@ impl<'a> RunJson<'a> {
             protocol: scn.protocol(),
             bugs: scn.config().bugs.names(),
             report,
+            groups: scn.config().cluster.groups(),
+            metric_units: report
+                .metrics
+                .keys()
+                .map(|k| (k.clone(), crate::summary::metric_unit(scn.config(), k)))
+                .collect(),
             wall_ms,
         }
     }

@@ -90,11 +90,7 @@ pub fn summary(
     if !r.metrics.is_empty() || !r.censored.is_empty() {
         let _ = writeln!(s, "  metrics");
         for (name, m) in &r.metrics {
-            // A scenario's [[metrics]] span is a duration.
-            let unit = match cfg.spans.iter().any(|x| &x.name == name) {
-                true => sim::metrics::Unit::Ns,
-                false => units(name),
-            };
+            let unit = metric_unit(cfg, name);
             let _ = writeln!(s, "    {name:<37} {}", metric_text(unit, m));
         }
         for name in &r.censored {
@@ -134,6 +130,14 @@ pub fn summary(
     };
     let _ = writeln!(s, "  result    {verdict}");
     s
+}
+
+/// A metric's unit: a scenario's `[[metrics]]` span is a duration; others as declared.
+pub fn metric_unit(cfg: &sim::config::SimConfig, name: &str) -> sim::metrics::Unit {
+    match cfg.spans.iter().any(|x| x.name == name) {
+        true => sim::metrics::Unit::Ns,
+        false => units(name),
+    }
 }
 
 /// The unit a metric is declared with (any protocol or family may declare it).
