@@ -110,6 +110,7 @@ where
 
 /// The plot as SVG text. `x_label` names the unit (e.g. "downtime (ms)").
 pub fn cdf_svg(title: &str, x_label: &str, series: &[CdfSeries]) -> Result<String, ReportError> {
+    crate::plots::register_font()?;
     let mut svg = String::new();
     let e = draw_err("a CDF plot");
     let (lo, hi) = range(series).unwrap_or((0.0, 1.0));

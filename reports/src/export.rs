@@ -231,7 +231,7 @@ pub(crate) fn msg_label(msg: &Value) -> String {
     };
     for key in ["term", "ballot", "epoch", "view"] {
         if let Some(n) = body.and_then(|b| b.get(key)).and_then(Value::as_u64) {
-            return format!("{kind} {key}={n}");
+            return format!("{kind} {}{n}", &key[..1]);
         }
     }
     kind

@@ -56,7 +56,14 @@ svg{max-width:100%;height:auto;display:block;margin:8px 0}.swatch{display:inline
 code{background:#f4f4f4;padding:1px 4px;border-radius:3px}.muted{color:#666}";
 
 /// The page.
-pub fn report(run: &Run, slice: Option<&Slice>, failing: Option<&FailingOps>, drawn: &[Drawn]) -> String {
+/// `window`: the diagram shows that window instead of the slice.
+pub fn report(
+    run: &Run,
+    slice: Option<&Slice>,
+    window: Option<(u64, u64)>,
+    failing: Option<&FailingOps>,
+    drawn: &[Drawn],
+) -> String {
     let r = &run.result;
     let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
     let mut h = String::new();
@@ -80,10 +87,15 @@ pub fn report(run: &Run, slice: Option<&Slice>, failing: Option<&FailingOps>, dr
     );
     let bug_flags: String = bugs.iter().map(|b| format!(" --bug {b}")).collect();
     let replay = format!("dsim run {} --seed {seed}{bug_flags}", s("scenario"));
+    let why = match (slice.is_some(), failing.is_some()) {
+        (true, _) => "violation",
+        (false, true) => "failing-ops",
+        _ => "checks",
+    };
     if violations > 0 {
         let _ = writeln!(
             h,
-            "<div class=\"verdict bad\" id=\"verdict\">VIOLATION: {violations} failed check{} — <a href=\"#violation\">why</a></div>",
+            "<div class=\"verdict bad\" id=\"verdict\">VIOLATION: {violations} failed check{} — <a href=\"#{why}\">why</a></div>",
             if violations == 1 { "" } else { "s" }
         );
     } else {
@@ -131,23 +143,31 @@ pub fn report(run: &Run, slice: Option<&Slice>, failing: Option<&FailingOps>, dr
     }
     if let Some(d) = drawn.iter().find(|d| d.name == "messages") {
         let _ = writeln!(h, "<section id=\"diagram\"><h2>Message diagram</h2>");
-        match slice {
-            Some(sl) => {
+        match (slice, window) {
+            (_, Some((a, b))) => {
+                let _ = writeln!(
+                    h,
+                    "<p>The messages between servers from {} to {} ms (the window asked for).</p>",
+                    crate::plots::num(a as f64 / 1e6),
+                    crate::plots::num(b as f64 / 1e6)
+                );
+            }
+            (Some(sl), None) => {
                 let _ = writeln!(
                     h,
                     "<p>The messages of <a href=\"#violation\">the causal slice</a> of event {}, as a space-time diagram.</p>",
                     sl.event
                 );
             }
-            None => {
+            (None, None) => {
                 let _ = writeln!(
                     h,
-                    "<p>No check failed at an event: the first messages of the window.</p>"
+                    "<p>No check failed at an event: the first messages of the run.</p>"
                 );
             }
         }
         let _ = writeln!(h, "{}", d.svg);
-        if let Some(sl) = slice {
+        if let (Some(sl), None) = (slice, window) {
             let before: Vec<&crate::run::Fault> = run.faults.iter().filter(|f| f.event <= sl.event).collect();
             if !before.is_empty() {
                 let _ = write!(h, "<p>Faults before it (latest last): ");

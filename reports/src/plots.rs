@@ -21,12 +21,53 @@ pub trait Plot {
 
 /// The plot as SVG text.
 pub fn svg<P: Plot>(p: &P) -> Result<String, ReportError> {
+    register_font()?;
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, p.size()).into_drawing_area();
         p.draw(&root)?;
         root.present().map_err(draw_err("an SVG plot"))?;
     }
+    Ok(out)
+}
+
+/// The font of PNG plots, bundled so a fresh machine needs nothing installed (DejaVu Sans;
+/// its license is `reports/assets/DejaVuSans-LICENSE.txt`).
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// Every plot's text is laid out with this font, SVG too (so labels fit the same way).
+pub(crate) fn register_font() -> Result<(), ReportError> {
+    static ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok =
+        *ONCE.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(ReportError::Draw {
+            what: "a PNG plot",
+            message: "the bundled font could not be loaded".into(),
+        })
+    }
+}
+
+/// The plot as a PNG image (RGB, 8 bits), text in the bundled font.
+pub fn png<P: Plot>(p: &P) -> Result<Vec<u8>, ReportError> {
+    register_font()?;
+    let (w, h) = p.size();
+    let mut pixels = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
+        p.draw(&root)?;
+        root.present().map_err(draw_err("a PNG plot"))?;
+    }
+    let mut out = Vec::new();
+    let e = draw_err("encoding a PNG");
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(&e)?;
+    writer.write_image_data(&pixels).map_err(&e)?;
+    writer.finish().map_err(&e)?;
     Ok(out)
 }
 

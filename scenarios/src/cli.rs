@@ -254,9 +254,14 @@ struct SweepArgs {
 struct ReportArgs {
     /// A directory `dsim run --out DIR` wrote (result.json, trace.jsonl, history.jsonl).
     dir: PathBuf,
-    /// Image format of the plots (svg only, for now).
+    /// Image format of the plot files: svg, or png (drawn with a bundled font). report.html
+    /// always inlines SVG.
     #[arg(long, default_value = "svg", value_name = "svg|png")]
     format: String,
+    /// The message diagram's window of simulated time, e.g. 1.5s..1.62s or 900ms..1s
+    /// (default: the causal slice of the first violation, else the start of the run).
+    #[arg(long, value_name = "T1..T2")]
+    window: Option<String>,
     /// Print exactly one JSON object on stdout: `{dir, files}`.
     #[arg(long)]
     json: bool,
@@ -519,15 +524,12 @@ fn cmd_fuzz(a: FuzzArgs, io: &mut Io) -> Result<u8, InputError> {
 }
 
 fn cmd_report(a: ReportArgs, io: &mut Io) -> Result<u8, InputError> {
-    match a.format.as_str() {
-        "svg" => {}
-        "png" => {
-            return Err(InputError::Usage(
-                "--format png is not available yet (it needs a bundled font); use --format svg".into(),
-            ))
-        }
+    let png = match a.format.as_str() {
+        "svg" => false,
+        "png" => true,
         other => return Err(InputError::Usage(format!("--format {other}: svg or png"))),
-    }
+    };
+    let window = a.window.as_deref().map(parse_window).transpose()?;
     let dir = &a.dir;
     let usable = ["trace.jsonl", "history.jsonl", "result.json"]
         .iter()
@@ -539,7 +541,8 @@ fn cmd_report(a: ReportArgs, io: &mut Io) -> Result<u8, InputError> {
         });
     }
     let fail = |e: reports::ReportError| InputError::Usage(format!("{}: {e}", dir.display()));
-    let mut files = reports::plot_run(dir).map_err(fail)?;
+    let opts = reports::Options { window, png };
+    let mut files = reports::plot_run_with(dir, &opts).map_err(fail)?;
     files.extend(reports::export_run(dir).map_err(fail)?);
     let names: Vec<String> = files
         .iter()
@@ -552,6 +555,20 @@ fn cmd_report(a: ReportArgs, io: &mut Io) -> Result<u8, InputError> {
         let _ = writeln!(io.out, "wrote {} in {}", names.join(", "), dir.display());
     }
     Ok(0)
+}
+
+/// `1.5s..1.62s` → (1.5 s, 1.62 s) in ns.
+fn parse_window(text: &str) -> Result<(u64, u64), InputError> {
+    let usage = |m: String| InputError::Usage(format!("--window {text}: {m}"));
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| usage("give two times, T1..T2 (e.g. 1.5s..1.62s)".into()))?;
+    let t = |s: &str| sim::time::parse_duration(s).map_err(|e| usage(e.to_string()));
+    let (a, b) = (t(a)?, t(b)?);
+    if a >= b {
+        return Err(usage("the window must end after it starts".into()));
+    }
+    Ok((a, b))
 }
 
 fn cmd_sweep(a: SweepArgs, io: &mut Io) -> Result<u8, InputError> {
