@@ -204,6 +204,9 @@ fn fault_kinds(faults: &[Fault]) -> Vec<(String, RGBColor)> {
 /// Client latency CDF per operation type (ok), plus one line each for fail and info; log x.
 pub struct LatencyCdf<'a>(pub &'a Run);
 
+/// A CDF line: its label, colour, points, and its p50, p99 and max.
+type CdfLine = (String, RGBColor, Vec<(f64, f64)>, [f64; 3]);
+
 /// p-th percentile (nearest rank) of sorted values.
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sim::metrics::nearest_rank(sorted, p / 100.0)
@@ -228,7 +231,7 @@ impl Plot for LatencyCdf<'_> {
             };
             by.entry(key).or_default().push(ms.max(1e-3));
         }
-        let mut lines: Vec<(String, RGBColor, Vec<(f64, f64)>, [f64; 3])> = Vec::new();
+        let mut lines: Vec<CdfLine> = Vec::new();
         let palette = [BLUE_, GREEN_, PURPLE_, BROWN_, TEAL_, OLIVE_];
         let (mut lo, mut hi) = (f64::MAX, f64::MIN);
         for (k, ((fail, label), mut v)) in by.into_iter().enumerate() {
@@ -835,7 +838,11 @@ impl Plot for FailingOpsPlot<'_> {
             }
             // Alternate a client's labels above and below its bars so neighbours do not collide.
             let lane = lane_of.entry(o.client.clone()).or_default();
-            let ly = if *lane % 2 == 0 { y + 0.42 } else { y - 0.22 };
+            let ly = if lane.is_multiple_of(2) {
+                y + 0.42
+            } else {
+                y - 0.22
+            };
             *lane += 1;
             let text = if o.ret_ns.is_none() {
                 format!("{} (never completed)", o.text)
