@@ -99,6 +99,14 @@ pub fn plot_run_with(dir: &Path, opts: &Options) -> Result<Vec<PathBuf>, ReportE
             draw(&d, "Message diagram", png, &mut drawn)?;
         }
     }
+    if !run.metric_samples.is_empty() {
+        draw(
+            &plots::MetricsOverTime(&run),
+            "Metrics over time",
+            png,
+            &mut drawn,
+        )?;
+    }
     if let Some(f) = &failing {
         draw(
             &plots::FailingOpsPlot(f),

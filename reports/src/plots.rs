@@ -671,6 +671,83 @@ impl Plot for NodeTimeline<'_> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Metrics over time
+
+/// One panel per metric the run sampled (`metrics.jsonl`): each sample against the time it
+/// was taken, durations in ms, with the fault bands behind.
+pub struct MetricsOverTime<'a>(pub &'a Run);
+
+impl Plot for MetricsOverTime<'_> {
+    fn name(&self) -> &'static str {
+        "metrics"
+    }
+    fn size(&self) -> (u32, u32) {
+        (1000, 40 + 230 * self.0.metric_samples.len().max(1) as u32)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), ReportError> {
+        let e = draw_err("metrics");
+        let run = self.0;
+        root.fill(&WHITE).map_err(&e)?;
+        let (w, _) = self.size();
+        let root = root
+            .titled(
+                "metrics over time: every sample the engine and the protocol report",
+                ("sans-serif", 18),
+            )
+            .map_err(&e)?;
+        let panels = root.split_evenly((run.metric_samples.len().max(1), 1));
+        let ax = TimeAxis::for_span(run.end_ns);
+        let end = ax.x(run.end_ns).max(1e-3);
+        for ((name, samples), area) in run.metric_samples.iter().zip(&panels) {
+            let ns = run.result["metric_units"][name] == "ns";
+            let y = |v: f64| if ns { v / 1e6 } else { v };
+            let y_max = samples.iter().map(|s| y(s.1)).fold(0.0, f64::max).max(1e-9) * 1.1;
+            let mut chart = ChartBuilder::on(area)
+                .caption(
+                    format!(
+                        "{name} ({} samples{})",
+                        samples.len(),
+                        if ns { ", ms" } else { "" }
+                    ),
+                    ("sans-serif", 14),
+                )
+                .margin(10)
+                .x_label_area_size(34)
+                .y_label_area_size(64)
+                .build_cartesian_2d(0.0..end, 0.0..y_max)
+                .map_err(&e)?;
+            chart
+                .configure_mesh()
+                .light_line_style(RGBColor(243, 243, 243))
+                .x_desc(ax.label())
+                .y_desc(if ns { "ms" } else { "count" })
+                .x_label_formatter(&|v| num(*v))
+                .y_label_formatter(&|v| num(*v))
+                .draw()
+                .map_err(&e)?;
+            for f in run.faults.iter().filter(|f| f.lasting) {
+                let (a, b) = (ax.x(f.at), ax.x(run.until(f)));
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(a, 0.0), (b.max(a), y_max)],
+                        fault_color(&f.kind).mix(0.12).filled(),
+                    )))
+                    .map_err(&e)?;
+            }
+            chart
+                .draw_series(
+                    samples
+                        .iter()
+                        .map(|(t, v)| Circle::new((ax.x(*t), y(*v)), 2, BLUE_.filled())),
+                )
+                .map_err(&e)?;
+        }
+        let _ = w;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Failing operations of a non-linearizable history
 
 /// One operation of a minimal failing set.

@@ -16,6 +16,8 @@ pub const MAX_ROLE_CHANGES: usize = 20_000;
 pub const MAX_FAULTS: usize = 20_000;
 /// Most completed operations kept (later ones are counted, not plotted).
 pub const MAX_OPS: usize = 2_000_000;
+/// Most samples read per metric from `metrics.jsonl` (a run writes at most 2 048).
+pub const MAX_METRIC_SAMPLES: usize = 10_000;
 /// Most trace lines kept for the message diagram's window.
 pub const MAX_WINDOW_LINES: usize = 4_000;
 
@@ -104,6 +106,8 @@ pub struct Run {
     pub window: Option<(u64, u64)>,
     pub window_lines: Vec<Line>,
     pub window_cut: bool,
+    /// `metrics.jsonl`: each metric's samples with their times (bounded by the run).
+    pub metric_samples: BTreeMap<String, Vec<(u64, f64)>>,
 }
 
 /// A fault kind that opens an interval, and the kinds that close it.
@@ -178,6 +182,23 @@ impl Run {
         let trace = dir.join("trace.jsonl");
         if trace.is_file() {
             run.read_trace(&trace)?;
+        }
+        let metrics = dir.join("metrics.jsonl");
+        if metrics.is_file() {
+            let f = std::fs::File::open(&metrics).map_err(io(&metrics))?;
+            for line in BufReader::new(f).lines() {
+                let line = line.map_err(io(&metrics))?;
+                let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if let (Some(m), Some(t), Some(x)) = (v["metric"].as_str(), v["t"].as_u64(), v["v"].as_f64())
+                {
+                    let samples = run.metric_samples.entry(m.to_string()).or_default();
+                    if samples.len() < MAX_METRIC_SAMPLES {
+                        samples.push((t, x));
+                    }
+                }
+            }
         }
         if run.groups.is_empty() && !run.roles.is_empty() {
             let mut nodes: Vec<String> = run.roles.keys().cloned().collect();

@@ -208,6 +208,16 @@ pub fn run_to(scn: &dyn Scenario, dir: Option<&Path>) -> Result<Ran, InputError>
         let text = serde_json::to_string_pretty(&json).expect("a run report serializes");
         out.write("result.json", format!("{text}\n").as_bytes())
             .map_err(|e| io_error(dir, e))?;
+        let mut lines = String::new();
+        for (metric, samples) in &report.metric_timelines {
+            for (t, v) in samples {
+                let line = serde_json::json!({ "metric": metric, "t": t, "v": v });
+                lines.push_str(&line.to_string());
+                lines.push('\n');
+            }
+        }
+        out.write("metrics.jsonl", lines.as_bytes())
+            .map_err(|e| io_error(dir, e))?;
         Ok(report)
     });
     let _ = fs::remove_file(&schedule_lines);
@@ -218,6 +228,7 @@ pub fn run_to(scn: &dyn Scenario, dir: Option<&Path>) -> Result<Ran, InputError>
         "trace.jsonl",
         "history.jsonl",
         "schedule.toml",
+        "metrics.jsonl",
     ]
     .map(String::from)
     .to_vec();

@@ -250,7 +250,7 @@ impl CheckBoard {
     /// One sample of a series metric.
     pub fn sample(&mut self, name: &'static str, v: f64) {
         if self.metric_declared(name) {
-            self.metrics.sample(name, v);
+            self.metrics.sample_at(name, self.now, v);
         }
     }
 

@@ -60,6 +60,9 @@ pub enum MetricSummary {
     Value(f64),
 }
 
+/// Samples kept per metric with their times, for plots over time (thinned like `kept`).
+pub const MAX_TIMELINE: usize = 2048;
+
 #[derive(Default)]
 struct Series {
     n: u64,
@@ -69,9 +72,32 @@ struct Series {
     kept: Vec<f64>,
     /// Keep one sample in this many.
     stride: u64,
+    /// (time, value) of every `t_stride`-th sample.
+    timeline: Vec<(u64, f64)>,
+    t_stride: u64,
 }
 
 impl Series {
+    fn add_at(&mut self, t: u64, v: f64) {
+        if self.n == 0 {
+            self.t_stride = 1;
+        }
+        if self.n.is_multiple_of(self.t_stride) {
+            if self.timeline.len() >= MAX_TIMELINE {
+                let mut i = 0;
+                self.timeline.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                self.t_stride *= 2;
+            }
+            if self.n.is_multiple_of(self.t_stride) {
+                self.timeline.push((t, v));
+            }
+        }
+        self.add(v);
+    }
+
     fn add(&mut self, v: f64) {
         if self.n == 0 {
             self.min = v;
@@ -131,6 +157,22 @@ impl Metrics {
         self.series.entry(name).or_default().add(v);
     }
 
+    /// A sample taken at simulated time `t` (kept for plots over time, at most
+    /// [`MAX_TIMELINE`] per metric: when full, every other one is dropped and only every
+    /// second new one kept, so the points stay spread over the run).
+    pub fn sample_at(&mut self, name: &'static str, t: u64, v: f64) {
+        self.series.entry(name).or_default().add_at(t, v);
+    }
+
+    /// Each series metric's (time, value) samples, in time order.
+    pub fn timelines(&self) -> BTreeMap<String, Vec<(u64, f64)>> {
+        self.series
+            .iter()
+            .filter(|(_, s)| !s.timeline.is_empty())
+            .map(|(k, s)| (k.to_string(), s.timeline.clone()))
+            .collect()
+    }
+
     pub fn value(&mut self, name: &'static str, v: f64) {
         self.values.insert(name, v);
     }
@@ -160,6 +202,28 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeline_stays_bounded_and_spread_over_the_run() {
+        let mut m = Metrics::default();
+        let n = 10 * MAX_TIMELINE as u64 + 7;
+        for k in 0..n {
+            m.sample_at("x", k * 1000, k as f64);
+        }
+        let t = &m.timelines()["x"];
+        assert!(
+            t.len() <= MAX_TIMELINE && t.len() > MAX_TIMELINE / 4,
+            "{}",
+            t.len()
+        );
+        assert_eq!(t[0], (0, 0.0));
+        assert!(t.windows(2).all(|w| w[0].0 < w[1].0), "in time order");
+        let last = t.last().unwrap().0;
+        assert!(last > (n - n / 8) * 1000, "the end of the run is covered: {last}");
+        // Evenly thinned: one sample per stride.
+        let gaps: Vec<u64> = t.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        assert!(gaps.iter().all(|g| *g == gaps[0]), "{gaps:?}");
+    }
 
     #[test]
     fn summaries_are_exact_for_small_series() {

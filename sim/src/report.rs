@@ -62,6 +62,10 @@ pub struct RunReport {
     /// came): censored, not silently missing (absent when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub censored: Vec<String>,
+    /// Each series metric's samples with their times (at most
+    /// [`crate::metrics::MAX_TIMELINE`] each; not in JSON: `--out` writes `metrics.jsonl`).
+    #[serde(skip)]
+    pub metric_timelines: std::collections::BTreeMap<String, Vec<(u64, f64)>>,
     /// With [`crate::Outputs::coverage`]: the features the run reached, sorted (not in JSON).
     #[serde(skip)]
     pub coverage: Vec<u64>,
@@ -98,6 +102,7 @@ impl RunReport {
             trace_bytes: 0,
             buggify: Default::default(),
             metrics: Default::default(),
+            metric_timelines: Default::default(),
             censored: Vec::new(),
             coverage: Vec::new(),
         }

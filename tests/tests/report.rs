@@ -181,6 +181,31 @@ fn a_non_linearizable_history_shows_its_failing_operations() {
     }
     let th = read(&dir, "throughput.svg");
     assert!(th.contains("partition {"), "the partition is a labelled band");
+    // Metrics over time: the samples the run reported, bounded, in time order per metric.
+    let mut per: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for l in read(&dir, "metrics.jsonl").lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        per.entry(v["metric"].as_str().unwrap().into())
+            .or_default()
+            .push(v["t"].as_u64().unwrap());
+    }
+    for m in ["latency", "replication-lag"] {
+        let ts = per
+            .get(m)
+            .unwrap_or_else(|| panic!("no {m} samples: {:?}", per.keys()));
+        assert!(ts.len() <= 2048 && ts.windows(2).all(|w| w[0] <= w[1]), "{m}");
+        let n = result["metrics"][m]["n"].as_u64().unwrap();
+        assert!(
+            ts.len() as u64 <= n && (ts.len() as u64 == n || ts.len() > 512),
+            "{m}: {} of {n}",
+            ts.len()
+        );
+    }
+    let metrics = read(&dir, "metrics.svg");
+    assert!(
+        metrics.contains("replication-lag (") && metrics.contains("latency ("),
+        "a panel per metric"
+    );
 }
 
 /// `dsim report DIR --format png --window T1..T2`: PNG files drawn with the bundled font, the

@@ -31,6 +31,9 @@ pub const LEASE_READ: &str = "lease-read-served";
 pub const COMPACTED: &str = "log-compacted";
 pub const SINGLE_LEADER: &str = "single-leader";
 pub const LEADER_RECOVERY: &str = "leader-recovery";
+pub const REPLICATION_LAG: &str = "replication-lag";
+/// How often `replication-lag` is sampled (at the first event after each interval).
+const LAG_EVERY: sim::Time = 10_000_000;
 /// Condition: one leader, and every running server has heard from it in its term.
 pub const LEADER_KNOWN: &str = "leader-known";
 
@@ -75,6 +78,8 @@ pub struct RaftInvariants {
     /// When the current leader crashed, while no new leader has been elected since.
     leader_lost_at: Option<sim::Time>,
     now: sim::Time,
+    /// When `replication-lag` is sampled next.
+    next_lag: sim::Time,
 }
 
 impl RaftInvariants {
@@ -333,15 +338,23 @@ impl Invariants<Raft> for RaftInvariants {
             faults_seen: 0,
             leader_lost_at: None,
             now: 0,
+            next_lag: 0,
         }
     }
 
     fn metrics() -> Vec<MetricDecl> {
-        vec![MetricDecl::new(
-            LEADER_RECOVERY,
-            Unit::Ns,
-            "from a leader's crash (or power loss) to the next leader's election, from the fault timeline",
-        )]
+        vec![
+            MetricDecl::new(
+                LEADER_RECOVERY,
+                Unit::Ns,
+                "from a leader's crash (or power loss) to the next leader's election, from the fault timeline",
+            ),
+            MetricDecl::new(
+                REPLICATION_LAG,
+                Unit::Count,
+                "entries between the highest and the lowest commit index of the running servers, every 10ms",
+            ),
+        ]
     }
 
     fn checks() -> Vec<CheckDecl> {
@@ -387,6 +400,14 @@ impl Invariants<Raft> for RaftInvariants {
     fn after_event(&mut self, world: &World<Raft>, touched: NodeId, sink: &mut CheckSink) {
         self.now = world.now();
         self.note_leader_crashes(world);
+        if self.now >= self.next_lag {
+            self.next_lag = self.now + LAG_EVERY;
+            let commits = world.iter().filter_map(|v| v.state.map(|r| r.commit_index()));
+            let (lo, hi) = commits.fold((u64::MAX, 0), |(lo, hi), c| (lo.min(c), hi.max(c)));
+            if lo <= hi {
+                sink.sample(REPLICATION_LAG, (hi - lo) as f64);
+            }
+        }
         let view = world.node(touched);
         let i = touched.index();
         match view.state {

@@ -525,6 +525,7 @@ impl<P: Protocol> Sim<P> {
                 }
                 m
             },
+            metric_timelines: self.board.metrics.timelines(),
             censored: spans
                 .into_iter()
                 .filter(|(_, v)| v.is_none())
