@@ -109,7 +109,7 @@ pub fn plot_run_with(dir: &Path, opts: &Options) -> Result<Vec<PathBuf>, ReportE
     }
     if let Some(f) = &failing {
         draw(
-            &plots::FailingOpsPlot(f),
+            &plots::FailingOpsPlot(f, &run),
             "Operations that cannot be linearized",
             png,
             &mut drawn,

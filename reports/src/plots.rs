@@ -265,7 +265,14 @@ impl Plot for LatencyCdf<'_> {
         let (a, b) = (lo * 0.8, hi * 1.25);
         let mut chart = ChartBuilder::on(root)
             .caption(
-                "client latency, CDF per operation type (● p50, p99, max)",
+                if self.0.ops_stride > 1 {
+                    format!(
+                        "client latency, CDF per operation type (● p50, p99, max; 1 in {} of {} operations)",
+                        self.0.ops_stride, self.0.ops_completed
+                    )
+                } else {
+                    "client latency, CDF per operation type (● p50, p99, max)".to_string()
+                },
                 ("sans-serif", 18),
             )
             .margin(14)
@@ -351,13 +358,9 @@ impl Plot for Throughput<'_> {
         let (top, bottom) = root.split_vertically(h - 46);
         let ax = TimeAxis::for_span(run.end_ns);
         let end = ax.x(run.end_ns).max(1e-3);
-        let buckets = 150usize;
-        let width_ns = (run.end_ns / buckets as u64).max(1);
-        let mut per = [vec![0u64; buckets + 1], vec![0u64; buckets + 1]];
-        for op in &run.ops {
-            let b = ((op.done_ns / width_ns) as usize).min(buckets);
-            per[usize::from(op.outcome != Outcome::Ok)][b] += 1;
-        }
+        let buckets = crate::run::THROUGHPUT_BUCKETS;
+        let width_ns = (run.throughput_ns / buckets as u64).max(1);
+        let per = &run.throughput;
         let rate = |n: u64| n as f64 / (width_ns as f64 / 1e9);
         let y_max = per.iter().flatten().map(|n| rate(*n)).fold(1.0, f64::max) * 1.05;
         let lane_h = y_max * 0.09;
@@ -435,10 +438,19 @@ fn draw_bands<DB: DrawingBackend>(
 ) -> Result<(), ReportError> {
     let e = draw_err("fault bands");
     let font = ("sans-serif", 11).into_font().color(&BLACK);
+    let plot_px = ax.x(run.end_ns) * px_per;
     let items: Vec<(f64, f64)> = run
         .faults
         .iter()
-        .map(|f| (ax.x(f.at) * px_per, text_px(&fault_label(f), 11.0)))
+        .map(|f| {
+            let (start, width) = (ax.x(f.at) * px_per, text_px(&fault_label(f), 11.0));
+            // A label that would run off the right edge is left out.
+            if start + width > plot_px + 20.0 {
+                (f64::MAX, 0.0)
+            } else {
+                (start, width)
+            }
+        })
         .collect();
     let lanes = pack(&items, LANES);
     for (f, lane) in run.faults.iter().zip(&lanes) {
@@ -829,7 +841,8 @@ pub fn failing_ops(dir: &std::path::Path, run: &Run) -> Option<FailingOps> {
 }
 
 /// The minimal failing operations on a per-client timeline.
-pub struct FailingOpsPlot<'a>(pub &'a FailingOps);
+/// The run's faults are drawn too (a line at each, labelled): they are usually why.
+pub struct FailingOpsPlot<'a>(pub &'a FailingOps, pub &'a Run);
 
 impl FailingOpsPlot<'_> {
     fn clients(&self) -> Vec<String> {
@@ -845,7 +858,7 @@ impl Plot for FailingOpsPlot<'_> {
         "failing-ops"
     }
     fn size(&self) -> (u32, u32) {
-        (1000, 150 + 70 * self.clients().len() as u32)
+        (1000, 190 + 70 * self.clients().len() as u32)
     }
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<(), ReportError> {
         let e = draw_err("failing-ops");
@@ -873,7 +886,7 @@ impl Plot for FailingOpsPlot<'_> {
             .margin(14)
             .x_label_area_size(40)
             .y_label_area_size(48)
-            .build_cartesian_2d(a..b, 0.0..(n as f64 + 0.8))
+            .build_cartesian_2d(a..b, 0.0..(n as f64 + 1.7))
             .map_err(&e)?;
         chart
             .configure_mesh()
@@ -893,6 +906,68 @@ impl Plot for FailingOpsPlot<'_> {
             .draw()
             .map_err(&e)?;
         let font = ("sans-serif", 12).into_font().color(&BLACK);
+        // Faults within the window (and the last one before it), as labelled lines, lasting
+        // ones shaded until their heal.
+        let before = self.1.faults.iter().rposition(|f| (f.at as f64 / 1e6) < a);
+        let shown: Vec<&Fault> = self
+            .1
+            .faults
+            .iter()
+            .enumerate()
+            .filter(|(k, f)| {
+                let x = f.at as f64 / 1e6;
+                (x >= a && x <= b) || Some(*k) == before
+            })
+            .map(|(_, f)| f)
+            .take(40)
+            .collect();
+        let small = ("sans-serif", 11).into_font();
+        let px_per = (1000.0 - 48.0 - 28.0) / (b - a);
+        let labels: Vec<String> = shown
+            .iter()
+            .map(|f| {
+                if (f.at as f64 / 1e6) < a {
+                    format!("← {}", fault_label(f))
+                } else {
+                    fault_label(f)
+                }
+            })
+            .collect();
+        let items: Vec<(f64, f64)> = shown
+            .iter()
+            .zip(&labels)
+            .map(|(f, l)| (((f.at as f64 / 1e6).max(a) - a) * px_per, text_px(l, 11.0)))
+            .collect();
+        let lanes = pack(&items, 3);
+        for ((f, label), lane) in shown.iter().zip(labels).zip(lanes) {
+            let x = (f.at as f64 / 1e6).max(a);
+            let c = fault_color(&f.kind);
+            let ly = lane.map(|l| n as f64 + 0.75 + 0.3 * l as f64);
+            if f.lasting {
+                let until = (self.1.until(f) as f64 / 1e6).min(b);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x, 0.0), (until.max(x), n as f64 + 0.6)],
+                        c.mix(0.12).filled(),
+                    )))
+                    .map_err(&e)?;
+            }
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, 0.0), (x, ly.unwrap_or(n as f64 + 0.6))],
+                    c.stroke_width(2),
+                )))
+                .map_err(&e)?;
+            if let Some(ly) = ly {
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        label,
+                        (x, ly + 0.22),
+                        small.clone().color(&c),
+                    )))
+                    .map_err(&e)?;
+            }
+        }
         let mut lane_of: BTreeMap<String, usize> = BTreeMap::new();
         for o in ops {
             let row = clients.iter().position(|c| *c == o.client).unwrap_or(0);

@@ -14,8 +14,11 @@ use std::path::Path;
 pub const MAX_ROLE_CHANGES: usize = 20_000;
 /// Most faults kept.
 pub const MAX_FAULTS: usize = 20_000;
-/// Most completed operations kept (later ones are counted, not plotted).
+/// Most completed operations kept for the latency plots: beyond it every other one is
+/// dropped and only every second new one kept (then every fourth…), evenly thinned.
 pub const MAX_OPS: usize = 2_000_000;
+/// Time buckets of the throughput plot.
+pub const THROUGHPUT_BUCKETS: usize = 150;
 /// Most samples read per metric from `metrics.jsonl` (a run writes at most 2 048).
 pub const MAX_METRIC_SAMPLES: usize = 10_000;
 /// Most trace lines kept for the message diagram's window.
@@ -90,8 +93,14 @@ pub struct Run {
     /// `result.json`, or Null when there is none.
     pub result: Value,
     pub ops: Vec<Op>,
-    /// Operations completed beyond [`MAX_OPS`].
-    pub ops_dropped: u64,
+    /// Every `ops_stride`-th completed operation is in `ops` (1 until [`MAX_OPS`] is passed).
+    pub ops_stride: u64,
+    /// Completed operations: all of them, however many `ops` keeps.
+    pub ops_completed: u64,
+    /// Completions per time bucket over `[0, throughput_ns)`, [ok, not ok], counted over
+    /// every operation.
+    pub throughput: [Vec<u64>; 2],
+    pub throughput_ns: u64,
     /// Invocations that never completed.
     pub pending: u64,
     /// node → its role changes (time, role), in order.
@@ -176,6 +185,21 @@ impl Run {
         run.end_ns = run.result["sim_time_ns"].as_u64().unwrap_or(0);
         run.groups = groups(&run.result);
         let history = dir.join("history.jsonl");
+        run.ops_stride = 1;
+        run.throughput_ns = run.end_ns;
+        if run.throughput_ns == 0 && history.is_file() {
+            // No result.json: the history's last time sets the buckets.
+            let f = std::fs::File::open(&history).map_err(io(&history))?;
+            for line in BufReader::new(f).lines() {
+                let line = line.map_err(io(&history))?;
+                if let Some(at) = line.find("\"time_ns\":") {
+                    let rest = &line[at + 10..];
+                    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                    run.throughput_ns = run.throughput_ns.max(rest[..digits].parse().unwrap_or(0));
+                }
+            }
+        }
+        run.throughput = [vec![0; THROUGHPUT_BUCKETS + 1], vec![0; THROUGHPUT_BUCKETS + 1]];
         if history.is_file() {
             run.read_history(&history)?;
         }
@@ -228,15 +252,30 @@ impl Run {
                 let f = v["f"].as_str().unwrap_or("?").to_string();
                 open.insert(p, (client, f, v["arrived_ns"].as_u64().unwrap_or(t), t));
             } else if let Some((client, f, arrived_ns, invoke_ns)) = open.remove(&p) {
-                if self.ops.len() >= MAX_OPS {
-                    self.ops_dropped += 1;
-                    continue;
-                }
                 let outcome = match kind {
                     "ok" => Outcome::Ok,
                     "fail" => Outcome::Fail,
                     _ => Outcome::Info,
                 };
+                let width = (self.throughput_ns / THROUGHPUT_BUCKETS as u64).max(1);
+                let b = ((t / width) as usize).min(THROUGHPUT_BUCKETS);
+                self.throughput[usize::from(outcome != Outcome::Ok)][b] += 1;
+                let k = self.ops_completed;
+                self.ops_completed += 1;
+                if !k.is_multiple_of(self.ops_stride) {
+                    continue;
+                }
+                if self.ops.len() >= MAX_OPS {
+                    let mut i = 0;
+                    self.ops.retain(|_| {
+                        i += 1;
+                        i % 2 == 1
+                    });
+                    self.ops_stride *= 2;
+                    if !k.is_multiple_of(self.ops_stride) {
+                        continue;
+                    }
+                }
                 self.ops.push(Op {
                     client,
                     f,
