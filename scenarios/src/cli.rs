@@ -39,7 +39,8 @@ enum Cmd {
     /// Run a scenario for each value of some parameters, many seeds each; write CSVs and CDF plots.
     #[command(long_about = SWEEP_HELP)]
     Sweep(SweepArgs),
-    /// Regenerate the plots and exports of a `dsim run --out` directory from its files alone.
+    /// Regenerate report.html, the plots and the exports of a `dsim run --out` directory from its files alone.
+    #[command(long_about = REPORT_HELP)]
     Report(ReportArgs),
     /// List protocols (parameters, planted bugs, checks) and bundled scenarios.
     List {
@@ -196,6 +197,18 @@ struct FuzzArgs {
     #[arg(long)]
     json: bool,
 }
+
+const REPORT_HELP: &str = "Regenerate report.html, the plots and the exports of a `dsim run --out` \
+directory from its files alone (result.json, trace.jsonl, history.jsonl, metrics.jsonl); no \
+simulation runs.\n\n\
+report.html is one self-contained page: the verdict and the replay command, every check, the \
+causal slice of the first violation (why it failed), its message diagram, the faults, the \
+operations that cannot be linearized, and the plots (latency CDF, throughput with fault bands, \
+node timeline, metrics over time), linked both ways.\n\n\
+Examples:\n  \
+dsim run scenarios/raft/figure8.toml --bug commit-previous-term --out out/   # writes out/report.html\n  \
+dsim report out/ --window 900ms..1s    # the message diagram of that window instead\n  \
+dsim report out/ --format png          # PNG plot files (bundled font)";
 
 const SWEEP_HELP: &str = "Run a scenario for each value of one or more parameters (every \
 combination, for several --set), a number of trials (seeds) each, in parallel; take the scenario's \
