@@ -141,6 +141,9 @@ pub struct CheckBoard {
     spans: Vec<Span>,
     /// Spans started and not measured yet.
     open_spans: usize,
+    /// What a protocol said about an eventually-check at the end of the run (why it does not
+    /// hold), added to the check's detail when it failed.
+    explained: Vec<(&'static str, String)>,
 }
 
 impl CheckBoard {
@@ -165,6 +168,7 @@ impl CheckBoard {
             metrics: Default::default(),
             metric_decls: Vec::new(),
             undeclared_metrics: Vec::new(),
+            explained: Vec::new(),
             conditions: Vec::new(),
             spans: Vec::new(),
             open_spans: 0,
@@ -312,6 +316,13 @@ impl CheckBoard {
                 self.any_failed = true;
             }
         }
+    }
+
+    /// Why eventually-check `name` does not hold now (called at the end of the run): shown
+    /// after its detail if it failed. The last explanation counts.
+    pub fn explain(&mut self, name: &'static str, detail: String) {
+        self.explained.retain(|(n, _)| *n != name);
+        self.explained.push((name, detail));
     }
 
     pub fn reached(&mut self, name: &'static str) {
@@ -462,6 +473,9 @@ impl CheckBoard {
                                 format_duration(q),
                                 e.decl.description
                             );
+                            if let Some((_, why)) = self.explained.iter().find(|(n, _)| *n == e.decl.name) {
+                                r.detail.push_str(&format!("; at the end of the run, {why}"));
+                            }
                             r.time_ns = Some(deadline);
                         }
                     }

@@ -452,6 +452,12 @@ impl<'a> CheckSink<'a> {
         self.inner.holds(check);
     }
 
+    /// Why eventually-check `check` does not hold now, in words (call it from `at_end`): if
+    /// the check failed, its detail ends with this, e.g. which value is missing where.
+    pub fn explain(&mut self, check: &'static str, detail: impl FnOnce() -> String) {
+        self.inner.explain(check, detail());
+    }
+
     /// Whether a scenario's `[[metrics]]` span is waiting for `condition` right now: compute
     /// a costly condition only then, and report it with [`CheckSink::holds`].
     #[inline]

@@ -445,3 +445,32 @@ fn the_report_renders_in_headless_chromium() {
         png.len()
     );
 }
+
+/// An eventually-check that fails has no event to slice from; its detail says why it does not
+/// hold at the end of the run (which acknowledged value is missing where), and the report
+/// shows it.
+#[test]
+fn an_eventually_failure_says_what_is_missing_where() {
+    let dir = run_out(
+        "report-eventually",
+        "scenarios/broadcast/fuzz.toml",
+        &["--seed", "1", "--bug", "no-relay"],
+    );
+    let result: Value = serde_json::from_str(&read(&dir, "result.json")).unwrap();
+    let check = result["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "acked-values-everywhere")
+        .unwrap();
+    assert_eq!(check["status"], "fail");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(detail.contains("at the end of the run, value "), "{detail}");
+    let (on, off) = detail
+        .split_once(" but not on ")
+        .expect("names where it is missing");
+    assert!(on.contains(" is on n") && off.starts_with('n'), "{detail}");
+    let html = read(&dir, "report.html");
+    assert_links_land_and_self_contained(&html);
+    assert!(html.contains(" but not on "), "the report shows the explanation");
+}

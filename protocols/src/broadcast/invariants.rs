@@ -132,6 +132,33 @@ impl Invariants<Node> for BroadcastInvariants {
     }
 
     fn at_end(&mut self, _world: &World<Node>, sink: &mut CheckSink) {
+        // Which acknowledged values are still missing, and where: the failure's explanation.
+        let quiet = sink.quiet_from();
+        let missing: Vec<(&Value, &Pending)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| quiet.is_some_and(|q| p.acked_at < q))
+            .collect();
+        if let Some((v, p)) = missing.first() {
+            let n = missing.len();
+            let (v, p) = (*v, *p);
+            sink.explain(ACKED_EVERYWHERE, || {
+                let names = |on: bool| -> Vec<String> {
+                    (0..self.n)
+                        .filter(|i| p.on_disk[*i] == on)
+                        .map(|i| NodeId(i as u32).to_string())
+                        .collect()
+                };
+                let (has, lacks) = (names(true), names(false));
+                let more = if n > 1 { format!(" ({} more values are missing too)", n - 1) } else { String::new() };
+                format!(
+                    "value {v:?}, acknowledged at {}, is on {} but not on {}{more}",
+                    sim::time::format_duration(p.acked_at),
+                    if has.is_empty() { "no node".to_string() } else { has.join(", ") },
+                    lacks.join(", ")
+                )
+            });
+        }
         if self.acked > 0 {
             sink.value(MESSAGES_PER_BROADCAST, self.messages as f64 / self.acked as f64);
         }
