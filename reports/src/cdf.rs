@@ -12,7 +12,8 @@ pub struct CdfSeries {
     pub censored: usize,
 }
 
-const PALETTE: [RGBColor; 10] = [
+/// The ten colours of every plot (matplotlib's tab10), in order.
+pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

@@ -191,16 +191,8 @@ impl Diagram {
 
 /// A colour per message kind, stable across diagrams.
 fn kind_color(kind: &str) -> RGBColor {
-    const P: [RGBColor; 8] = [
-        RGBColor(31, 119, 180),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(23, 190, 207),
-        RGBColor(188, 189, 34),
-        RGBColor(227, 119, 194),
-        RGBColor(255, 127, 14),
-    ];
+    use crate::plots::{BLUE_, BROWN_, GREEN_, OLIVE_, ORANGE_, PINK_, PURPLE_, TEAL_};
+    const P: [RGBColor; 8] = [BLUE_, GREEN_, PURPLE_, BROWN_, TEAL_, OLIVE_, PINK_, ORANGE_];
     let h = kind
         .bytes()
         .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));

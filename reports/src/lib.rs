@@ -1,9 +1,6 @@
-//! Plots of a run, drawn from the files `dsim run --out DIR` writes (`history.jsonl`,
-//! `trace.jsonl`). This crate reads what a run left behind; it never runs a simulation.
-//!
-//! - `latency.svg`: every client operation's latency against the time it completed, by outcome.
-//! - `timeline.svg`: each node's role over time (leader, follower, candidate, down…), with the
-//!   faults marked.
+//! Everything drawn or exported from the files `dsim run --out DIR` writes (`result.json`,
+//! `history.jsonl`, `trace.jsonl`, `metrics.jsonl`): the plots, `report.html`, `violation.txt`
+//! and the exports. This crate reads what a run left behind; it never runs a simulation.
 
 pub mod causal;
 pub mod cdf;
@@ -50,7 +47,8 @@ pub struct Options {
     pub png: bool,
 }
 
-/// Draws every plot the files in `dir` allow, and `report.html`; returns the files written.
+/// Draws every plot the files in `dir` allow, `violation.txt` and `report.html`; returns the
+/// files written.
 pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     plot_run_with(dir, &Options::default())
 }
@@ -116,6 +114,11 @@ pub fn plot_run_with(dir: &Path, opts: &Options) -> Result<Vec<PathBuf>, ReportE
         )?;
     }
     let mut written = Vec::new();
+    if let Some(s) = &slice {
+        let out = dir.join("violation.txt");
+        write_atomic(&out, s.text.as_bytes()).map_err(io(&out))?;
+        written.push(out);
+    }
     for d in &drawn {
         let (out, bytes) = match &d.png {
             Some(png) => (dir.join(format!("{}.png", d.name)), &png[..]),
@@ -178,11 +181,6 @@ pub fn export_run(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             "trace.shiviz.log",
             export::shiviz(&trace).map_err(bad("trace.shiviz.log"))?,
         )?;
-        let r: serde_json::Value = serde_json::from_str(&result).unwrap_or_default();
-        let path = dir.join("trace.jsonl");
-        if let Some(v) = causal::slice_of_file(&path, &r).map_err(io(&path))? {
-            put("violation.txt", v.text)?;
-        }
     }
     if !trace.is_empty() || !history.is_empty() {
         let (now, series) =

@@ -71,16 +71,17 @@ pub fn png<P: Plot>(p: &P) -> Result<Vec<u8>, ReportError> {
     Ok(out)
 }
 
-pub const BLUE_: RGBColor = RGBColor(31, 119, 180);
-pub const ORANGE_: RGBColor = RGBColor(255, 127, 14);
-pub const GREEN_: RGBColor = RGBColor(44, 160, 44);
-pub const RED_: RGBColor = RGBColor(214, 39, 40);
-pub const PURPLE_: RGBColor = RGBColor(148, 103, 189);
-pub const BROWN_: RGBColor = RGBColor(140, 86, 75);
-pub const PINK_: RGBColor = RGBColor(227, 119, 194);
-pub const GREY_: RGBColor = RGBColor(127, 127, 127);
-pub const OLIVE_: RGBColor = RGBColor(188, 189, 34);
-pub const TEAL_: RGBColor = RGBColor(23, 190, 207);
+/// The named colours of every plot: the sweep plots' palette (`cdf::PALETTE`).
+pub const BLUE_: RGBColor = crate::cdf::PALETTE[0];
+pub const ORANGE_: RGBColor = crate::cdf::PALETTE[1];
+pub const GREEN_: RGBColor = crate::cdf::PALETTE[2];
+pub const RED_: RGBColor = crate::cdf::PALETTE[3];
+pub const PURPLE_: RGBColor = crate::cdf::PALETTE[4];
+pub const BROWN_: RGBColor = crate::cdf::PALETTE[5];
+pub const PINK_: RGBColor = crate::cdf::PALETTE[6];
+pub const GREY_: RGBColor = crate::cdf::PALETTE[7];
+pub const OLIVE_: RGBColor = crate::cdf::PALETTE[8];
+pub const TEAL_: RGBColor = crate::cdf::PALETTE[9];
 
 /// Simulated time on an axis: ms for short spans, s otherwise.
 #[derive(Clone, Copy)]

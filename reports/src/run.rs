@@ -236,6 +236,7 @@ impl Run {
         let f = std::fs::File::open(path).map_err(io(path))?;
         // process → (client, f, arrived, invoked)
         let mut open: BTreeMap<u64, (String, String, u64, u64)> = BTreeMap::new();
+        let mut kept = sim::metrics::Thinned::new(MAX_OPS);
         for line in BufReader::new(f).lines() {
             let line = line.map_err(io(path))?;
             let Ok(v) = serde_json::from_str::<Value>(&line) else {
@@ -260,32 +261,20 @@ impl Run {
                 let width = (self.throughput_ns / THROUGHPUT_BUCKETS as u64).max(1);
                 let b = ((t / width) as usize).min(THROUGHPUT_BUCKETS);
                 self.throughput[usize::from(outcome != Outcome::Ok)][b] += 1;
-                let k = self.ops_completed;
-                self.ops_completed += 1;
-                if !k.is_multiple_of(self.ops_stride) {
-                    continue;
-                }
-                if self.ops.len() >= MAX_OPS {
-                    let mut i = 0;
-                    self.ops.retain(|_| {
-                        i += 1;
-                        i % 2 == 1
-                    });
-                    self.ops_stride *= 2;
-                    if !k.is_multiple_of(self.ops_stride) {
-                        continue;
-                    }
-                }
-                self.ops.push(Op {
+                let op = Op {
                     client,
                     f,
                     arrived_ns,
                     invoke_ns,
                     done_ns: t,
                     outcome,
-                });
+                };
+                kept.offer(self.ops_completed, op);
+                self.ops_completed += 1;
             }
         }
+        self.ops_stride = kept.stride();
+        self.ops = kept.into_items();
         self.pending = open.len() as u64;
         Ok(())
     }

@@ -63,38 +63,84 @@ pub enum MetricSummary {
 /// Samples kept per metric with their times, for plots over time (thinned like `kept`).
 pub const MAX_TIMELINE: usize = 2048;
 
-#[derive(Default)]
+/// A bounded, evenly thinned sample of a stream: item `n` (0-based, in order) is kept when
+/// `n` is a multiple of the stride; once `cap` items are kept, every other one is dropped and
+/// the stride doubles. Deterministic, and spread over the whole stream.
+#[derive(Clone, Debug)]
+pub struct Thinned<T> {
+    items: Vec<T>,
+    stride: u64,
+    cap: usize,
+}
+
+impl<T> Thinned<T> {
+    pub fn new(cap: usize) -> Self {
+        Thinned {
+            items: Vec::new(),
+            stride: 1,
+            cap: cap.max(1),
+        }
+    }
+
+    /// Offers the stream's `n`-th item.
+    pub fn offer(&mut self, n: u64, item: T) {
+        if !n.is_multiple_of(self.stride) {
+            return;
+        }
+        if self.items.len() >= self.cap {
+            let mut i = 0;
+            self.items.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.stride *= 2;
+        }
+        if n.is_multiple_of(self.stride) {
+            self.items.push(item);
+        }
+    }
+
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+
+    pub fn into_items(self) -> Vec<T> {
+        self.items
+    }
+
+    /// One item in this many is kept.
+    pub fn stride(&self) -> u64 {
+        self.stride
+    }
+}
+
 struct Series {
     n: u64,
     min: f64,
     max: f64,
     sum: f64,
-    kept: Vec<f64>,
-    /// Keep one sample in this many.
-    stride: u64,
-    /// (time, value) of every `t_stride`-th sample.
-    timeline: Vec<(u64, f64)>,
-    t_stride: u64,
+    /// Values for the percentiles.
+    kept: Thinned<f64>,
+    /// (time, value) samples for plots over time.
+    timeline: Thinned<(u64, f64)>,
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Series {
+            n: 0,
+            min: 0.0,
+            max: 0.0,
+            sum: 0.0,
+            kept: Thinned::new(MAX_KEPT),
+            timeline: Thinned::new(MAX_TIMELINE),
+        }
+    }
 }
 
 impl Series {
     fn add_at(&mut self, t: u64, v: f64) {
-        if self.n == 0 {
-            self.t_stride = 1;
-        }
-        if self.n.is_multiple_of(self.t_stride) {
-            if self.timeline.len() >= MAX_TIMELINE {
-                let mut i = 0;
-                self.timeline.retain(|_| {
-                    i += 1;
-                    i % 2 == 1
-                });
-                self.t_stride *= 2;
-            }
-            if self.n.is_multiple_of(self.t_stride) {
-                self.timeline.push((t, v));
-            }
-        }
+        self.timeline.offer(self.n, (t, v));
         self.add(v);
     }
 
@@ -102,29 +148,16 @@ impl Series {
         if self.n == 0 {
             self.min = v;
             self.max = v;
-            self.stride = 1;
         }
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.sum += v;
-        if self.n.is_multiple_of(self.stride) {
-            if self.kept.len() >= MAX_KEPT {
-                let mut i = 0;
-                self.kept.retain(|_| {
-                    i += 1;
-                    i % 2 == 1
-                });
-                self.stride *= 2;
-            }
-            if self.n.is_multiple_of(self.stride) {
-                self.kept.push(v);
-            }
-        }
+        self.kept.offer(self.n, v);
         self.n += 1;
     }
 
     fn summary(&self) -> MetricSummary {
-        let mut s = self.kept.clone();
+        let mut s = self.kept.items().to_vec();
         s.sort_by(f64::total_cmp);
         let rank = |q: f64| nearest_rank(&s, q);
         MetricSummary::Series {
@@ -168,8 +201,8 @@ impl Metrics {
     pub fn timelines(&self) -> BTreeMap<String, Vec<(u64, f64)>> {
         self.series
             .iter()
-            .filter(|(_, s)| !s.timeline.is_empty())
-            .map(|(k, s)| (k.to_string(), s.timeline.clone()))
+            .filter(|(_, s)| !s.timeline.items().is_empty())
+            .map(|(k, s)| (k.to_string(), s.timeline.items().to_vec()))
             .collect()
     }
 
@@ -254,7 +287,7 @@ mod tests {
         for i in 0..n {
             s.add((i % 1000) as f64);
         }
-        assert!(s.kept.len() <= MAX_KEPT);
+        assert!(s.kept.items().len() <= MAX_KEPT);
         let MetricSummary::Series {
             n: count,
             min,

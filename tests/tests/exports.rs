@@ -4,24 +4,9 @@
 //! small fixed run.
 
 mod common;
-use common::{dsim, repo_root, temp_dir};
+use common::{dsim, run_out, temp_dir};
 use serde_json::Value;
 use std::path::Path;
-
-fn run_out(name: &str, scenario: &str, extra: &[&str]) -> std::path::PathBuf {
-    let dir = temp_dir(name);
-    let d = dir.to_string_lossy().into_owned();
-    let path = if Path::new(scenario).exists() {
-        scenario.to_string()
-    } else {
-        repo_root().join(scenario).to_string_lossy().into_owned()
-    };
-    let mut args = vec!["run", path.as_str(), "--out", d.as_str()];
-    args.extend_from_slice(extra);
-    let (code, _, err) = dsim(&args);
-    assert!(code == 0 || code == 1, "{err}");
-    dir
-}
 
 fn verdict(file: &Path, format: &str) -> (String, u64) {
     let f = file.to_string_lossy().into_owned();

@@ -4,22 +4,11 @@
 //! bundled font, and reports are byte-identical from run to run.
 
 mod common;
-use common::{dsim, repo_root, temp_dir};
+use common::{dsim, repo_root, run_out, temp_dir};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-fn run_out(name: &str, scenario: &str, extra: &[&str]) -> PathBuf {
-    let dir = temp_dir(name);
-    let d = dir.to_string_lossy().into_owned();
-    let path = repo_root().join(scenario).to_string_lossy().into_owned();
-    let mut args = vec!["run", path.as_str(), "--out", d.as_str()];
-    args.extend_from_slice(extra);
-    let (code, _, err) = dsim(&args);
-    assert!(code == 0 || code == 1, "{err}");
-    dir
-}
+use std::path::Path;
 
 fn read(dir: &Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"))

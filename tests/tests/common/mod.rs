@@ -77,3 +77,20 @@ pub fn cut_to_20s(s: &mut dyn scenarios::runner::Scenario) {
         }
     }
 }
+
+/// `dsim run SCENARIO --out DIR EXTRA…` (a path, or one relative to the repository root) into
+/// a fresh temporary directory; the run may pass or fail, not error.
+pub fn run_out(name: &str, scenario: &str, extra: &[&str]) -> PathBuf {
+    let dir = temp_dir(name);
+    let d = dir.to_string_lossy().into_owned();
+    let path = if std::path::Path::new(scenario).exists() {
+        scenario.to_string()
+    } else {
+        repo_root().join(scenario).to_string_lossy().into_owned()
+    };
+    let mut args = vec!["run", path.as_str(), "--out", d.as_str()];
+    args.extend_from_slice(extra);
+    let (code, _, err) = dsim(&args);
+    assert!(code == 0 || code == 1, "{err}");
+    dir
+}
