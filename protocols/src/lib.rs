@@ -33,6 +33,7 @@ macro_rules! registry {
 registry! {
     single::Single,
     raft::Raft,
+    paxos::Paxos,
     broadcast::Node,
 }
 

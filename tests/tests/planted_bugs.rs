@@ -80,6 +80,34 @@ fn every_bug_of(protocol: &str) {
     }
 }
 
+/// Every planted bug of `protocol` is also found over seeds 1..1001 of `scenario`, a fuzz
+/// scenario of another shape that was not adjusted per bug.
+fn found_in_another_shape(protocol: &str, scenario: &str) {
+    let info = protocols::catalog()
+        .into_iter()
+        .find(|p| p.name == protocol)
+        .expect("registered");
+    for bug in &info.bugs {
+        let (code, out, err) = dsim(&[
+            "fuzz", scenario, "--seeds", SEEDS, "--jobs", "2", "--bug", bug.name, "--json",
+        ]);
+        assert_eq!(
+            code, 1,
+            "{scenario} --bug {}: not found in seeds {SEEDS}: {err}",
+            bug.name
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+        let checks = v["failures"][0]["checks"].as_array().expect("checks").clone();
+        assert!(
+            checks
+                .iter()
+                .any(|c| bug.breaks.contains(&c.as_str().unwrap_or(""))),
+            "{scenario} --bug {} failed {checks:?}",
+            bug.name
+        );
+    }
+}
+
 /// Shrinks the failing seed (a bounded search) and replays the file it writes.
 fn shrinks_and_replays(protocol: &str, bug: &str, seed: u64) {
     let dir = temp_dir(&format!("zoo-{protocol}-{bug}"));
@@ -136,6 +164,12 @@ fn single_bugs_are_found() {
 #[test]
 fn raft_bugs_are_found() {
     every_bug_of("raft");
+}
+
+#[test]
+fn paxos_bugs_are_found() {
+    every_bug_of("paxos");
+    found_in_another_shape("paxos", "paxos/fuzz-5");
 }
 
 #[test]

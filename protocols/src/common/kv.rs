@@ -1,6 +1,7 @@
 //! The replicated key/value state machine every protocol serves: per key a list of values;
 //! `write` replaces it, `append` extends it, `cas` replaces `[from]` with `[to]`.
 
+use crate::common::session::{Seen, Sessions};
 use crate::families::kv::{KvOp as Op, KvReply};
 use serde::Serialize;
 use sim::{Key, Value};
@@ -31,6 +32,30 @@ impl KvStore {
             Op::Append { key, value } => {
                 self.map.entry(key).or_default().push(value);
                 KvReply::Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Applies a client's operation once (Raft dissertation §6.3): a duplicate of the
+    /// session's last write gets the first answer; an operation older than that is nobody's
+    /// question any more (a client has one operation in flight) and gets none. Reads are not
+    /// recorded: repeating one is harmless.
+    pub fn apply_once(
+        &mut self,
+        sessions: &mut Sessions<KvReply>,
+        session: u64,
+        seq: u64,
+        op: &Op,
+    ) -> Option<KvReply> {
+        match sessions.seen(session, seq) {
+            Seen::Duplicate(o) => Some(o.clone()),
+            Seen::Stale => None,
+            Seen::New => {
+                let o = self.apply(op);
+                if !op.is_read() {
+                    sessions.record(session, seq, o.clone());
+                }
+                Some(o)
             }
         }
     }

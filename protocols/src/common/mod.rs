@@ -1,4 +1,6 @@
 //! Pieces several protocols share (architecture invariant 1: they live here, not in `sim`).
 
+pub mod command;
 pub mod kv;
+pub mod lease;
 pub mod session;

@@ -158,8 +158,7 @@ impl Raft {
             // Bug: the full timeout, as if every clock were exact.
             return min;
         }
-        let rho = u128::from(cx.drift_bound_ppm().min(999_999));
-        (u128::from(min) * (1_000_000 - rho) / (1_000_000 + rho)) as u64
+        crate::common::lease::length(min, cx.drift_bound_ppm())
     }
 
     fn lease_valid(&self, cx: &Ctx<Self>) -> bool {

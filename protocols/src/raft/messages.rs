@@ -1,20 +1,9 @@
 //! Raft's messages (extended paper, Figure 2) and timers, with compact `Debug` forms for the
 //! readable trace: `AppendEntries{term: 2, prev: (4, t1), entries: 1, commit: 3}`.
 
-use crate::families::kv::KvOp as Op;
+pub use crate::common::command::{digest, Command};
 use serde::Serialize;
-use sim::{Key, Value};
 use std::fmt;
-
-/// A command in the replicated log.
-#[derive(Clone, PartialEq, Eq, Serialize)]
-pub enum Command {
-    /// The blank entry a new leader appends at the start of its term (§8), so it can commit
-    /// entries of its term and serve reads (dissertation §6.4).
-    Noop,
-    /// A client operation with its session and sequence number (dissertation §6.3).
-    Client { session: u64, seq: u64, op: Op },
-}
 
 /// A log entry. `chain` is a hash of this entry and every entry before it, computed when the
 /// entry is created; checks use it to compare whole prefixes in O(1).
@@ -72,15 +61,6 @@ pub struct AppendEntriesReply {
 pub enum Timer {
     Election,
     Heartbeat,
-}
-
-impl fmt::Debug for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Command::Noop => f.write_str("noop"),
-            Command::Client { op, .. } => write!(f, "{op}"),
-        }
-    }
 }
 
 impl fmt::Debug for Entry {
@@ -143,36 +123,6 @@ impl fmt::Debug for Msg {
             }
         }
     }
-}
-
-/// FNV-1a-style digest of a command, stable across platforms.
-pub fn digest(cmd: &Command) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |x: u64| {
-        for b in x.to_le_bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    match cmd {
-        Command::Noop => eat(0),
-        Command::Client { session, seq, op } => {
-            eat(1);
-            eat(*session);
-            eat(*seq);
-            let (kind, key, a, b): (u64, Key, Value, Value) = match *op {
-                Op::Read { key } => (1, key, 0, 0),
-                Op::Write { key, value } => (2, key, value, 0),
-                Op::Cas { key, from, to } => (3, key, from, to),
-                Op::Append { key, value } => (4, key, value, 0),
-            };
-            eat(kind);
-            eat(u64::from(key));
-            eat(a);
-            eat(b);
-        }
-    }
-    h
 }
 
 /// The chain hash of an entry given the previous entry's chain.

@@ -285,23 +285,11 @@ impl Raft {
             let chain = entry.chain;
             let outcome = match &entry.cmd {
                 Command::Noop => None,
-                Command::Client { session, seq, op } => {
-                    // Dissertation §6.3: apply each (session, seq) once; a duplicate gets the
-                    // answer of the first. An older one than the session's last is nobody's
-                    // question any more (a client has one operation in flight): no answer.
-                    let out = match self.sessions.seen(*session, *seq) {
-                        crate::common::session::Seen::Duplicate(o) => Some(o.clone()),
-                        crate::common::session::Seen::Stale => None,
-                        crate::common::session::Seen::New => {
-                            let o = self.kv.apply(op);
-                            if !op.is_read() {
-                                self.sessions.record(*session, *seq, o.clone());
-                            }
-                            Some(o)
-                        }
-                    };
-                    out.map(|o| (*session, *seq, o))
-                }
+                // Dissertation §6.3: each (session, seq) applied once.
+                Command::Client { session, seq, op } => self
+                    .kv
+                    .apply_once(&mut self.sessions, *session, *seq, op)
+                    .map(|o| (*session, *seq, o)),
             };
             self.last_applied = index;
             self.applied_now.push((index, chain));
