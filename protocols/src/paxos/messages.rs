@@ -38,7 +38,9 @@ pub struct PValue {
     pub cmd: Command,
 }
 
+/// Serialised (trace.jsonl, the message diagrams) under the papers' names: `PREPARE`, ...
 #[derive(Clone, Serialize)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum Msg {
     /// Phase 1a: "prepare ballot b for every slot from `from_slot` on" (Multi-Paxos runs
     /// phase 1 once for all future slots, Paxos Made Simple §3).
@@ -63,9 +65,9 @@ pub enum Msg {
 #[derive(Clone, Debug, Serialize)]
 pub enum Timer {
     /// The failure detector: no word from a leader for this long starts phase 1.
-    Leader,
-    /// A leader's heartbeat; a candidate's or leader's retransmissions.
-    Tick,
+    LeaderTimeout,
+    /// A leader's heartbeat and retransmissions; a candidate's PREPARE retransmissions.
+    Heartbeat,
 }
 
 impl fmt::Debug for PValue {

@@ -376,7 +376,7 @@ impl Paxos {
         let t = cx.rng().range_inclusive(lo.0, hi.0);
         self.leader_deadline = cx.now_mono() + t;
         if self.leader_timer.is_none() {
-            self.leader_timer = Some(cx.set_timer(t, Timer::Leader));
+            self.leader_timer = Some(cx.set_timer(t, Timer::LeaderTimeout));
         }
     }
 
@@ -387,7 +387,7 @@ impl Paxos {
         }
         let now = cx.now_mono();
         if now < self.leader_deadline {
-            self.leader_timer = Some(cx.set_timer(self.leader_deadline - now, Timer::Leader));
+            self.leader_timer = Some(cx.set_timer(self.leader_deadline - now, Timer::LeaderTimeout));
             return;
         }
         self.start_phase1(cx);
@@ -395,7 +395,7 @@ impl Paxos {
 
     pub(super) fn ensure_tick(&mut self, cx: &mut Ctx<Self>) {
         if self.tick_timer.is_none() {
-            self.tick_timer = Some(cx.set_timer(self.p.heartbeat.0, Timer::Tick));
+            self.tick_timer = Some(cx.set_timer(self.p.heartbeat.0, Timer::Heartbeat));
         }
     }
 
@@ -568,8 +568,8 @@ impl Protocol for Paxos {
     fn on_timer(&mut self, cx: &mut Ctx<Self>, timer: Timer) {
         self.begin_event();
         match timer {
-            Timer::Leader => self.on_leader_timer(cx),
-            Timer::Tick => {
+            Timer::LeaderTimeout => self.on_leader_timer(cx),
+            Timer::Heartbeat => {
                 self.tick_timer = None;
                 self.on_tick(cx);
             }

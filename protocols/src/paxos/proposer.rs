@@ -78,13 +78,20 @@ impl Paxos {
             .unwrap_or(0)
             .max(self.decided.keys().next_back().copied().unwrap_or(0))
             .max(self.from_slot - 1);
+        if let Some(t) = self.leader_timer.take() {
+            cx.cancel_timer(t);
+        }
         if cx.tracing() {
-            cx.note(format!(
-                "leads with {:?}: re-proposes slots {}..={last} ({} accepted values adopted)",
-                self.ballot,
-                self.from_slot,
-                adopted.len()
-            ));
+            let what = if last < self.from_slot {
+                "nothing to re-propose".to_string()
+            } else {
+                format!(
+                    "re-proposes slots {}..={last}, {} with values phase 1 found",
+                    self.from_slot,
+                    adopted.len()
+                )
+            };
+            cx.note(format!("leads with {:?}: {what}", self.ballot));
         }
         for slot in self.from_slot..=last {
             if self.decided.contains_key(&slot) {
@@ -175,7 +182,7 @@ impl Paxos {
                 if let Some(t) = self.leader_timer.take() {
                     cx.cancel_timer(t);
                 }
-                self.leader_timer = Some(cx.set_timer(0, Timer::Leader));
+                self.leader_timer = Some(cx.set_timer(0, Timer::LeaderTimeout));
             }
         }
     }

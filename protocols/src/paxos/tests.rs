@@ -117,7 +117,7 @@ fn bug_promise_not_durable_answers_at_once_and_writes_nothing() {
 fn lead(durable: &PaxosDurable, from_n2: Vec<PValue>, bugs: &[&str]) -> (Ballot, Vec<(u64, Command)>) {
     let (mut r, mut x) = node(N1, durable, bugs);
     r.mono_ns = 10_000_000_000;
-    let fx = r.step(&mut x, |x, cx| x.on_timer(cx, Timer::Leader));
+    let fx = r.step(&mut x, |x, cx| x.on_timer(cx, Timer::LeaderTimeout));
     let prepares: Vec<Ballot> = fx
         .sent()
         .iter()
