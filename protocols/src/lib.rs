@@ -34,6 +34,7 @@ registry! {
     single::Single,
     raft::Raft,
     paxos::Paxos,
+    zab::Zab,
     broadcast::Node,
 }
 

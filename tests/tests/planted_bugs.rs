@@ -173,6 +173,12 @@ fn paxos_bugs_are_found() {
 }
 
 #[test]
+fn zab_bugs_are_found() {
+    every_bug_of("zab");
+    found_in_another_shape("zab", "zab/fuzz-5");
+}
+
+#[test]
 fn broadcast_bugs_are_found() {
     every_bug_of("broadcast");
 }

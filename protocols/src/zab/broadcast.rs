@@ -1,0 +1,172 @@
+//! Phase 3, broadcast (DSN 2011 §IV; Medeiros §4.1): the leader gives each write the next
+//! zxid of its epoch and sends a PROPOSAL to every synchronised follower over FIFO links;
+//! followers write it to disk and ACK; with a quorum of ACKs (its own once on its disk) the
+//! leader COMMITs, in zxid order; everyone delivers committed transactions in order. Clients:
+//! writes and reads go through the leader and the history (ZooKeeper's `sync` + read).
+
+use super::messages::{digest, Command, Msg, Txn, Zxid};
+use super::node::{Phase, Role, Zab};
+use sim::{Ctx, NodeId, Outcome, RequestOf};
+
+impl Zab {
+    pub(super) fn on_client_request(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
+        if self.role != Role::Leading || self.phase != Phase::Broadcast {
+            let hint = if self.phase == Phase::Broadcast { self.leader } else { None };
+            cx.reply(&req, Outcome::Redirect(hint));
+            return;
+        }
+        if !req.op.is_read() {
+            match self.sessions.seen(req.session, req.seq) {
+                crate::common::session::Seen::Duplicate(out) => {
+                    let out = out.clone();
+                    cx.reply(&req, Outcome::Done(out));
+                    return;
+                }
+                crate::common::session::Seen::Stale => return,
+                crate::common::session::Seen::New => {}
+            }
+        }
+        if let Some(&index) = self.pending_ops.get(&(req.session, req.seq)) {
+            self.pending.insert(index, (req.client, req.session, req.seq));
+            return;
+        }
+        self.counter += 1;
+        let txn = Txn {
+            zxid: Zxid {
+                epoch: self.epoch,
+                counter: self.counter,
+            },
+            cmd: Command::Client {
+                session: req.session,
+                seq: req.seq,
+                op: req.op.clone(),
+            },
+        };
+        self.proposed_now.push((txn.zxid, digest(&txn.cmd)));
+        self.append(cx, txn.clone());
+        self.sync_history(cx);
+        let index = self.history.len() as u64;
+        self.pending.insert(index, (req.client, req.session, req.seq));
+        self.pending_ops.insert((req.session, req.seq), index);
+        self.acks.insert(index, vec![false; self.n]);
+        let msg = Msg::Proposal { epoch: self.epoch, txn };
+        for to in cx.peers() {
+            if self.forwarding[to.index()] {
+                cx.send(to, msg.clone());
+            }
+        }
+    }
+
+    /// Whether a PROPOSAL or COMMIT comes from our leader, of our epoch, after its NEWLEADER
+    /// (the bug `accept-old-epoch`: from any leader of any epoch).
+    fn is_our_leaders(&self, from: NodeId, e: u64) -> bool {
+        let ours = self.leader == Some(from) && self.synced && e == self.current_epoch;
+        self.role == Role::Following && (ours || self.bugs.accept_old_epoch)
+    }
+
+    /// Follower: accept a proposal of our leader's epoch, in order; ACK once on disk.
+    pub(super) fn on_proposal(&mut self, cx: &mut Ctx<Self>, from: NodeId, e: u64, txn: Txn) {
+        if !self.is_our_leaders(from, e) {
+            return;
+        }
+        let zxid = txn.zxid;
+        self.append(cx, txn);
+        self.sync_history(cx);
+        cx.send_after_sync(from, Msg::Ack { epoch: e, zxid });
+    }
+
+    /// Leader: a follower has the proposal on disk.
+    pub(super) fn on_ack(&mut self, cx: &mut Ctx<Self>, from: NodeId, e: u64, zxid: Zxid) {
+        if self.role != Role::Leading || e != self.epoch || self.phase != Phase::Broadcast {
+            return;
+        }
+        let Some(index) = self.index_of(zxid) else { return };
+        if let Some(a) = self.acks.get_mut(&index) {
+            a[from.index()] = true;
+        }
+        self.advance_commit(cx);
+    }
+
+    /// The history index of `zxid`, searched from the commit point on.
+    fn index_of(&self, zxid: Zxid) -> Option<u64> {
+        let from = self.commit_point.min(self.history.len() as u64) as usize;
+        self.history[from..]
+            .iter()
+            .position(|t| t.zxid == zxid)
+            .map(|p| (from + p + 1) as u64)
+    }
+
+    /// Commits, in order, every proposal a quorum has acknowledged.
+    pub(super) fn advance_commit(&mut self, cx: &mut Ctx<Self>) {
+        let me = self.id.index();
+        let mut moved = false;
+        while let Some(a) = self.acks.get(&(self.commit_point + 1)) {
+            let index = self.commit_point + 1;
+            let own = self.durable_len >= index;
+            let count = a.iter().enumerate().filter(|(i, x)| **x && *i != me).count() + usize::from(own);
+            // The bug: one acknowledgement (anyone's) is enough.
+            let need = if self.bugs.commit_without_quorum { 1 } else { self.quorum() };
+            if count < need {
+                break;
+            }
+            self.acks.remove(&index);
+            self.commit_point = index;
+            moved = true;
+            let zxid = self.history[index as usize - 1].zxid;
+            let msg = Msg::Commit { epoch: self.epoch, zxid };
+            for to in cx.peers() {
+                if self.forwarding[to.index()] {
+                    cx.send(to, msg.clone());
+                }
+            }
+        }
+        if moved {
+            self.deliver(cx);
+        }
+    }
+
+    /// Follower: deliver up to `zxid`.
+    pub(super) fn on_commit(&mut self, cx: &mut Ctx<Self>, from: NodeId, e: u64, zxid: Zxid) {
+        if !self.is_our_leaders(from, e) {
+            return;
+        }
+        if let Some(index) = self.index_of(zxid) {
+            self.commit_point = self.commit_point.max(index);
+            self.deliver(cx);
+        }
+    }
+
+    pub(super) fn on_ping(&mut self, cx: &mut Ctx<Self>, from: NodeId, e: u64) {
+        if self.role != Role::Following || self.leader != Some(from) || e != self.current_epoch {
+            return;
+        }
+        cx.send(from, Msg::Pong { epoch: e });
+    }
+
+    /// Delivers committed transactions in order (a replica applies them to its store; the
+    /// leader answers the clients waiting for them).
+    pub(super) fn deliver(&mut self, cx: &mut Ctx<Self>) {
+        let upto = self.commit_point.min(self.history.len() as u64);
+        while self.delivered < upto {
+            let index = self.delivered + 1;
+            let txn = &self.history[index as usize - 1];
+            self.delivered = index;
+            self.delivered_now.push((index, txn.zxid, digest(&txn.cmd)));
+            let out = match &txn.cmd {
+                Command::Noop => None,
+                Command::Client { session, seq, op } => self
+                    .kv
+                    .apply_once(&mut self.sessions, *session, *seq, op)
+                    .map(|o| (*session, *seq, o)),
+            };
+            if let Some((client, ps, pq)) = self.pending.remove(&index) {
+                self.pending_ops.remove(&(ps, pq));
+                if let Some((session, seq, o)) = out {
+                    if (ps, pq) == (session, seq) {
+                        cx.reply_to(client, session, seq, Outcome::Done(o));
+                    }
+                }
+            }
+        }
+    }
+}
