@@ -153,6 +153,7 @@ fn check_determinism_runs_twice_and_agrees_with_a_plain_run() {
         ("single/fuzz", None),
         ("raft/fuzz", Some("accept-stale-term-append")),
         ("paxos/fuzz", Some("accept-below-promise")),
+        ("zab/fuzz", Some("no-truncate")),
     ] {
         let mut args = vec!["run", scenario, "--seed", "11", "--json"];
         if let Some(b) = bug {

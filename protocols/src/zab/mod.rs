@@ -17,6 +17,8 @@ mod invariants;
 mod messages;
 mod node;
 mod sync;
+#[cfg(test)]
+mod tests;
 
 pub use bugs::BUGS;
 pub use invariants::ZabInvariants;

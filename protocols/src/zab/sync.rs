@@ -124,7 +124,7 @@ impl Zab {
     /// The common prefix of our history and a follower's, from its summary (per epoch, its
     /// last zxid): within an epoch histories are prefixes of one another (one leader per
     /// epoch proposes counters 1, 2, ...).
-    fn common_prefix(&self, summary: &[Zxid]) -> u64 {
+    pub(super) fn common_prefix(&self, summary: &[Zxid]) -> u64 {
         let mut pos = 0usize;
         for z in summary {
             let run = self.history[pos..].iter().take_while(|t| t.zxid.epoch == z.epoch).count() as u64;
