@@ -4,7 +4,6 @@
 
 mod common;
 use common::run_out;
-use scenarios::runner::Scenario;
 use sim::CheckStatus;
 
 #[test]
