@@ -47,3 +47,12 @@ fn followers_are_truncated_somewhere_and_nothing_delivered_is_lost() {
         "no follower was truncated in 40 seeds: TRUNC is never exercised"
     );
 }
+
+#[test]
+fn a_single_server_elects_itself_and_serves() {
+    let (p, text) = scenarios::bundled::find("zab/basic").expect("bundled");
+    let s = scenarios::load::load_str(p, &text.replace("nodes = 3", "nodes = 1")).expect("loads");
+    let r = s.run(sim::Outputs::default()).expect("runs");
+    assert!(r.failed_checks().next().is_none());
+    assert!(r.ops.ok > 100, "{} operations succeeded", r.ops.ok);
+}

@@ -260,6 +260,9 @@ impl Zab {
         self.votes[self.id.index()] = Some((self.round, self.vote));
         self.send_vote_to_all(cx);
         self.ensure_tick(cx);
+        if self.quorum() == 1 {
+            self.lead(cx);
+        }
     }
 
     fn send_vote_to_all(&mut self, cx: &mut Ctx<Self>) {
@@ -363,6 +366,7 @@ impl Zab {
         self.forwarding = vec![false; self.n];
         let now = cx.now_mono();
         self.heard = vec![now; self.n];
+        self.try_new_epoch(cx);
     }
 
     fn on_tick(&mut self, cx: &mut Ctx<Self>) {

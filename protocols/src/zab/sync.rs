@@ -19,28 +19,37 @@ impl Zab {
         // Its history is what it just told us: nothing more goes to it until its sync.
         self.forwarding[from.index()] = false;
         if self.phase == Phase::Discovery && !self.acked_epoch[self.id.index()] {
-            let have = self.infos.iter().flatten().count();
-            if have < self.quorum() {
-                return;
-            }
-            // A new epoch above every accepted epoch of the quorum (Medeiros §4.1, step l.1.1).
-            let e = self.infos.iter().flatten().map(|(a, _)| *a).max().unwrap_or(0) + 1;
-            self.epoch = e;
-            self.accepted_epoch = e;
-            cx.persist(ZabWrite::AcceptedEpoch(e));
-            self.acked_epoch[self.id.index()] = true;
-            if cx.tracing() {
-                cx.note(format!("proposes epoch {e} to the quorum"));
-            }
-            for to in cx.peers() {
-                if self.infos[to.index()].is_some() {
-                    cx.send_after_sync(to, Msg::Newepoch { epoch: e });
-                }
-            }
+            self.try_new_epoch(cx);
         } else if self.acked_epoch[self.id.index()] {
             // A follower joining an established (or establishing) epoch.
             cx.send(from, Msg::Newepoch { epoch: self.epoch });
         }
+    }
+
+    /// With FOLLOWERINFO from a quorum (us included), propose the new epoch.
+    pub(super) fn try_new_epoch(&mut self, cx: &mut Ctx<Self>) {
+        if self.phase != Phase::Discovery || self.acked_epoch[self.id.index()] {
+            return;
+        }
+        let have = self.infos.iter().flatten().count();
+        if have < self.quorum() {
+            return;
+        }
+        // A new epoch above every accepted epoch of the quorum (Medeiros §4.1, step l.1.1).
+        let e = self.infos.iter().flatten().map(|(a, _)| *a).max().unwrap_or(0) + 1;
+        self.epoch = e;
+        self.accepted_epoch = e;
+        cx.persist(ZabWrite::AcceptedEpoch(e));
+        self.acked_epoch[self.id.index()] = true;
+        if cx.tracing() {
+            cx.note(format!("proposes epoch {e} to the quorum"));
+        }
+        for to in cx.peers() {
+            if self.infos[to.index()].is_some() {
+                cx.send_after_sync(to, Msg::Newepoch { epoch: e });
+            }
+        }
+        self.try_sync(cx);
     }
 
     /// Follower, discovery: accept the new epoch if it is above ours (step f.1.2).
@@ -82,42 +91,46 @@ impl Zab {
         }
         self.acked_epoch[from.index()] = true;
         match self.phase {
-            Phase::Discovery => {
-                if self.acked_epoch.iter().filter(|a| **a).count() < self.quorum() {
-                    return;
-                }
-                // Phase 2: the leader's history is the new epoch's initial history.
-                self.current_epoch = e;
-                cx.persist(ZabWrite::CurrentEpoch(e));
-                self.sync_history(cx);
-                self.epoch_sync = Some(cx.sync());
-                self.stats.epochs_led += 1;
-                self.counter = 0;
-                self.acked_newleader = vec![false; self.n];
-                self.phase = Phase::Sync;
-                self.phase_since = cx.now_mono();
-                let acked: Vec<NodeId> = cx.peers().filter(|p| self.acked_epoch[p.index()]).collect();
-                if self.bugs.skip_sync {
-                    // The bug: straight to broadcast, the followers' histories left as they are.
-                    for to in acked {
-                        self.forwarding[to.index()] = true;
-                        let msg = Msg::Newleader {
-                            epoch: e,
-                            kind: SyncKind::Diff,
-                            keep: 0,
-                            txns: Vec::new(),
-                        };
-                        cx.send(to, msg);
-                    }
-                    self.start_broadcast(cx);
-                    return;
-                }
-                for to in acked {
-                    self.send_sync(cx, to);
-                }
-            }
+            Phase::Discovery => self.try_sync(cx),
             Phase::Sync | Phase::Broadcast => self.send_sync(cx, from),
             Phase::Election => {}
+        }
+    }
+
+    /// With ACKEPOCH from a quorum (us included), synchronise them (phase 2).
+    fn try_sync(&mut self, cx: &mut Ctx<Self>) {
+        let e = self.epoch;
+        if self.phase != Phase::Discovery || self.acked_epoch.iter().filter(|a| **a).count() < self.quorum() {
+            return;
+        }
+        // Phase 2: the leader's history is the new epoch's initial history.
+        self.current_epoch = e;
+        cx.persist(ZabWrite::CurrentEpoch(e));
+        self.sync_history(cx);
+        self.epoch_sync = Some(cx.sync());
+        self.stats.epochs_led += 1;
+        self.counter = 0;
+        self.acked_newleader = vec![false; self.n];
+        self.phase = Phase::Sync;
+        self.phase_since = cx.now_mono();
+        let acked: Vec<NodeId> = cx.peers().filter(|p| self.acked_epoch[p.index()]).collect();
+        if self.bugs.skip_sync {
+            // The bug: straight to broadcast, the followers' histories left as they are.
+            for to in acked {
+                self.forwarding[to.index()] = true;
+                let msg = Msg::Newleader {
+                    epoch: e,
+                    kind: SyncKind::Diff,
+                    keep: 0,
+                    txns: Vec::new(),
+                };
+                cx.send(to, msg);
+            }
+            self.start_broadcast(cx);
+            return;
+        }
+        for to in acked {
+            self.send_sync(cx, to);
         }
     }
 
