@@ -296,21 +296,11 @@ impl Invariants<Paxos> for PaxosInvariants {
 
     fn at_end(&mut self, world: &World<Paxos>, sink: &mut CheckSink) {
         sink.explain(SINGLE_LEADER, || {
-            let nodes: Vec<String> = world
-                .iter()
-                .map(|v| match v.state {
-                    None => format!("{} down", v.id),
-                    Some(_) if v.paused => format!("{} paused", v.id),
-                    Some(x) => format!(
-                        "{} {} ({:?}, promised {:?})",
-                        v.id,
-                        format!("{:?}", x.role_kind()).to_lowercase(),
-                        x.ballot(),
-                        x.promised()
-                    ),
-                })
-                .collect();
-            format!("the nodes are: {}", nodes.join(", "))
+            let nodes = crate::common::explain::nodes(world, |x| {
+                let role = format!("{:?}", x.role_kind()).to_lowercase();
+                format!("{role} ({:?}, promised {:?})", x.ballot(), x.promised())
+            });
+            format!("the nodes are: {nodes}")
         });
     }
 }

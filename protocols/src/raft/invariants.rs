@@ -461,21 +461,14 @@ impl Invariants<Raft> for RaftInvariants {
     fn at_end(&mut self, world: &World<Raft>, sink: &mut CheckSink) {
         // Each server's role at the end: why `single-leader` does not hold, if it failed.
         sink.explain(SINGLE_LEADER, || {
-            let roles: Vec<String> = world
-                .iter()
-                .map(|v| match v.state {
-                    None => format!("{} down", v.id),
-                    Some(_) if v.paused => format!("{} paused", v.id),
-                    Some(r) => {
-                        let role = format!("{:?}", r.role_kind()).to_lowercase();
-                        match r.leader_hint() {
-                            Some(l) if r.role_kind() != Role::Leader => format!("{} {role} of {l} in term {}", v.id, r.term()),
-                            _ => format!("{} {role} in term {}", v.id, r.term()),
-                        }
-                    }
-                })
-                .collect();
-            format!("the servers are: {}", roles.join(", "))
+            let roles = crate::common::explain::nodes(world, |r| {
+                let role = format!("{:?}", r.role_kind()).to_lowercase();
+                match r.leader_hint() {
+                    Some(l) if r.role_kind() != Role::Leader => format!("{role} of {l} in term {}", r.term()),
+                    _ => format!("{role} in term {}", r.term()),
+                }
+            });
+            format!("the servers are: {roles}")
         });
         // Full Log Matching over every pair of live servers.
         let live: Vec<(NodeId, &Raft)> = world.iter().filter_map(|v| v.state.map(|s| (v.id, s))).collect();

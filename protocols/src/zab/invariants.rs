@@ -217,21 +217,11 @@ impl Invariants<Zab> for ZabInvariants {
 
     fn at_end(&mut self, world: &World<Zab>, sink: &mut CheckSink) {
         sink.explain(SINGLE_LEADER, || {
-            let nodes: Vec<String> = world
-                .iter()
-                .map(|v| match v.state {
-                    None => format!("{} down", v.id),
-                    Some(_) if v.paused => format!("{} paused", v.id),
-                    Some(z) => format!(
-                        "{} {} ({:?}, epoch {})",
-                        v.id,
-                        format!("{:?}", z.role_kind()).to_lowercase(),
-                        z.phase(),
-                        z.current_epoch()
-                    ),
-                })
-                .collect();
-            format!("the servers are: {}", nodes.join(", "))
+            let nodes = crate::common::explain::nodes(world, |z| {
+                let role = format!("{:?}", z.role_kind()).to_lowercase();
+                format!("{role} ({:?}, epoch {})", z.phase(), z.current_epoch())
+            });
+            format!("the servers are: {nodes}")
         });
     }
 }
