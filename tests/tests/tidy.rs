@@ -195,3 +195,20 @@ fn no_machine_specific_paths() {
         }
     }
 }
+
+#[test]
+fn every_protocol_has_a_page_that_names_its_bugs() {
+    for p in protocols::catalog() {
+        let path = repo_root().join(format!("docs/protocols/{}.md", p.name));
+        let page = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{} has no page {}", p.name, path.display()));
+        for b in &p.bugs {
+            assert!(
+                page.contains(&format!("`{}`", b.name)),
+                "{}: the page does not name the bug {}",
+                path.display(),
+                b.name
+            );
+        }
+    }
+}
