@@ -244,7 +244,7 @@ pub struct Paxos {
     /// node requested with the write count each covers.
     pub(super) writes: u64,
     pub(super) durable_writes: u64,
-    pub(super) sync_marks: VecDeque<(SyncId, u64)>,
+    pub(super) sync_marks: crate::common::durability::SyncMarks,
     // What this event did, for the checks.
     pub(super) released_now: Vec<Release>,
     pub(super) decided_now: Vec<(u64, u64)>,
@@ -292,13 +292,13 @@ impl Paxos {
         }
         // The sync already requested for every write so far: the engine releases messages
         // waiting for those writes when it completes, so what we release must not wait longer.
-        if let Some(&(s, w)) = self.sync_marks.back() {
+        if let Some((s, w)) = self.sync_marks.last() {
             if w == self.writes {
                 return Some(s);
             }
         }
         let s = cx.sync();
-        self.sync_marks.push_back((s, self.writes));
+        self.sync_marks.push(s, self.writes);
         Some(s)
     }
 
@@ -548,7 +548,7 @@ impl Protocol for Paxos {
             releases: VecDeque::new(),
             writes: 0,
             durable_writes: 0,
-            sync_marks: VecDeque::new(),
+            sync_marks: Default::default(),
             released_now: Vec::new(),
             decided_now: Vec::new(),
             applied_now: Vec::new(),
@@ -586,11 +586,7 @@ impl Protocol for Paxos {
     fn on_sync_done(&mut self, cx: &mut Ctx<Self>, sync: SyncId) {
         self.begin_event();
         self.synced = Some(self.synced.map_or(sync, |s| s.max(sync)));
-        while let Some(&(s, w)) = self.sync_marks.front() {
-            if s > sync {
-                break;
-            }
-            self.sync_marks.pop_front();
+        if let Some(w) = self.sync_marks.complete(sync) {
             self.durable_writes = self.durable_writes.max(w);
         }
         while let Some(&(s, r)) = self.releases.front() {

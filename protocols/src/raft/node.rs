@@ -231,7 +231,7 @@ pub struct Raft {
     /// `candidate_sync = in-parallel`: the sync that makes this candidacy's term and vote
     /// durable, while it is pending (the candidate may not lead before it completes).
     pub(super) vote_sync: Option<SyncId>,
-    pub(super) syncs: VecDeque<(SyncId, u64)>,
+    pub(super) syncs: crate::common::durability::SyncMarks,
     // Volatile state on leaders (reinitialized after election).
     pub(super) next_index: Vec<u64>,
     pub(super) match_index: Vec<u64>,
@@ -324,7 +324,7 @@ impl Raft {
     /// Requests a sync and remembers which index it makes durable.
     pub(super) fn sync_log(&mut self, cx: &mut Ctx<Self>) {
         let id = cx.sync();
-        self.syncs.push_back((id, self.log.last_index()));
+        self.syncs.push(id, self.log.last_index());
     }
 
     // ----- timers -----
@@ -692,7 +692,7 @@ impl Protocol for Raft {
             answered: Vec::new(),
             durable_index: d.log.last_index(),
             vote_sync: None,
-            syncs: VecDeque::new(),
+            syncs: Default::default(),
             next_index: Vec::new(),
             match_index: Vec::new(),
             inflight: Vec::new(),
@@ -759,11 +759,7 @@ impl Protocol for Raft {
 
     fn on_sync_done(&mut self, cx: &mut Ctx<Self>, sync: SyncId) {
         self.begin_event();
-        while let Some(&(id, index)) = self.syncs.front() {
-            if id > sync {
-                break;
-            }
-            self.syncs.pop_front();
+        if let Some(index) = self.syncs.complete(sync) {
             self.durable_index = self.durable_index.max(index.min(self.log.last_index()));
         }
         if self.vote_sync.is_some_and(|v| v <= sync) {

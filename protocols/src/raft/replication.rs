@@ -253,9 +253,7 @@ impl Raft {
                     self.log.truncate_from(index);
                     // Syncs already requested cover the removed entries, not their replacements.
                     self.durable_index = self.durable_index.min(index - 1);
-                    for (_, upto) in &mut self.syncs {
-                        *upto = (*upto).min(index - 1);
-                    }
+                    self.syncs.cap(index - 1);
                     self.stats.truncations += 1;
                     cx.persist(RaftWrite::TruncateFrom(index));
                     break;

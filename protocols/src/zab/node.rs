@@ -11,7 +11,7 @@ use crate::families::kv::{Kv, KvReply};
 use serde::{Deserialize, Serialize};
 use sim::time::{Dur, NANOS_PER_MILLI};
 use sim::{ClientId, Ctx, NodeId, Protocol, RequestOf, SyncId, TimerId};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -141,7 +141,7 @@ pub struct Zab {
     pub(super) counter: u64,
     /// How much of the history is on this server's disk (its own ACK counts from there).
     pub(super) durable_len: u64,
-    pub(super) syncs: VecDeque<(SyncId, u64)>,
+    pub(super) syncs: crate::common::durability::SyncMarks,
     pub(super) pending: BTreeMap<u64, (ClientId, u64, u64)>,
     pub(super) pending_ops: BTreeMap<(u64, u64), u64>,
     // Liveness.
@@ -208,6 +208,8 @@ impl Zab {
         if (self.history.len() as u64) > len {
             self.history.truncate(len as usize);
             self.durable_len = self.durable_len.min(len);
+            // Syncs already requested cover the removed transactions, not their replacements.
+            self.syncs.cap(len);
             cx.persist(ZabWrite::Truncate(len));
             self.stats.truncations += 1;
         }
@@ -218,7 +220,7 @@ impl Zab {
     /// Requests a sync and remembers how much history it covers.
     pub(super) fn sync_history(&mut self, cx: &mut Ctx<Self>) {
         let s = cx.sync();
-        self.syncs.push_back((s, self.history.len() as u64));
+        self.syncs.push(s, self.history.len() as u64);
     }
 
     pub(super) fn ensure_tick(&mut self, cx: &mut Ctx<Self>) {
@@ -476,7 +478,7 @@ impl Protocol for Zab {
             acks: BTreeMap::new(),
             counter: 0,
             durable_len: d.history.len() as u64,
-            syncs: VecDeque::new(),
+            syncs: Default::default(),
             pending: BTreeMap::new(),
             pending_ops: BTreeMap::new(),
             tick_timer: None,
@@ -536,11 +538,7 @@ impl Protocol for Zab {
     fn on_sync_done(&mut self, cx: &mut Ctx<Self>, sync: SyncId) {
         self.delivered_now.clear();
         self.proposed_now.clear();
-        while let Some(&(s, len)) = self.syncs.front() {
-            if s > sync {
-                break;
-            }
-            self.syncs.pop_front();
+        if let Some(len) = self.syncs.complete(sync) {
             self.durable_len = self.durable_len.max(len.min(self.history.len() as u64));
         }
         if self.role == Role::Leading && self.epoch_sync.is_some_and(|s| s <= sync) {
