@@ -10,6 +10,7 @@ pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod consistency;
 pub mod dist;
 pub mod engine;
 pub mod family;

@@ -91,7 +91,7 @@ pub mod kv;
 mod memo;
 pub mod register;
 mod search;
-mod table;
+pub(crate) mod table;
 #[cfg(test)]
 mod tests;
 
@@ -103,6 +103,8 @@ pub use kv::{KvHistoryOp, KvInput, KvModel, KvOp, KvOutput};
 pub use register::{RegisterInput, RegisterModel, RegisterOp, RegisterOutput};
 
 use search::{Outcome, Search, SearchOp};
+
+pub(crate) use explain::timeline;
 
 /// `ret` value of an operation that never completed (pending at the end of
 /// the history, or indeterminate): it may take effect at any point after its

@@ -229,6 +229,89 @@ struct CompactOp {
     outcome: Compact,
 }
 
+impl CompactOp {
+    fn invoked(e: &HistoryEvent<Kv>, clock: u64) -> Self {
+        CompactOp {
+            // 1-based, as clients are named (c1, c2, …).
+            client: e.client.0 + 1,
+            call: clock,
+            ret: sim::linearize::PENDING,
+            op: e.op.clone(),
+            outcome: Compact::Unknown,
+        }
+    }
+
+    /// Records how the operation ended (at position `clock` of the history).
+    fn complete(&mut self, e: &HistoryEvent<Kv>, clock: u64) {
+        match (e.kind, &self.op) {
+            (EventType::Ok, KvOp::Read { .. }) => {
+                self.ret = clock;
+                self.outcome = Compact::Read(read_list(e));
+            }
+            (EventType::Ok, _) => {
+                self.ret = clock;
+                self.outcome = Compact::Done;
+            }
+            (EventType::Fail, KvOp::Cas { .. }) => {
+                self.ret = clock;
+                self.outcome = Compact::CasFailed;
+            }
+            // Provably not applied: a read or write that failed has no effect.
+            (EventType::Fail, op) => {
+                self.ret = clock;
+                self.outcome = Compact::Unknown;
+                self.op = KvOp::Read { key: op.key() };
+            }
+            // Indeterminate: stays pending forever.
+            _ => {}
+        }
+    }
+
+    /// The operation for the checkers, or `None` if it constrains nothing (a read whose
+    /// answer is unknown, or one that failed).
+    fn to_model(
+        &self,
+    ) -> Option<sim::linearize::Operation<sim::linearize::KvInput, sim::linearize::KvOutput>> {
+        use sim::linearize::{KvInput, KvOp as ModelOp, KvOutput};
+        if matches!(self.outcome, Compact::Unknown) && self.op.is_read() {
+            return None;
+        }
+        let list = |vals: &[Value]| {
+            let mut s = String::new();
+            for v in vals {
+                s.push_str(&v.to_string());
+                s.push(',');
+            }
+            s
+        };
+        let op = match self.op {
+            KvOp::Read { .. } => ModelOp::Get,
+            KvOp::Write { value, .. } => ModelOp::Put(list(&[value])),
+            KvOp::Append { value, .. } => ModelOp::Append(list(&[value])),
+            KvOp::Cas { from, to, .. } => ModelOp::Cas {
+                from: list(&[from]),
+                to: list(&[to]),
+            },
+        };
+        let output = match &self.outcome {
+            Compact::Read(v) => KvOutput::Value(list(v)),
+            Compact::Done => KvOutput::Ok,
+            Compact::CasFailed => KvOutput::CasFailed,
+            Compact::Unknown => KvOutput::Unknown,
+        };
+        Some(sim::linearize::Operation {
+            client: u64::from(self.client),
+            call: self.call,
+            ret: self.ret,
+            input: KvInput {
+                key: format!("k{}", self.op.key()),
+                op,
+            },
+            output,
+        })
+    }
+}
+
 enum Compact {
     Read(Vec<Value>),
     Done,
@@ -285,47 +368,6 @@ impl LinearizableCheck {
         }
     }
 
-    fn list(vals: &[Value]) -> String {
-        let mut s = String::new();
-        for v in vals {
-            s.push_str(&v.to_string());
-            s.push(',');
-        }
-        s
-    }
-
-    fn to_kv(
-        key: Key,
-        o: &CompactOp,
-    ) -> sim::linearize::Operation<sim::linearize::KvInput, sim::linearize::KvOutput> {
-        use sim::linearize::{KvInput, KvOp as ModelOp, KvOutput};
-        let op = match o.op {
-            KvOp::Read { .. } => ModelOp::Get,
-            KvOp::Write { value, .. } => ModelOp::Put(Self::list(&[value])),
-            KvOp::Append { value, .. } => ModelOp::Append(Self::list(&[value])),
-            KvOp::Cas { from, to, .. } => ModelOp::Cas {
-                from: Self::list(&[from]),
-                to: Self::list(&[to]),
-            },
-        };
-        let output = match &o.outcome {
-            Compact::Read(v) => KvOutput::Value(Self::list(v)),
-            Compact::Done => KvOutput::Ok,
-            Compact::CasFailed => KvOutput::CasFailed,
-            Compact::Unknown => KvOutput::Unknown,
-        };
-        sim::linearize::Operation {
-            client: u64::from(o.client),
-            call: o.call,
-            ret: o.ret,
-            input: KvInput {
-                key: format!("k{key}"),
-                op,
-            },
-            output,
-        }
-    }
-
     /// Checks one key's history (and forgets it).
     fn check_key(&mut self, key: Key) {
         use sim::linearize::{check_with, Budget, CheckOptions, KvModel, Verdict};
@@ -335,12 +377,7 @@ impl LinearizableCheck {
             return;
         }
         // Failed reads/writes were turned into unknown reads: they constrain nothing.
-        let mut ops: Vec<_> = h
-            .ops
-            .iter()
-            .filter(|o| !(matches!(o.outcome, Compact::Unknown) && matches!(o.op, KvOp::Read { .. })))
-            .map(|o| Self::to_kv(key, o))
-            .collect();
+        let mut ops: Vec<_> = h.ops.iter().filter_map(CompactOp::to_model).collect();
         sim::linearize::formats::merge_unobserved_values(&mut ops);
         let mut budget = Budget::new(self.budget_steps.saturating_sub(self.steps_used));
         let r = check_with(&KvModel, &ops, &mut budget, &CheckOptions::default());
@@ -374,14 +411,7 @@ impl HistoryObserver<Kv> for LinearizableCheck {
         let key = e.op.key();
         if e.kind == EventType::Invoke {
             let h = self.keys.entry(key).or_default();
-            h.ops.push(CompactOp {
-                // 1-based, as clients are named (c1, c2, …).
-                client: e.client.0 + 1,
-                call: self.clock,
-                ret: sim::linearize::PENDING,
-                op: e.op.clone(),
-                outcome: Compact::Unknown,
-            });
+            h.ops.push(CompactOp::invoked(e, self.clock));
             h.open += 1;
             self.in_flight.insert(e.process, (key, h.ops.len() - 1));
             self.ops += 1;
@@ -393,29 +423,7 @@ impl HistoryObserver<Kv> for LinearizableCheck {
         let clock = self.clock;
         let Some(h) = self.keys.get_mut(&key) else { return };
         h.open -= 1;
-        let o = &mut h.ops[pos];
-        match (e.kind, &o.op) {
-            (EventType::Ok, KvOp::Read { .. }) => {
-                o.ret = clock;
-                o.outcome = Compact::Read(read_list(e));
-            }
-            (EventType::Ok, _) => {
-                o.ret = clock;
-                o.outcome = Compact::Done;
-            }
-            (EventType::Fail, KvOp::Cas { .. }) => {
-                o.ret = clock;
-                o.outcome = Compact::CasFailed;
-            }
-            // Provably not applied: a read or write that failed has no effect.
-            (EventType::Fail, _) => {
-                o.ret = clock;
-                o.outcome = Compact::Unknown;
-                o.op = KvOp::Read { key };
-            }
-            // Indeterminate: stays pending forever.
-            _ => {}
-        }
+        h.ops[pos].complete(e, clock);
         if h.retired && h.open == 0 {
             self.check_key(key);
         }
@@ -475,6 +483,120 @@ impl HistoryObserver<Kv> for LinearizableCheck {
                     String::new()
                 }
             );
+        }
+        Some(result)
+    }
+}
+
+/// The `sequential` history check: one order of *all* operations (every key together, since
+/// sequential consistency is not local) that the key/value model accepts and that keeps each
+/// client's order — what a ZooKeeper client is promised when it reads from followers. Checked
+/// at the end with [`sim::consistency::check_sequential`]; the whole history is kept until
+/// then (at most `[limits] max_history_ops` operations; beyond that the verdict is unknown).
+pub struct SequentialCheck {
+    ops: Vec<CompactOp>,
+    /// process → position in `ops` of the op in flight.
+    in_flight: BTreeMap<u64, usize>,
+    clock: u64,
+    budget_steps: u64,
+    max_ops: usize,
+    overflowed: bool,
+}
+
+impl SequentialCheck {
+    pub fn new(budget_steps: u64, max_ops: usize) -> Self {
+        SequentialCheck {
+            ops: Vec::new(),
+            in_flight: BTreeMap::new(),
+            clock: 0,
+            budget_steps,
+            max_ops,
+            overflowed: false,
+        }
+    }
+}
+
+impl HistoryObserver<Kv> for SequentialCheck {
+    fn observe(&mut self, e: &HistoryEvent<Kv>) {
+        self.clock += 1;
+        if e.kind == EventType::Invoke {
+            if self.ops.len() >= self.max_ops {
+                self.overflowed = true;
+                return;
+            }
+            self.in_flight.insert(e.process, self.ops.len());
+            self.ops.push(CompactOp::invoked(e, self.clock));
+        } else if let Some(pos) = self.in_flight.remove(&e.process) {
+            self.ops[pos].complete(e, self.clock);
+        }
+    }
+
+    fn finish(&mut self) -> Option<CheckResult> {
+        use sim::consistency::{check_sequential, Verdict};
+        use sim::linearize::{Budget, CheckOptions};
+        let mut result = CheckResult {
+            name: "sequential".into(),
+            kind: CheckKind::History,
+            status: CheckStatus::Pass,
+            detail: String::new(),
+            event: None,
+            time_ns: None,
+        };
+        if self.ops.is_empty() {
+            result.status = CheckStatus::Skipped;
+            result.detail = "no client operations".into();
+            return Some(result);
+        }
+        if self.overflowed {
+            result.status = CheckStatus::Unknown;
+            result.detail = format!(
+                "the history outgrew {} operations (raise [limits] max_history_ops)",
+                self.max_ops
+            );
+            return Some(result);
+        }
+        let mut ops: Vec<_> = self.ops.iter().filter_map(CompactOp::to_model).collect();
+        sim::linearize::formats::merge_unobserved_values(&mut ops);
+        let mut budget = Budget::new(self.budget_steps);
+        let r = check_sequential(
+            &sim::linearize::KvModel,
+            &ops,
+            &mut budget,
+            &CheckOptions::default(),
+        );
+        let keys: std::collections::BTreeSet<&str> = ops.iter().map(|o| o.input.key.as_str()).collect();
+        match r.verdict {
+            Verdict::Consistent => {
+                result.detail = format!(
+                    "{} operations of {} clients on {} keys, {} search steps",
+                    ops.len(),
+                    ops.iter()
+                        .map(|o| o.client)
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len(),
+                    keys.len(),
+                    r.steps
+                );
+            }
+            Verdict::Unknown => {
+                result.status = CheckStatus::Unknown;
+                result.detail = format!(
+                    "search budget of {} steps ran out (raise [checks] history_budget)",
+                    self.budget_steps
+                );
+            }
+            Verdict::Inconsistent => {
+                result.status = CheckStatus::Fail;
+                let f = r.failure.expect("an inconsistent history is explained");
+                result.detail = format!(
+                    "not sequentially consistent: these {} operations cannot be put in one order that keeps \
+                     each client's order, even if every other operation takes effect anywhere or not at all \
+                     (values are lists written \"a,b,\"; _ is a value no read returned):\n{}\n{}",
+                    f.ops.len(),
+                    f.clients.trim_end(),
+                    f.timeline
+                );
+            }
         }
         Some(result)
     }

@@ -230,6 +230,7 @@ pub struct Kv {
 
 pub const STALE_READ: &str = "stale-read";
 pub const LINEARIZABLE: &str = "linearizable";
+pub const SEQUENTIAL: &str = "sequential";
 
 impl Family for Kv {
     const NAME: &'static str = "kv";
@@ -395,6 +396,10 @@ impl Family for Kv {
                 "no read returns a value older than a write acknowledged before it was invoked",
             ),
             CheckDecl::history(LINEARIZABLE, "the history is linearizable, key by key"),
+            CheckDecl::history(
+                SEQUENTIAL,
+                "the history is sequentially consistent: one order of all operations keeps each client's order",
+            ),
         ]
     }
 
@@ -402,6 +407,10 @@ impl Family for Kv {
         match name {
             STALE_READ => Some(Box::new(checks::StaleReadCheck::new(setup.max_tracked))),
             LINEARIZABLE => Some(Box::new(checks::LinearizableCheck::new(setup.budget_steps))),
+            SEQUENTIAL => Some(Box::new(checks::SequentialCheck::new(
+                setup.budget_steps,
+                setup.max_tracked,
+            ))),
             _ => None,
         }
     }
