@@ -40,14 +40,25 @@ pub struct CheckDecl {
     pub name: &'static str,
     pub kind: CheckKind,
     pub description: &'static str,
+    /// A history check that runs only where a scenario switches it on (`[checks] NAME =
+    /// true`), e.g. one implied by another that is on by default.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub opt_in: bool,
 }
 
 impl CheckDecl {
+    /// This history check off unless a scenario asks for it.
+    pub const fn opt_in(mut self) -> Self {
+        self.opt_in = true;
+        self
+    }
+
     pub const fn always(name: &'static str, description: &'static str) -> Self {
         CheckDecl {
             name,
             kind: CheckKind::Always,
             description,
+            opt_in: false,
         }
     }
     pub const fn sometimes(name: &'static str, description: &'static str) -> Self {
@@ -55,6 +66,7 @@ impl CheckDecl {
             name,
             kind: CheckKind::Sometimes,
             description,
+            opt_in: false,
         }
     }
     pub const fn eventually(name: &'static str, description: &'static str) -> Self {
@@ -62,6 +74,7 @@ impl CheckDecl {
             name,
             kind: CheckKind::Eventually,
             description,
+            opt_in: false,
         }
     }
     pub const fn history(name: &'static str, description: &'static str) -> Self {
@@ -69,6 +82,7 @@ impl CheckDecl {
             name,
             kind: CheckKind::History,
             description,
+            opt_in: false,
         }
     }
 }

@@ -20,6 +20,15 @@ pub struct ClientRequest<Op> {
     /// Sequence number within the session; retries of one operation reuse it.
     pub seq: u64,
     pub op: Op,
+    /// The highest [`ClientReply::context`] this client has received (0: none), kept across
+    /// its sessions and restarts, as a client library keeps ZooKeeper's last-seen zxid or a
+    /// causal token. Protocols that do not use it never see anything but 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub context: u64,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 /// The answer to one request.
@@ -40,6 +49,10 @@ pub struct ClientReply<R> {
     pub session: u64,
     pub seq: u64,
     pub outcome: Outcome<R>,
+    /// A token for the client to send back with its later requests (see
+    /// [`ClientRequest::context`]); 0 says nothing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub context: u64,
 }
 
 impl<Op: fmt::Display> fmt::Display for ClientRequest<Op> {

@@ -322,6 +322,7 @@ impl<'a, P: Protocol> Ctx<'a, P> {
             session: req.session,
             seq: req.seq,
             outcome,
+            context: 0,
         };
         self.fx.reply(req.client, reply, true);
     }
@@ -329,10 +330,25 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     /// Answers a client given its address and the operation's ids (for protocols that keep
     /// only those while the request is in flight).
     pub fn reply_to(&mut self, client: ClientId, session: u64, seq: u64, outcome: AnswerOf<P>) {
+        self.reply_with_context(client, session, seq, outcome, 0);
+    }
+
+    /// [`Ctx::reply_to`] with a token the client keeps (the highest it has seen) and sends
+    /// with every later request as [`ClientRequest::context`](crate::ClientRequest::context):
+    /// e.g. ZooKeeper's last-seen zxid.
+    pub fn reply_with_context(
+        &mut self,
+        client: ClientId,
+        session: u64,
+        seq: u64,
+        outcome: AnswerOf<P>,
+        context: u64,
+    ) {
         let reply = ClientReply {
             session,
             seq,
             outcome,
+            context,
         };
         self.fx.reply(client, reply, false);
     }

@@ -75,6 +75,8 @@ pub(crate) struct ClientState<F: Family> {
     pub up: bool,
     /// True while paused (its events wait in the engine's buffer).
     pub paused: bool,
+    /// The highest reply context received (sent with every request; survives restarts).
+    pub context: u64,
 }
 
 impl<F: Family> ClientState<F> {
@@ -173,6 +175,7 @@ impl<F: Family> Clients<F> {
                     next_arrival: 0,
                     up: true,
                     paused: false,
+                    context: 0,
                 }
             })
             .collect();
@@ -328,6 +331,7 @@ impl<F: Family> Clients<F> {
         let lane = cl.lanes.iter().position(|l| {
             l.process == reply.session && l.busy.as_ref().is_some_and(|f| f.seq == reply.seq)
         })?;
+        cl.context = cl.context.max(reply.context);
         let action = match &reply.outcome {
             Outcome::Done(r) => {
                 let l = &mut cl.lanes[lane];
@@ -481,6 +485,11 @@ impl<F: Family> Clients<F> {
     }
 
     /// The op in flight on a lane, and the lane's process.
+    /// The context client `c` sends with its requests.
+    pub fn context(&self, c: usize) -> u64 {
+        self.list[c].context
+    }
+
     pub fn in_flight(&self, c: usize, lane: usize) -> Option<(&InFlight<F::Op>, u64)> {
         let l = &self.list[c].lanes[lane];
         l.busy.as_ref().map(|f| (f, l.process))

@@ -1,6 +1,7 @@
 //! Zab stories the bundled scenarios tell: a follower that missed seconds of writes is brought
 //! up to date by a DIFF before it takes new proposals, and across fuzz seeds followers are
-//! truncated (TRUNC) and the leader's checks still hold.
+//! truncated (TRUNC) and the leader's checks still hold; ZooKeeper-style reads are checked with
+//! the consistency model each read mode promises.
 
 mod common;
 use common::run_out;
@@ -55,4 +56,60 @@ fn a_single_server_elects_itself_and_serves() {
     let r = s.run(sim::Outputs::default()).expect("runs");
     assert!(r.failed_checks().next().is_none());
     assert!(r.ops.ok > 100, "{} operations succeeded", r.ops.ok);
+}
+
+/// Runs `zab/follower-reads` with `edit` applied to its text, over seeds 1..=5.
+fn follower_reads(edit: &dyn Fn(&str) -> String) -> Vec<sim::RunReport> {
+    let (p, text) = scenarios::bundled::find("zab/follower-reads").expect("bundled");
+    let text = edit(text);
+    (1..=5)
+        .map(|seed| {
+            let mut s = scenarios::load::load_str(p, &text).expect("loads");
+            s.config_mut().seed = seed;
+            s.run(sim::Outputs::default()).expect("runs")
+        })
+        .collect()
+}
+
+fn status(r: &sim::RunReport, check: &str) -> CheckStatus {
+    r.checks
+        .iter()
+        .find(|c| c.name == check)
+        .unwrap_or_else(|| panic!("{check} ran"))
+        .status
+}
+
+/// ZooKeeper's local reads: every run is sequentially consistent; a lagging follower answers
+/// reads, so some run is not linearizable — each mode needs the right checker.
+#[test]
+fn local_reads_are_sequentially_consistent_but_not_linearizable() {
+    let runs = follower_reads(&|t| t.replace("linearizable = false", "linearizable = true"));
+    for r in &runs {
+        assert_eq!(status(r, "sequential"), CheckStatus::Pass, "{:?}", r.checks);
+    }
+    assert!(
+        runs.iter()
+            .any(|r| status(r, "linearizable") == CheckStatus::Fail),
+        "local reads at a lagging follower looked linearizable in every run"
+    );
+}
+
+/// `reads = "sync"` (ZooKeeper's sync + read) is checked for sequential consistency, `quorum`
+/// (the leader confirms it leads before answering the sync) for linearizability; both serve
+/// reads after a SYNC.
+#[test]
+fn sync_reads_are_sequential_and_quorum_reads_linearizable() {
+    for r in follower_reads(&|t| t.replace("reads = \"local\"", "reads = \"sync\"")) {
+        assert_eq!(status(&r, "sequential"), CheckStatus::Pass);
+        assert_eq!(status(&r, "synced-read"), CheckStatus::Pass);
+    }
+    let quorum = |t: &str| {
+        t.replace("reads = \"local\"", "reads = \"quorum\"")
+            .replace("linearizable = false", "linearizable = true")
+    };
+    for r in follower_reads(&quorum) {
+        assert_eq!(status(&r, "sequential"), CheckStatus::Pass);
+        assert_eq!(status(&r, "linearizable"), CheckStatus::Pass, "{:?}", r.checks);
+        assert_eq!(status(&r, "synced-read"), CheckStatus::Pass);
+    }
 }

@@ -26,6 +26,7 @@ fn a_broadcast_is_acknowledged_once_the_value_is_on_disk() {
         session: 0,
         seq: 1,
         op: BroadcastOp::Broadcast(7),
+        context: 0,
     };
     let fx = r.step(&mut n2, |p, cx| p.on_client(cx, req));
     assert_eq!(fx.persisted(), [&7]);

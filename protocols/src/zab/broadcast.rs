@@ -10,11 +10,21 @@ use sim::{Ctx, NodeId, Outcome, RequestOf};
 
 impl Zab {
     pub(super) fn on_client_request(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
+        if self.p.reads != super::Reads::Log {
+            self.serve_client(cx, req);
+            return;
+        }
         if self.role != Role::Leading || self.phase != Phase::Broadcast {
             let hint = if self.phase == Phase::Broadcast { self.leader } else { None };
             cx.reply(&req, Outcome::Redirect(hint));
             return;
         }
+        self.leader_write(cx, req);
+    }
+
+    /// The leader takes a client's operation (`log`: reads too) into the history; the client
+    /// is answered when it is delivered.
+    pub(super) fn leader_write(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
         if !req.op.is_read() {
             match self.sessions.seen(req.session, req.seq) {
                 crate::common::session::Seen::Duplicate(out) => {
@@ -30,24 +40,25 @@ impl Zab {
             self.pending.insert(index, (req.client, req.session, req.seq));
             return;
         }
+        let index = self.propose(cx, req.session, req.seq, req.op);
+        self.pending.insert(index, (req.client, req.session, req.seq));
+    }
+
+    /// Gives a client's operation the next zxid and sends the PROPOSAL; returns its index.
+    pub(super) fn propose(&mut self, cx: &mut Ctx<Self>, session: u64, seq: u64, op: crate::families::kv::KvOp) -> u64 {
         self.counter += 1;
         let txn = Txn {
             zxid: Zxid {
                 epoch: self.epoch,
                 counter: self.counter,
             },
-            cmd: Command::Client {
-                session: req.session,
-                seq: req.seq,
-                op: req.op.clone(),
-            },
+            cmd: Command::Client { session, seq, op },
         };
         self.proposed_now.push((txn.zxid, digest(&txn.cmd)));
         self.append(cx, txn.clone());
         self.sync_history(cx);
         let index = self.history.len() as u64;
-        self.pending.insert(index, (req.client, req.session, req.seq));
-        self.pending_ops.insert((req.session, req.seq), index);
+        self.pending_ops.insert((session, seq), index);
         self.acks.insert(index, vec![false; self.n]);
         let msg = Msg::Proposal { epoch: self.epoch, txn };
         for to in cx.peers() {
@@ -55,11 +66,12 @@ impl Zab {
                 cx.send(to, msg.clone());
             }
         }
+        index
     }
 
     /// Whether a PROPOSAL or COMMIT comes from our leader, of our epoch, after its NEWLEADER
     /// (the bug `accept-old-epoch`: from any leader of any epoch).
-    fn is_our_leaders(&self, from: NodeId, e: u64) -> bool {
+    pub(super) fn is_our_leaders(&self, from: NodeId, e: u64) -> bool {
         let ours = self.leader == Some(from) && self.synced && e == self.current_epoch;
         self.role == Role::Following && (ours || self.bugs.accept_old_epoch)
     }
@@ -122,6 +134,7 @@ impl Zab {
         }
         if moved {
             self.deliver(cx);
+            self.answer_syncs(cx);
         }
     }
 
@@ -159,14 +172,28 @@ impl Zab {
                     .apply_once(&mut self.sessions, *session, *seq, op)
                     .map(|o| (*session, *seq, o)),
             };
-            if let Some((client, ps, pq)) = self.pending.remove(&index) {
-                self.pending_ops.remove(&(ps, pq));
-                if let Some((session, seq, o)) = out {
-                    if (ps, pq) == (session, seq) {
-                        cx.reply_to(client, session, seq, Outcome::Done(o));
-                    }
-                }
+            if let Command::Client { session, seq, .. } = &txn.cmd {
+                self.pending_ops.remove(&(*session, *seq));
             }
+            // `log`: no context (the client needs none); otherwise this zxid.
+            let context = match self.p.reads {
+                super::Reads::Log => 0,
+                _ => super::reads::context_of(txn.zxid),
+            };
+            if let Some((session, seq, o)) = out {
+                let waiting = match self.pending.remove(&index) {
+                    Some((client, ps, pq)) if (ps, pq) == (session, seq) => Some(client),
+                    _ => self.forwarded.remove(&(session, seq)),
+                };
+                if let Some(client) = waiting {
+                    cx.reply_with_context(client, session, seq, Outcome::Done(o), context);
+                }
+            } else {
+                self.pending.remove(&index);
+            }
+        }
+        if !self.reads_ready.is_empty() {
+            self.serve_ready(cx);
         }
     }
 }

@@ -27,6 +27,8 @@ pub const COMMITTED_KEPT: &str = "committed-kept";
 pub const LEADER_CHANGE: &str = "leader-change";
 pub const TRUNCATED: &str = "history-truncated";
 pub const SNAP: &str = "snap-sync";
+pub const CLIENT_REFUSED: &str = "client-refused";
+pub const SYNCED_READ: &str = "synced-read";
 pub const SINGLE_LEADER: &str = "single-leader";
 
 #[derive(Clone, Copy, Default)]
@@ -51,7 +53,7 @@ pub struct ZabInvariants {
     disk_seen: Vec<(u64, u64, u64)>,
     epochs: BTreeMap<u64, NodeId>,
     seen: Vec<Seen>,
-    reported: [bool; 3],
+    reported: [bool; 5],
 }
 
 impl ZabInvariants {
@@ -108,7 +110,14 @@ impl ZabInvariants {
                 sink.reached(LEADER_CHANGE);
             }
         }
-        for (k, (hit, name)) in [(z.stats.truncations > 0, TRUNCATED), (z.stats.snaps > 0, SNAP)].into_iter().enumerate() {
+        for (k, (hit, name)) in [
+            (z.stats.truncations > 0, TRUNCATED),
+            (z.stats.snaps > 0, SNAP),
+            (z.stats.refused > 0, CLIENT_REFUSED),
+            (z.stats.synced_reads > 0, SYNCED_READ),
+        ]
+        .into_iter()
+        .enumerate() {
             if hit && !self.reported[k + 1] {
                 self.reported[k + 1] = true;
                 sink.reached(name);
@@ -165,7 +174,7 @@ impl Invariants<Zab> for ZabInvariants {
             disk_seen: vec![(u64::MAX, 0, 0); n],
             epochs: BTreeMap::new(),
             seen: vec![Seen::default(); n],
-            reported: [false; 3],
+            reported: [false; 5],
         }
     }
 
@@ -181,6 +190,11 @@ impl Invariants<Zab> for ZabInvariants {
             CheckDecl::sometimes(LEADER_CHANGE, "a second epoch reached broadcast"),
             CheckDecl::sometimes(TRUNCATED, "a follower truncated transactions (TRUNC or SNAP)"),
             CheckDecl::sometimes(SNAP, "a follower was synchronised with SNAP"),
+            CheckDecl::sometimes(
+                CLIENT_REFUSED,
+                "a server refused a client that had seen a newer zxid (reads = local | sync | quorum)",
+            ),
+            CheckDecl::sometimes(SYNCED_READ, "a read was served after a SYNC (reads = sync | quorum)"),
             CheckDecl::eventually(SINGLE_LEADER, "one leader broadcasting, with a quorum synchronised to its epoch"),
         ]
     }

@@ -81,6 +81,16 @@ pub enum Msg {
     /// The leader is alive; `committed`: how much of the history is committed.
     Ping { epoch: u64, committed: u64 },
     Pong { epoch: u64 },
+    /// Clients the ZooKeeper way (`reads` other than `log`): a follower forwards a client's
+    /// write to the leader (ZooKeeper's REQUEST).
+    Request { epoch: u64, session: u64, seq: u64, op: crate::families::kv::KvOp },
+    /// A follower's `sync` for a read, and the leader's answer once every transaction it had
+    /// proposed by then (`upto`, a history length) has committed.
+    Sync { epoch: u64, id: u64 },
+    SyncOk { epoch: u64, id: u64, upto: u64 },
+    /// `reads = "quorum"`: does the follower still follow this leader in this epoch?
+    Confirm { epoch: u64, round: u64 },
+    Confirmed { epoch: u64, round: u64 },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -122,6 +132,11 @@ impl fmt::Debug for Msg {
             Msg::Commit { zxid, .. } => write!(f, "COMMIT{{{zxid:?}}}"),
             Msg::Ping { epoch, committed } => write!(f, "PING{{{epoch}, committed {committed}}}"),
             Msg::Pong { epoch } => write!(f, "PONG{{{epoch}}}"),
+            Msg::Request { op, .. } => write!(f, "REQUEST{{{op}}}"),
+            Msg::Sync { id, .. } => write!(f, "SYNC{{#{id}}}"),
+            Msg::SyncOk { id, upto, .. } => write!(f, "SYNC{{#{id} done, committed {upto}}}"),
+            Msg::Confirm { round, .. } => write!(f, "CONFIRM{{round {round}}}"),
+            Msg::Confirmed { round, .. } => write!(f, "CONFIRMED{{round {round}}}"),
         }
     }
 }

@@ -8,7 +8,9 @@
 //!   fast leader election, failure detection, the engine glue.
 //! - `sync.rs`: discovery (FOLLOWERINFO, NEWEPOCH, ACKEPOCH) and synchronization (DIFF /
 //!   TRUNC / SNAP, NEWLEADER, UPTODATE).
-//! - `broadcast.rs`: PROPOSAL, ACK, COMMIT, delivery, clients.
+//! - `broadcast.rs`: PROPOSAL, ACK, COMMIT, delivery, clients through the leader's log.
+//! - `reads.rs`: clients the ZooKeeper way (`reads = "local" | "sync" | "quorum"`): reads at
+//!   any server, writes forwarded, the last-zxid check, SYNC and its quorum-confirmed variant.
 //! - `messages.rs`, `invariants.rs`, `bugs.rs`.
 
 mod broadcast;
@@ -16,6 +18,7 @@ mod bugs;
 mod invariants;
 mod messages;
 mod node;
+mod reads;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -24,3 +27,4 @@ pub use bugs::BUGS;
 pub use invariants::ZabInvariants;
 pub use messages::{Msg, SyncKind, Timer, Txn, Vote, Zxid};
 pub use node::{Phase, Role, Zab, ZabDurable, ZabParams, ZabWrite};
+pub use reads::Reads;

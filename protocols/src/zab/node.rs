@@ -21,6 +21,10 @@ pub struct ZabParams {
     /// A follower that hears nothing from its leader for this long, or a leader that hears
     /// from fewer than a quorum for this long, goes back to election (ZooKeeper's syncLimit).
     pub timeout: Dur,
+    /// How clients' reads are served: `log` (through the leader's log), `local` (ZooKeeper:
+    /// any server, from its own state), `sync` (ZooKeeper's sync + read) or `quorum` (a sync
+    /// the leader answers after a quorum confirms it leads). See `reads.rs`.
+    pub reads: super::Reads,
 }
 
 impl Default for ZabParams {
@@ -28,6 +32,7 @@ impl Default for ZabParams {
         ZabParams {
             tick: Dur(50 * NANOS_PER_MILLI),
             timeout: Dur(250 * NANOS_PER_MILLI),
+            reads: super::Reads::Log,
         }
     }
 }
@@ -40,6 +45,10 @@ pub const PARAM_DOCS: &[sim::ParamDoc] = &[
     sim::ParamDoc {
         name: "timeout",
         description: "silence after which a follower (from its leader) or a leader (from a quorum) goes back to election",
+    },
+    sim::ParamDoc {
+        name: "reads",
+        description: "\"log\" (default: reads through the leader's log, linearizable), \"local\" (ZooKeeper: clients stay with a server, which serves reads from its own state and forwards writes; sequentially consistent), \"sync\" (a leader-local sync before each read: still only sequential) or \"quorum\" (the leader answers the sync after a quorum confirms it leads: linearizable)",
     },
 ];
 
@@ -98,6 +107,9 @@ pub struct Stats {
     pub truncations: u64,
     pub snaps: u64,
     pub diffs: u64,
+    /// Client requests refused by the last-zxid check, and reads served after a SYNC.
+    pub refused: u64,
+    pub synced_reads: u64,
 }
 
 pub struct Zab {
@@ -144,6 +156,18 @@ pub struct Zab {
     pub(super) syncs: crate::common::durability::SyncMarks,
     pub(super) pending: BTreeMap<u64, (ClientId, u64, u64)>,
     pub(super) pending_ops: BTreeMap<(u64, u64), u64>,
+    // Clients the ZooKeeper way (`reads` other than `log`; reads.rs).
+    /// Writes this server forwarded to the leader: (session, seq) → the client to answer.
+    pub(super) forwarded: BTreeMap<(u64, u64), ClientId>,
+    /// Reads waiting for their SYNC to come back, by sync id.
+    pub(super) reads_waiting: BTreeMap<u64, super::reads::WaitingRead>,
+    /// Synced reads waiting for delivery up to a history length.
+    pub(super) reads_ready: Vec<(u64, super::reads::WaitingRead)>,
+    pub(super) next_sync: u64,
+    /// Leader: SYNCs to answer, and (`quorum`) the CONFIRM rounds each follower answered.
+    pub(super) syncs_pending: Vec<super::reads::PendingSync>,
+    pub(super) read_round: u64,
+    pub(super) confirmed: Vec<u64>,
     // Liveness.
     pub(super) tick_timer: Option<TimerId>,
     /// Per server: when it was last heard from (monotonic).
@@ -254,6 +278,7 @@ impl Zab {
         self.leader = None;
         self.pending.clear();
         self.pending_ops.clear();
+        self.drop_client_requests();
         self.acks.clear();
         self.forwarding = vec![false; self.n];
         self.round += 1;
@@ -481,6 +506,13 @@ impl Protocol for Zab {
             syncs: Default::default(),
             pending: BTreeMap::new(),
             pending_ops: BTreeMap::new(),
+            forwarded: BTreeMap::new(),
+            reads_waiting: BTreeMap::new(),
+            reads_ready: Vec::new(),
+            next_sync: 0,
+            syncs_pending: Vec::new(),
+            read_round: 0,
+            confirmed: vec![0; n],
             tick_timer: None,
             heard: vec![0; n],
             phase_since: 0,
@@ -515,6 +547,11 @@ impl Protocol for Zab {
             Msg::Commit { epoch, zxid } => self.on_commit(cx, from, epoch, zxid),
             Msg::Ping { epoch, .. } => self.on_ping(cx, from, epoch),
             Msg::Pong { .. } => {}
+            Msg::Request { epoch, session, seq, op } => self.on_request(cx, epoch, session, seq, op),
+            Msg::Sync { epoch, id } => self.on_sync(cx, from, epoch, id),
+            Msg::SyncOk { epoch, id, upto } => self.on_sync_ok(cx, from, epoch, id, upto),
+            Msg::Confirm { epoch, round } => self.on_confirm(cx, from, epoch, round),
+            Msg::Confirmed { epoch, round } => self.on_confirmed(cx, from, epoch, round),
         }
     }
 

@@ -57,7 +57,10 @@ impl<P: Protocol> Builder<'_, P> {
     /// `[checks] NAME = false` switches off. Any other unknown key of `[checks]` is an error.
     fn history_checks(&self, cfg: &SimConfig) -> R<Vec<String>> {
         let offered: Vec<CheckDecl> = P::Workload::checks();
-        let mut on: Vec<bool> = vec![cfg.clients.clients > 0; offered.len()];
+        let mut on: Vec<bool> = offered
+            .iter()
+            .map(|d| cfg.clients.clients > 0 && !d.opt_in)
+            .collect();
         let engine = fields_of::<ChecksSpec>();
         for (key, value) in self.keys.checks.iter().flatten() {
             let k = key.get_ref().as_str();

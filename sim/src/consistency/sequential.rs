@@ -24,11 +24,14 @@
 //! * **Optional operations** (outcome unknown): tried after the completed candidates; never
 //!   placed when it would change nothing, nor on a part with no completed operation left to
 //!   place (its state can no longer matter); of identical ones of a client only the earliest.
-//! * **Explanations**: a failing history is reduced by delta debugging (Zeller 2002) over its
-//!   completed operations, in chunks aligned to parts: a chunk is *relaxed* (may take effect
-//!   anywhere, in any order, or never; reads dropped) and stays relaxed if the rest is still
-//!   inconsistent. What remains is a small set that cannot be ordered whatever the others do,
-//!   shown per client in its order and on a timeline.
+//! * **Explanations**: first the shortest failing prefix, by bisection over return times
+//!   (ops invoked later left out, ops still running relaxed); the op whose return ends it is
+//!   the *culprit*. A prefix of at most 256 completed ops is then reduced by delta debugging
+//!   (Zeller 2002) in chunks aligned to parts: a chunk is *relaxed* (may take effect anywhere,
+//!   in any order, or never; reads dropped) and stays relaxed if the rest is still
+//!   inconsistent, leaving a 1-minimal set that cannot be ordered whatever the others do. A
+//!   longer prefix is shown by its last ops instead (re-checks with thousands of relaxed ops
+//!   cost too much). Either way per client, in its order, and on a timeline.
 //!
 //! Every verdict depends on the history and the step budget only (deterministic).
 //!
@@ -49,13 +52,20 @@ use std::collections::BTreeMap;
 /// [`check_sequential`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScFailure {
-    /// Operations (sorted by invocation) that cannot be put in one order keeping each
-    /// client's order, even if every other completed operation may take effect anywhere, in
-    /// any order, or not at all.
+    /// Operations (sorted by invocation). If `minimal`, they cannot be put in one order
+    /// keeping each client's order even if every other operation of the prefix may take effect
+    /// anywhere, in any order, or not at all, and relaxing any one of them makes the rest
+    /// consistent. Otherwise (a long prefix, or the budget ran out) the last ops of the
+    /// prefix, around the culprit.
     pub ops: Vec<usize>,
-    /// `true` if relaxing any one of `ops` makes the rest consistent; `false` if the re-check
-    /// bound or the budget stopped the reduction early.
+    /// See `ops`.
     pub minimal: bool,
+    /// The completed op whose return ends the shortest failing prefix of the history (ops
+    /// invoked later left out, ops still running then relaxed). Usually one of `ops` (not
+    /// when ops returning at the same moment were enough).
+    pub culprit: usize,
+    /// Ops invoked within that prefix.
+    pub prefix_len: usize,
     /// One line per client: its operations of `ops`, in its order.
     pub clients: String,
     /// `ops` on a real-time timeline (the same rendering as a linearizability failure).
@@ -806,75 +816,151 @@ impl FpSet {
     }
 }
 
-/// Reduces a failing history to a small inconsistent core (see the module docs).
+/// Explains a failing history (see the module docs): the shortest failing prefix, then a
+/// small inconsistent core of it (or, for a long prefix, the ops around its end).
 fn explain<M: Model>(
     model: &M,
     ops: &[Operation<M::Input, M::Output>],
     parts: &[u32],
-    mut strict: Vec<bool>,
+    strict: Vec<bool>,
     first_steps: u64,
     budget: &mut Budget<'_>,
     options: &CheckOptions,
 ) -> ScFailure {
     let per_check = first_steps.saturating_mul(PER_CHECK_FACTOR).max(PER_CHECK_MIN);
-    let mut rechecks = 0usize;
-    let mut minimal = options.explain;
-    if options.explain {
-        // Strict ops, grouped by part, each part in invocation order: chunks then tend to be
-        // whole keys, which is how inconsistencies usually fall apart.
-        let mut order: Vec<usize> = (0..ops.len())
-            .filter(|&i| strict[i] && parts[i] != NONE)
-            .collect();
-        order.sort_by_key(|&i| (parts[i], ops[i].call, i));
-        let mut chunk = order.len().div_ceil(2).max(1);
-        'outer: loop {
-            let mut changed = false;
-            let mut at = 0;
-            while at < order.len() {
-                if rechecks >= options.max_explain_rechecks || budget.remaining() == 0 {
-                    minimal = false;
-                    break 'outer;
-                }
-                let end = (at + chunk).min(order.len());
-                if end - at == order.len() {
-                    break; // never relax everything
-                }
-                for &i in &order[at..end] {
-                    strict[i] = false;
-                }
-                rechecks += 1;
-                let (out, _) = run(model, ops, parts, &strict, budget, per_check);
-                if out == Outcome::Inconsistent {
-                    order.drain(at..end);
-                    changed = true;
-                } else {
-                    if matches!(out, Outcome::Exhausted(_)) {
-                        minimal = false;
-                    }
-                    for &i in &order[at..end] {
-                        strict[i] = true;
-                    }
-                    at = end;
-                }
-            }
-            if chunk == 1 {
-                if !changed {
-                    break;
-                }
-            } else {
-                chunk = chunk.div_ceil(2);
-            }
-        }
-    }
-    let mut set: Vec<usize> = (0..ops.len())
-        .filter(|&i| strict[i] && parts[i] != NONE)
+    let (culprit, prefix_end) = shortest_failing_prefix(model, ops, parts, &strict, per_check, budget);
+    // The prefix: ops invoked by then; those still running are relaxed, later ones left out.
+    let in_prefix = |i: usize| ops[i].call <= prefix_end && parts[i] != NONE;
+    let parts: Vec<u32> = (0..ops.len())
+        .map(|i| if in_prefix(i) { parts[i] } else { NONE })
         .collect();
+    let mut strict: Vec<bool> = (0..ops.len())
+        .map(|i| strict[i] && in_prefix(i) && ops[i].ret <= prefix_end)
+        .collect();
+    let count = strict.iter().filter(|&&s| s).count();
+    let mut minimal = options.explain && count <= MAX_MINIMISE;
+    if minimal {
+        minimal = reduce(model, ops, &parts, &mut strict, per_check, budget, options);
+    } else {
+        // Too long to minimise: the last ops of the prefix, where it stopped being consistent.
+        let mut by_ret: Vec<usize> = (0..ops.len()).filter(|&i| strict[i]).collect();
+        by_ret.sort_by_key(|&i| (std::cmp::Reverse(ops[i].ret), i));
+        let keep: Vec<usize> = by_ret.into_iter().take(WINDOW).collect();
+        strict = (0..ops.len()).map(|i| keep.contains(&i)).collect();
+    }
+    let mut set: Vec<usize> = (0..ops.len()).filter(|&i| strict[i]).collect();
     set.sort_by_key(|&i| (ops[i].call, i));
     ScFailure {
         clients: per_client(model, ops, &set),
-        timeline: timeline(model, ops, &set, None),
+        timeline: timeline(model, ops, &set, Some((culprit, "<-- no order gets past this"))),
+        culprit,
+        prefix_len: parts.iter().filter(|&&p| p != NONE).count(),
         ops: set,
         minimal,
+    }
+}
+
+/// Strict ops of a failing prefix up to which the core is minimised; beyond, the last
+/// `WINDOW` of them are shown instead.
+const MAX_MINIMISE: usize = 256;
+const WINDOW: usize = 24;
+
+/// The completed op whose return ends the shortest failing prefix (ops invoked after it left
+/// out, ops still running then relaxed), by bisection over return times; and that time. A
+/// prefix whose check runs out of steps counts as passing, so the answer is always a prefix
+/// that provably fails (at worst the whole history).
+fn shortest_failing_prefix<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    parts: &[u32],
+    strict: &[bool],
+    per_check: u64,
+    budget: &mut Budget<'_>,
+) -> (usize, u64) {
+    let mut rets: Vec<(u64, usize)> = (0..ops.len())
+        .filter(|&i| strict[i] && parts[i] != NONE)
+        .map(|i| (ops[i].ret.max(ops[i].call), i))
+        .collect();
+    rets.sort_unstable();
+    let fails = |k: usize, budget: &mut Budget<'_>| {
+        let t = rets[k].0;
+        let p: Vec<u32> = (0..ops.len())
+            .map(|i| if ops[i].call <= t { parts[i] } else { NONE })
+            .collect();
+        let s: Vec<bool> = (0..ops.len())
+            .map(|i| strict[i] && ops[i].ret.max(ops[i].call) <= t)
+            .collect();
+        run(model, ops, &p, &s, budget, per_check).0 == Outcome::Inconsistent
+    };
+    // The whole history fails; find the first k whose prefix fails.
+    let (mut lo, mut hi) = (0, rets.len() - 1);
+    while lo < hi && budget.remaining() > 0 {
+        let mid = (lo + hi) / 2;
+        if fails(mid, budget) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    (rets[hi].1, rets[hi].0)
+}
+
+/// Delta debugging over the strict ops of a failing history: relaxes chunks (aligned to
+/// parts) while the rest stays inconsistent. Returns whether the result is 1-minimal.
+fn reduce<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    parts: &[u32],
+    strict: &mut [bool],
+    per_check: u64,
+    budget: &mut Budget<'_>,
+    options: &CheckOptions,
+) -> bool {
+    let mut rechecks = 0usize;
+    let mut minimal = true;
+    // Strict ops, grouped by part, each part in invocation order: chunks then tend to be
+    // whole keys, which is how inconsistencies usually fall apart.
+    let mut order: Vec<usize> = (0..ops.len())
+        .filter(|&i| strict[i] && parts[i] != NONE)
+        .collect();
+    order.sort_by_key(|&i| (parts[i], ops[i].call, i));
+    let mut chunk = order.len().div_ceil(2).max(1);
+    loop {
+        let mut changed = false;
+        let mut at = 0;
+        while at < order.len() {
+            if rechecks >= options.max_explain_rechecks || budget.remaining() == 0 {
+                return false;
+            }
+            let end = (at + chunk).min(order.len());
+            if end - at == order.len() {
+                break; // never relax everything
+            }
+            for &i in &order[at..end] {
+                strict[i] = false;
+            }
+            rechecks += 1;
+            let (out, _) = run(model, ops, parts, strict, budget, per_check);
+            if out == Outcome::Inconsistent {
+                order.drain(at..end);
+                changed = true;
+            } else {
+                if matches!(out, Outcome::Exhausted(_)) {
+                    minimal = false;
+                }
+                for &i in &order[at..end] {
+                    strict[i] = true;
+                }
+                at = end;
+            }
+        }
+        if chunk == 1 {
+            if !changed {
+                return minimal;
+            }
+        } else {
+            chunk = chunk.div_ceil(2);
+        }
     }
 }
 

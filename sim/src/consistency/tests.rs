@@ -241,20 +241,27 @@ fn matches_brute_force_oracle() {
         assert_eq!(r.verdict, expected, "{ops:#?}");
         seen[usize::from(want)] += 1;
         let Some(f) = r.failure else { continue };
-        // The claim: these ops cannot be ordered even if every other completed op may take
-        // effect anywhere or never (ops pending in the history stay as they were).
+        // The claim: within the prefix up to the culprit's return (later invocations left
+        // out), these ops cannot be ordered even if every other completed op may take effect
+        // anywhere or never (ops pending in the history stay as they were).
+        let end = ops[f.culprit].ret;
+        let prefix: Vec<Op> = ops.iter().filter(|o| o.call <= end).cloned().collect();
+        let at: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].call <= end).collect();
+        assert_eq!(f.prefix_len, prefix.len());
         let relaxed = |keep: &dyn Fn(usize) -> bool| -> Vec<Role> {
-            (0..ops.len())
-                .map(|i| match ops[i].ret {
+            at.iter()
+                .map(|&i| match ops[i].ret {
                     PENDING => Role::Optional,
                     _ if keep(i) => Role::Strict,
                     _ => Role::Free,
                 })
                 .collect()
         };
+        // The prefix itself fails, and one return earlier it does not.
+        assert!(!oracle(&prefix, &roles_of(&prefix)), "prefix passes: {ops:#?}");
         assert!(!f.ops.is_empty());
         assert!(
-            !oracle(&ops, &relaxed(&|i| f.ops.contains(&i))),
+            !oracle(&prefix, &relaxed(&|i| f.ops.contains(&i))),
             "explanation {:?} is consistent with the rest relaxed: {ops:#?}",
             f.ops
         );
@@ -262,7 +269,7 @@ fn matches_brute_force_oracle() {
         for &x in &f.ops {
             minimal_checked += 1;
             assert!(
-                oracle(&ops, &relaxed(&|i| i != x && f.ops.contains(&i))),
+                oracle(&prefix, &relaxed(&|i| i != x && f.ops.contains(&i))),
                 "explanation {:?} claims minimality, but {x} is not needed: {ops:#?}",
                 f.ops
             );
@@ -412,4 +419,35 @@ fn deterministic() {
         let ops = random_history(&mut rng);
         assert_eq!(check(&ops), check(&ops));
     }
+}
+
+/// A long history whose last read goes back in time: the explanation names that read as the
+/// culprit and shows the end of the prefix (too long to minimise).
+#[test]
+fn long_failing_history_shows_where_it_breaks() {
+    let mut ops = Vec::new();
+    let mut t = 0;
+    for k in 0..400u64 {
+        ops.push(put(1, t, t + 1, "x", &format!("{k},")));
+        ops.push(get(2, t + 1, t + 2, "x", &format!("{k},")));
+        t += 3;
+    }
+    // c2 then reads an old value: its reads go backwards.
+    ops.push(get(2, t, t + 1, "x", "7,"));
+    let r = check(&ops);
+    assert_eq!(r.verdict, Verdict::Inconsistent);
+    let f = r.failure.expect("explained");
+    assert_eq!(
+        f.culprit,
+        ops.len() - 1,
+        "the backwards read ends the shortest failing prefix"
+    );
+    assert!(!f.minimal);
+    assert!(f.ops.len() <= 25 && f.ops.contains(&f.culprit), "{:?}", f.ops);
+    assert!(
+        f.timeline
+            .contains("get(x) -> \"7,\"   <-- no order gets past this"),
+        "{}",
+        f.timeline
+    );
 }

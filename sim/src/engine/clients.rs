@@ -290,6 +290,7 @@ impl<P: Protocol> Sim<P> {
             session: process,
             seq: f.seq,
             op: f.op.clone(),
+            context: self.clients.context(c),
         };
         let gen = f.timer_gen;
         let from = self.core.net.ep(Endpoint::Client(ClientId(c as u32)));

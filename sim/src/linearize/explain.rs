@@ -82,7 +82,7 @@ pub(crate) fn explain<M: Model>(
         culprit,
         prefix_len,
         conflicting: ops_set.iter().copied().filter(|&i| i != culprit).collect(),
-        timeline: timeline(model, ops, &ops_set, Some(culprit)),
+        timeline: timeline(model, ops, &ops_set, Some((culprit, "<-- cannot be linearized"))),
         ops: ops_set,
         minimal: false,
     };
@@ -136,7 +136,7 @@ pub(crate) fn explain<M: Model>(
         culprit,
         prefix_len,
         conflicting: set.iter().copied().filter(|&i| i != culprit).collect(),
-        timeline: timeline(model, ops, &set, Some(culprit)),
+        timeline: timeline(model, ops, &set, Some((culprit, "<-- cannot be linearized"))),
         ops: set,
         minimal: exact && !checker.inconclusive && !checker.exhausted,
     }
@@ -444,7 +444,7 @@ pub(crate) fn timeline<M: Model>(
     model: &M,
     ops: &[Operation<M::Input, M::Output>],
     set: &[usize],
-    culprit: Option<usize>,
+    culprit: Option<(usize, &str)>,
 ) -> String {
     let mut set: Vec<usize> = set.to_vec();
     set.sort_by_key(|&i| (ops[i].call, i));
@@ -537,8 +537,11 @@ pub(crate) fn timeline<M: Model>(
             line.push_str("  ");
             line.push_str(&labels[k]);
         }
-        if Some(set[k]) == culprit {
-            line.push_str("   <-- cannot be linearized");
+        if let Some((c, mark)) = culprit {
+            if set[k] == c {
+                line.push_str("   ");
+                line.push_str(mark);
+            }
         }
         out.push_str(line.trim_end());
         out.push('\n');

@@ -588,11 +588,24 @@ impl HistoryObserver<Kv> for SequentialCheck {
             Verdict::Inconsistent => {
                 result.status = CheckStatus::Fail;
                 let f = r.failure.expect("an inconsistent history is explained");
+                let what = if f.minimal {
+                    format!(
+                        "these {} operations cannot be put in one order that keeps each client's order, \
+                         even if every other operation takes effect anywhere or not at all",
+                        f.ops.len()
+                    )
+                } else {
+                    format!(
+                        "no order that keeps each client's order gets past the operation marked below (the \
+                         shortest failing prefix of the history, {} operations, is too long to minimise); its \
+                         last {} operations",
+                        f.prefix_len,
+                        f.ops.len()
+                    )
+                };
                 result.detail = format!(
-                    "not sequentially consistent: these {} operations cannot be put in one order that keeps \
-                     each client's order, even if every other operation takes effect anywhere or not at all \
-                     (values are lists written \"a,b,\"; _ is a value no read returned):\n{}\n{}",
-                    f.ops.len(),
+                    "not sequentially consistent: {what} (values are lists written \"a,b,\"; _ is a value no \
+                     read returned):\n{}\n{}",
                     f.clients.trim_end(),
                     f.timeline
                 );
