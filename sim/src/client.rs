@@ -21,8 +21,8 @@ pub struct ClientRequest<Op> {
     pub seq: u64,
     pub op: Op,
     /// The highest [`ClientReply::context`] this client has received (0: none), kept across
-    /// its sessions and restarts, as a client library keeps ZooKeeper's last-seen zxid or a
-    /// causal token. Protocols that do not use it never see anything but 0.
+    /// its sessions and restarts, as a client library keeps a server's last-seen log position
+    /// or a causal token. Protocols that do not use it never see anything but 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub context: u64,
 }

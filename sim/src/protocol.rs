@@ -335,7 +335,7 @@ impl<'a, P: Protocol> Ctx<'a, P> {
 
     /// [`Ctx::reply_to`] with a token the client keeps (the highest it has seen) and sends
     /// with every later request as [`ClientRequest::context`](crate::ClientRequest::context):
-    /// e.g. ZooKeeper's last-seen zxid.
+    /// e.g. the position in the log the client has seen.
     pub fn reply_with_context(
         &mut self,
         client: ClientId,

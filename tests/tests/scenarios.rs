@@ -26,7 +26,7 @@ fn failed(r: &RunReport) -> Vec<String> {
 
 #[test]
 fn every_bundled_scenario_passes() {
-    for (path, _) in scenarios::bundled::BUNDLED {
+    for (path, text) in scenarios::bundled::BUNDLED {
         let mut s = load(path);
         // The hour-long soak runs as its own benchmark; here its first five minutes.
         let cfg = s.config_mut();
@@ -39,15 +39,24 @@ fn every_bundled_scenario_passes() {
         assert!(r.events > 0);
         if s.config().clients.clients > 0 {
             assert!(r.ops.ok > 0, "{path}: no operation succeeded");
-            // Every history check of the protocol's workload family ran and passed.
+            // Every history check the scenario runs (the family's defaults, less those it
+            // switches off, plus opt-in ones it switches on) ran and passed.
             let family = protocols::catalog()
                 .into_iter()
                 .find(|p| p.name == s.protocol())
                 .expect("registered")
                 .workload;
+            let enabled = &s.config().checks.history;
+            assert!(!enabled.is_empty(), "{path}: no history check");
             for decl in &family.checks {
-                let c = r.checks.iter().find(|c| c.name == decl.name).expect("checked");
-                assert_eq!(c.status, CheckStatus::Pass, "{path}: {}: {}", c.name, c.detail);
+                let on = enabled.iter().any(|n| n == decl.name);
+                let switched = text.contains(&format!("{} = ", decl.name.replace('-', "_")))
+                    || text.contains(&format!("{} = ", decl.name));
+                assert!(on || decl.opt_in || switched, "{path}: {} is off", decl.name);
+                if on {
+                    let c = r.checks.iter().find(|c| c.name == decl.name).expect("checked");
+                    assert_eq!(c.status, CheckStatus::Pass, "{path}: {}: {}", c.name, c.detail);
+                }
             }
         }
     }
