@@ -65,6 +65,10 @@ struct CheckHistoryArgs {
     /// The file's format (default: guessed from its first line).
     #[arg(long, value_enum)]
     format: Option<crate::history_cmd::FormatArg>,
+    /// The consistency model: `linearizable` (per partition, e.g. key) or `sequential` (one
+    /// order of every operation keeping each client's order; the whole history at once).
+    #[arg(long, value_enum, default_value = "linearizable")]
+    consistency: crate::history_cmd::ConsistencyArg,
     /// Give up (verdict unknown, exit 3) after this much wall-clock time, e.g. "10s".
     #[arg(long)]
     timeout: Option<String>,
@@ -670,7 +674,14 @@ fn cmd_check_history(a: CheckHistoryArgs, io: &mut Io) -> Result<u8, InputError>
         }
         None => None,
     };
-    let r = crate::history_cmd::check_file(&a.file, a.model, a.format, a.budget, deadline.as_ref())?;
+    let r = crate::history_cmd::check_file_as(
+        &a.file,
+        a.model,
+        a.format,
+        a.consistency,
+        a.budget,
+        deadline.as_ref(),
+    )?;
     if a.json {
         let _ = writeln!(io.out, "{}", serde_json::to_string(&r).expect("serializes"));
         let _ = write!(io.err, "{}", crate::history_cmd::render(&r));

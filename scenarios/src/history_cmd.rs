@@ -18,6 +18,17 @@ pub enum ModelArg {
     Kv,
 }
 
+/// The consistency model the history must satisfy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConsistencyArg {
+    /// Every operation takes effect at one point between its invocation and its completion.
+    #[default]
+    Linearizable,
+    /// One order of all operations keeps each client's order (real time between clients
+    /// ignored); the whole history is searched at once.
+    Sequential,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
     /// Jepsen log lines: `INFO  jepsen.util - 2 :invoke :cas [3 0]`.
@@ -43,6 +54,8 @@ impl FormatArg {
 pub struct HistoryJson {
     pub file: String,
     pub model: &'static str,
+    /// `linearizable` or `sequential`.
+    pub consistency: &'static str,
     pub format: &'static str,
     pub verdict: &'static str,
     pub ops: usize,
@@ -64,6 +77,9 @@ pub struct FailureJson {
     pub culprit: String,
     pub minimal: bool,
     pub timeline: String,
+    /// Sequential consistency: the failing ops per client, in its order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<String>,
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -87,6 +103,85 @@ pub fn check_file(
     path: &Path,
     model: ModelArg,
     format: Option<FormatArg>,
+    max_steps: u64,
+    deadline: Option<&Deadline>,
+) -> Result<HistoryJson, InputError> {
+    check_file_as(
+        path,
+        model,
+        format,
+        ConsistencyArg::Linearizable,
+        max_steps,
+        deadline,
+    )
+}
+
+/// The outcome of either checker, as the report shows it.
+struct Outcome {
+    verdict: &'static str,
+    partitions: usize,
+    steps: u64,
+    failure: Option<FailureJson>,
+    exhausted: Option<String>,
+}
+
+fn checked<M: Model>(
+    m: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    consistency: ConsistencyArg,
+    budget: &mut Budget<'_>,
+) -> Outcome {
+    let opts = CheckOptions::default();
+    let describe = |i: usize| describe_op(m, &ops[i]);
+    match consistency {
+        ConsistencyArg::Linearizable => {
+            let r: CheckResult = check_with(m, ops, budget, &opts);
+            Outcome {
+                verdict: verdict_name(r.verdict),
+                partitions: r.partitions,
+                steps: r.steps,
+                failure: r.failure.as_ref().map(|f| FailureJson {
+                    partition: f.partition.clone(),
+                    ops: f.ops.iter().map(|i| describe(*i)).collect(),
+                    culprit: describe(f.culprit),
+                    minimal: f.minimal,
+                    timeline: f.timeline.clone(),
+                    clients: None,
+                }),
+                exhausted: r.exhausted.map(|e| format!("{e:?}").to_lowercase()),
+            }
+        }
+        ConsistencyArg::Sequential => {
+            use sim::consistency::{check_sequential, Verdict as Sc};
+            let r = check_sequential(m, ops, budget, &opts);
+            Outcome {
+                verdict: match r.verdict {
+                    Sc::Consistent => "sequentially-consistent",
+                    Sc::Inconsistent => "not-sequentially-consistent",
+                    Sc::Unknown => "unknown",
+                },
+                partitions: 1,
+                steps: r.steps,
+                failure: r.failure.as_ref().map(|f| FailureJson {
+                    partition: "all".into(),
+                    ops: f.ops.iter().map(|i| describe(*i)).collect(),
+                    culprit: describe(f.culprit),
+                    minimal: f.minimal,
+                    timeline: f.timeline.clone(),
+                    clients: Some(f.clients.clone()),
+                }),
+                exhausted: r.exhausted.map(|e| format!("{e:?}").to_lowercase()),
+            }
+        }
+    }
+}
+
+/// [`check_file`] for a given consistency model.
+pub fn check_file_as(
+    path: &Path,
+    model: ModelArg,
+    format: Option<FormatArg>,
+    consistency: ConsistencyArg,
     max_steps: u64,
     deadline: Option<&Deadline>,
 ) -> Result<HistoryJson, InputError> {
@@ -128,21 +223,16 @@ pub fn check_file(
     if deadline.is_some() {
         budget.cancel = Some(&cancel);
     }
-    let opts = CheckOptions::default();
     let check = Stopwatch::start();
-    let (result, ops, describe): (CheckResult, usize, Box<dyn Fn(usize) -> String>) = match (model, history) {
+    let (result, ops) = match (model, history) {
         (ModelArg::Register, History::Register(ops)) => {
-            let r = check_with(&RegisterModel, &ops, &mut budget, &opts);
-            let n = ops.len();
-            (r, n, Box::new(move |i| describe_op(&RegisterModel, &ops[i])))
+            (checked(&RegisterModel, &ops, consistency, &mut budget), ops.len())
         }
         (ModelArg::Kv, History::Kv(mut ops)) => {
             if format == Format::DsimJsonl {
                 formats::merge_unobserved_values(&mut ops);
             }
-            let r = check_with(&KvModel, &ops, &mut budget, &opts);
-            let n = ops.len();
-            (r, n, Box::new(move |i| describe_op(&KvModel, &ops[i])))
+            (checked(&KvModel, &ops, consistency, &mut budget), ops.len())
         }
         (m, _) => {
             let hint = match m {
@@ -160,28 +250,25 @@ pub fn check_file(
         }
     };
     let check_ms = check.elapsed().as_secs_f64() * 1000.0;
-    let failure = result.failure.as_ref().map(|f| FailureJson {
-        partition: f.partition.clone(),
-        ops: f.ops.iter().map(|i| describe(*i)).collect(),
-        culprit: describe(f.culprit),
-        minimal: f.minimal,
-        timeline: f.timeline.clone(),
-    });
     Ok(HistoryJson {
         file: shown,
         model: match model {
             ModelArg::Register => "register",
             ModelArg::Kv => "kv",
         },
+        consistency: match consistency {
+            ConsistencyArg::Linearizable => "linearizable",
+            ConsistencyArg::Sequential => "sequential",
+        },
         format: format_name(format),
-        verdict: verdict_name(result.verdict),
+        verdict: result.verdict,
         ops,
         partitions: result.partitions,
         steps: result.steps,
         check_ms,
         wall_ms: watch.ms(),
-        failure,
-        exhausted: result.exhausted.map(|e| format!("{e:?}").to_lowercase()),
+        failure: result.failure,
+        exhausted: result.exhausted,
     })
 }
 
@@ -201,7 +288,22 @@ pub fn render(r: &HistoryJson) -> String {
         r.steps,
         r.check_ms
     );
-    if let Some(f) = &r.failure {
+    if let Some(f) = r.failure.as_ref().filter(|f| f.clients.is_some()) {
+        s.push_str(&format!(
+            "  no order of all operations keeps each client's order; {} operations{}:\n",
+            f.ops.len(),
+            if f.minimal {
+                " that cannot be ordered (a minimal set)"
+            } else {
+                " at the end of the shortest failing prefix"
+            }
+        ));
+        for line in f.clients.iter().flat_map(|c| c.lines()).chain(f.timeline.lines()) {
+            s.push_str("    ");
+            s.push_str(line);
+            s.push('\n');
+        }
+    } else if let Some(f) = &r.failure {
         s.push_str(&format!(
             "  partition {} cannot be linearized; {} operations that cannot be ordered{}:\n",
             f.partition,
@@ -224,8 +326,8 @@ pub fn render(r: &HistoryJson) -> String {
 
 pub fn exit_code(r: &HistoryJson) -> u8 {
     match r.verdict {
-        "linearizable" => 0,
-        "not-linearizable" => 1,
+        "linearizable" | "sequentially-consistent" => 0,
+        "not-linearizable" | "not-sequentially-consistent" => 1,
         _ => 3,
     }
 }

@@ -100,3 +100,50 @@ fn malformed_histories_name_the_line() {
     let (code, _, err) = dsim(&["check-history", &p, "--model", "kv"]);
     assert_eq!(code, 2, "a register log does not fit the kv model: {err}");
 }
+
+/// `--consistency sequential` on histories dsim wrote: ZooKeeper-style local reads pass; with
+/// the zxid check left out a client reads back in time, and the failure shows it per client.
+#[test]
+fn sequential_consistency_of_follower_reads() {
+    let check_seq = |bug: Option<&str>, name: &str| {
+        let dir = temp_dir(name);
+        let out = dir.to_string_lossy().into_owned();
+        let mut args = vec!["run", "zab/follower-reads", "--seed", "3", "--out", out.as_str()];
+        if let Some(b) = bug {
+            args.extend_from_slice(&["--bug", b]);
+        }
+        let (code, _, err) = dsim(&args);
+        assert!(code == 0 || code == 1, "{err}");
+        let file = dir.join("history.jsonl").to_string_lossy().into_owned();
+        let (code, out, err) = dsim(&[
+            "check-history",
+            &file,
+            "--model",
+            "kv",
+            "--consistency",
+            "sequential",
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
+        (code, v)
+    };
+    let (code, v) = check_seq(None, "seq-ok");
+    assert_eq!(
+        (code, v["verdict"].as_str()),
+        (0, Some("sequentially-consistent")),
+        "{v}"
+    );
+    assert_eq!(v["consistency"], "sequential");
+    let (code, v) = check_seq(Some("follower-read-without-zxid-check"), "seq-bug");
+    assert_eq!(
+        (code, v["verdict"].as_str()),
+        (1, Some("not-sequentially-consistent")),
+        "{v}"
+    );
+    assert!(
+        v["failure"]["clients"]
+            .as_str()
+            .is_some_and(|c| c.starts_with('c')),
+        "{v}"
+    );
+}

@@ -18,12 +18,19 @@
 //! * **Forward checking** with the same optional hooks as the linearizability checker
 //!   ([`Model::required_state`], [`Model::is_monotone`], [`Model::reset_floor`],
 //!   [`Model::state_le`]): when a part's state moves, each client's next unplaced read of that
-//!   part is tested; if the state is no longer below what it must see and no unplaced
-//!   operation could reset the part low enough, the configuration is dead now rather than
-//!   many steps later.
-//! * **Optional operations** (outcome unknown): tried after the completed candidates; never
-//!   placed when it would change nothing, nor on a part with no completed operation left to
-//!   place (its state can no longer matter); of identical ones of a client only the earliest.
+//!   part — or op with a [`Model::precondition`], e.g. a successful cas — is tested; if the
+//!   state is no longer below what it must see and no unplaced operation could reset the part
+//!   low enough, the configuration is dead now rather than many steps later.
+//! * **Restarts**: a wrong early choice can cost a search of everything below it, and which
+//!   candidate order avoids it depends on the system that made the history (a write answered
+//!   by a lagging follower returns late but took effect early). So the search runs in rounds,
+//!   one search per order (by return, by invocation, by their middle), each round with twice
+//!   the steps; any search that finishes decides.
+//! * **Optional operations** (outcome unknown): tried where they were invoked; never placed
+//!   when it would change nothing, nor on a part with no completed operation left to place
+//!   (its state can no longer matter); of identical ones of a client only the earliest. In
+//!   explanations, where most operations are relaxed, also not where the state it leads to is
+//!   below nothing any operation must see (`Search::pointless`).
 //! * **Explanations**: first the shortest failing prefix, by bisection over return times
 //!   (ops invoked later left out, ops still running relaxed); the op whose return ends it is
 //!   the *culprit*. A prefix of at most 256 completed ops is then reduced by delta debugging
@@ -85,6 +92,11 @@ pub struct ScResult {
     pub exhausted: Option<Exhausted>,
 }
 
+/// An explanation may spend this many times the steps of the search that decided…
+const EXPLAIN_FACTOR: u64 = 3;
+/// …or at least this many.
+const EXPLAIN_MIN: u64 = 2_000_000;
+
 /// Re-checks an explanation may spend, per check, at least this many steps…
 const PER_CHECK_MIN: u64 = 200_000;
 /// …or this many times what the first search took.
@@ -133,12 +145,24 @@ pub(crate) fn check_sequential_with<M: Model>(
             };
         }
     }
-    let (outcome, first_steps) = run(model, ops, &parts, &strict, budget, u64::MAX);
+    let (outcome, first_steps) = run_restarts(model, ops, &parts, &strict, budget);
     let (verdict, failure, exhausted) = match outcome {
         Outcome::Consistent => (Verdict::Consistent, None, None),
         Outcome::Exhausted(e) => (Verdict::Unknown, None, Some(e)),
         Outcome::Inconsistent => {
-            let f = explain(model, ops, &parts, strict, first_steps, budget, options);
+            // Explaining may cost a few times what deciding did, never the whole budget.
+            let cap = first_steps
+                .saturating_mul(EXPLAIN_FACTOR)
+                .max(EXPLAIN_MIN)
+                .min(budget.remaining());
+            let mut eb = Budget {
+                max_steps: cap,
+                steps_used: 0,
+                max_memory_bytes: budget.max_memory_bytes,
+                cancel: budget.cancel,
+            };
+            let f = explain(model, ops, &parts, strict, first_steps, &mut eb, options);
+            budget.steps_used += eb.steps_used;
             (Verdict::Inconsistent, Some(f), None)
         }
     };
@@ -181,7 +205,61 @@ fn run<M: Model>(
     budget: &mut Budget<'_>,
     max_steps: u64,
 ) -> (Outcome, u64) {
+    run_with(model, ops, parts, strict, budget, max_steps, false)
+}
+
+/// Orders to try candidates in, as restarts: by return (earliest deadline first), by
+/// invocation, by the middle of the two. Which one finds an order fast depends on the system
+/// that made the history (e.g. a write answered by a lagging follower returns late but took
+/// effect early), and a wrong early choice can cost a search of everything below it.
+const ORDERS: u8 = 3;
+/// Steps of the first round of restarts; each round doubles it.
+const FIRST_SLICE: u64 = 100_000;
+
+/// The search with restarts: rounds of [`ORDERS`] searches, one per candidate order, each
+/// round with twice the steps of the one before, until one decides (a consistent order found,
+/// or every order refuted — any complete search refutes) or the budget runs out. Returns the
+/// outcome and the steps of the deciding search.
+fn run_restarts<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    parts: &[u32],
+    strict: &[bool],
+    budget: &mut Budget<'_>,
+) -> (Outcome, u64) {
+    let mut slice = FIRST_SLICE;
+    loop {
+        for order in 0..ORDERS {
+            let last = budget.remaining() <= slice;
+            let mut s = Search::new(model, ops, parts, strict);
+            s.order = order;
+            let before = budget.steps_used;
+            let out = s.search(budget, slice);
+            let used = budget.steps_used - before;
+            match out {
+                Outcome::Exhausted(Exhausted::Steps) if !last => {}
+                _ => return (out, used),
+            }
+        }
+        slice = slice.saturating_mul(2);
+    }
+}
+
+/// [`run`], optionally skipping optional ops that cannot matter (see [`Search::pointless`]);
+/// explanations use it, where most ops are relaxed.
+fn run_with<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    parts: &[u32],
+    strict: &[bool],
+    budget: &mut Budget<'_>,
+    max_steps: u64,
+    filter: bool,
+) -> (Outcome, u64) {
     let mut s = Search::new(model, ops, parts, strict);
+    if filter {
+        s.init_filter();
+    }
     let before = budget.steps_used;
     let out = s.search(budget, max_steps);
     (out, budget.steps_used - before)
@@ -266,6 +344,17 @@ struct Search<'m, M: Model> {
     part_lists: Vec<Vec<u32>>,
     greedy: Vec<u32>,
     steps: u64,
+    /// Which order candidates are tried in (see [`ORDERS`]).
+    order: u8,
+    /// Relevance filter for optional ops (explanations): per part, every state a strict op
+    /// must see and every precondition; strict read-only ops without a required state still
+    /// unplaced; whether some optional op's outcome depends on the state in a way the filter
+    /// cannot follow.
+    filter: bool,
+    wants: Vec<Vec<u32>>,
+    negative_left: Vec<u32>,
+    loose: Vec<bool>,
+    negative: Vec<bool>,
 }
 
 /// A 128-bit fingerprint: two independently mixed halves.
@@ -405,10 +494,71 @@ impl<'m, M: Model> Search<'m, M> {
             part_lists: vec![Vec::new(); nparts],
             greedy: Vec::new(),
             steps: 0,
+            order: 0,
+            filter: false,
+            wants: Vec::new(),
+            negative_left: Vec::new(),
+            loose: Vec::new(),
+            negative: Vec::new(),
             ops,
         };
         s.init_pruning();
         s
+    }
+
+    /// Sets up [`Search::pointless`].
+    fn init_filter(&mut self) {
+        let nparts = self.state.len();
+        self.filter = true;
+        self.wants = vec![Vec::new(); nparts];
+        self.negative_left = vec![0; nparts];
+        self.loose = vec![false; nparts];
+        self.negative = vec![false; self.ops.len()];
+        for k in 0..self.ops.len() {
+            let op = self.ops[k];
+            let p = op.part as usize;
+            let h = &self.hist[op.orig];
+            let (i, o) = (&h.input, &h.output);
+            let want = if op.ret != PENDING {
+                self.model
+                    .required_state(i, o)
+                    .or_else(|| self.model.precondition(i, o))
+            } else {
+                self.model.precondition(i, o)
+            };
+            match want {
+                Some(w) => {
+                    let w = self.states.intern(w);
+                    if !self.wants[p].contains(&w) {
+                        self.wants[p].push(w);
+                    }
+                }
+                None if op.ret != PENDING && op.read_only => {
+                    self.negative[k] = true;
+                    self.negative_left[p] += 1;
+                }
+                None if op.ret == PENDING && !(self.model.is_blind(i, o) || self.model.is_monotone(i, o)) => {
+                    self.loose[p] = true;
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// True if placing optional op `o` now, leading to state `next`, can never be needed:
+    /// its part has no strict read-only op without a required state left, no optional op
+    /// whose effect the filter cannot follow, and no state some op must see is above `next`.
+    /// Then until a blind op resets the part, only monotone total ops can follow on it (every
+    /// other op must see a state `>= next`), so leaving `o` out changes nothing.
+    fn pointless(&self, o: u32, next: u32) -> bool {
+        let p = self.ops[o as usize].part as usize;
+        if !self.filter || self.loose[p] || self.negative_left[p] > 0 {
+            return false;
+        }
+        let s = &self.states.states[next as usize];
+        !self.wants[p]
+            .iter()
+            .any(|&w| self.model.state_le(s, &self.states.states[w as usize]))
     }
 
     fn init_pruning(&mut self) {
@@ -417,7 +567,13 @@ impl<'m, M: Model> Search<'m, M> {
             let op = self.ops[k];
             let h = &self.hist[op.orig];
             if op.ret != PENDING {
-                if let Some(r) = self.model.required_state(&h.input, &h.output) {
+                // Reads must see their state, and so must ops with a precondition (a
+                // successful cas): both must be placed in exactly that state.
+                let must_see = self
+                    .model
+                    .required_state(&h.input, &h.output)
+                    .or_else(|| self.model.precondition(&h.input, &h.output));
+                if let Some(r) = must_see {
                     self.prune = true;
                     self.req[k] = self.states.intern(r);
                     let next = self.req_lists.len() as u32;
@@ -480,6 +636,9 @@ impl<'m, M: Model> Search<'m, M> {
         if op.ret != PENDING {
             self.done_left -= 1;
             self.strict_left[p] -= 1;
+            if self.filter && self.negative[o as usize] {
+                self.negative_left[p] -= 1;
+            }
             let cl = &mut self.clients[op.client as usize];
             while cl.first < cl.done.len() && self.placed[cl.done[cl.first] as usize] {
                 cl.first += 1;
@@ -508,6 +667,9 @@ impl<'m, M: Model> Search<'m, M> {
         if op.ret != PENDING {
             self.done_left += 1;
             self.strict_left[p] += 1;
+            if self.filter && self.negative[o as usize] {
+                self.negative_left[p] += 1;
+            }
             let cl = &mut self.clients[op.client as usize];
             cl.first = cl.first.min(op.pos as usize);
             cl.ret_ptr = cl.ret_ptr.min(op.pos_ret as usize);
@@ -659,9 +821,16 @@ impl<'m, M: Model> Search<'m, M> {
         // An optional op is tried where it was invoked, as if it returned at once: ops that
         // did take effect mostly did so soon after their invocation.
         done.extend(optional);
+        let order = self.order;
         done.sort_by_key(|&o| {
             let op = &self.ops[o as usize];
-            (if op.ret == PENDING { op.call } else { op.ret }, o)
+            let at = match (op.ret, order) {
+                (PENDING, _) => op.call,
+                (r, 0) => r,
+                (_, 1) => op.call,
+                (r, _) => op.call / 2 + r / 2,
+            };
+            (at, o)
         });
         done
     }
@@ -739,8 +908,11 @@ impl<'m, M: Model> Search<'m, M> {
                 self.steps += 1;
                 let before = self.state[self.ops[o as usize].part as usize];
                 let Some(n) = self.step(o) else { continue };
-                if self.ops[o as usize].ret == PENDING && n == before {
-                    continue; // an optional op that changes nothing is never needed
+                if self.ops[o as usize].ret == PENDING && (n == before || self.pointless(o, n)) {
+                    // An optional op that changes nothing (that matters) is never needed; a
+                    // filtered one is not worth a step.
+                    self.steps -= u64::from(n != before);
+                    continue;
                 }
                 self.place(o, n);
                 prev.push(before);
@@ -838,7 +1010,30 @@ fn explain<M: Model>(
         .map(|i| strict[i] && in_prefix(i) && ops[i].ret <= prefix_end)
         .collect();
     let count = strict.iter().filter(|&&s| s).count();
-    let mut minimal = options.explain && count <= MAX_MINIMISE;
+    let mut minimal = false;
+    if options.explain && count > MAX_MINIMISE {
+        // Long prefix: look for a failing core among its last ops, the rest relaxed.
+        let mut by_ret: Vec<usize> = (0..ops.len()).filter(|&i| strict[i]).collect();
+        by_ret.sort_by_key(|&i| (std::cmp::Reverse(ops[i].ret), i));
+        let mut w = WINDOW;
+        while w <= MAX_MINIMISE && budget.remaining() > 0 {
+            let keep: Vec<bool> = {
+                let mut k = vec![false; ops.len()];
+                for &i in by_ret.iter().take(w) {
+                    k[i] = true;
+                }
+                k
+            };
+            if run_with(model, ops, &parts, &keep, budget, per_check, true).0 == Outcome::Inconsistent {
+                strict = keep;
+                minimal = true;
+                break;
+            }
+            w *= 2;
+        }
+    } else if options.explain {
+        minimal = true;
+    }
     if minimal {
         minimal = reduce(model, ops, &parts, &mut strict, per_check, budget, options);
     } else {
@@ -940,7 +1135,7 @@ fn reduce<M: Model>(
                 strict[i] = false;
             }
             rechecks += 1;
-            let (out, _) = run(model, ops, parts, strict, budget, per_check);
+            let (out, _) = run_with(model, ops, parts, strict, budget, per_check, true);
             if out == Outcome::Inconsistent {
                 order.drain(at..end);
                 changed = true;
