@@ -94,17 +94,17 @@ fn local_reads_are_sequentially_consistent_but_not_linearizable() {
     );
 }
 
-/// `reads = "sync"` (ZooKeeper's sync + read) is checked for sequential consistency, `quorum`
+/// `read_mode = "sync"` (ZooKeeper's sync + read) is checked for sequential consistency, `quorum`
 /// (the leader confirms it leads before answering the sync) for linearizability; both serve
 /// reads after a SYNC.
 #[test]
 fn sync_reads_are_sequential_and_quorum_reads_linearizable() {
-    for r in follower_reads(&|t| t.replace("reads = \"local\"", "reads = \"sync\"")) {
+    for r in follower_reads(&|t| t.replace("read_mode = \"local\"", "read_mode = \"sync\"")) {
         assert_eq!(status(&r, "sequential"), CheckStatus::Pass);
         assert_eq!(status(&r, "synced-read"), CheckStatus::Pass);
     }
     let quorum = |t: &str| {
-        t.replace("reads = \"local\"", "reads = \"quorum\"")
+        t.replace("read_mode = \"local\"", "read_mode = \"quorum\"")
             .replace("linearizable = false", "linearizable = true")
     };
     for r in follower_reads(&quorum) {

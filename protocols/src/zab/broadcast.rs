@@ -10,7 +10,7 @@ use sim::{Ctx, NodeId, Outcome, RequestOf};
 
 impl Zab {
     pub(super) fn on_client_request(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
-        if self.p.reads != super::Reads::Log {
+        if self.p.read_mode != super::Reads::Log {
             self.serve_client(cx, req);
             return;
         }
@@ -176,7 +176,7 @@ impl Zab {
                 self.pending_ops.remove(&(*session, *seq));
             }
             // `log`: no context (the client needs none); otherwise this zxid.
-            let context = match self.p.reads {
+            let context = match self.p.read_mode {
                 super::Reads::Log => 0,
                 _ => super::reads::context_of(txn.zxid),
             };

@@ -192,9 +192,9 @@ impl Invariants<Zab> for ZabInvariants {
             CheckDecl::sometimes(SNAP, "a follower was synchronised with SNAP"),
             CheckDecl::sometimes(
                 CLIENT_REFUSED,
-                "a server refused a client that had seen a newer zxid (reads = local | sync | quorum)",
+                "a server refused a client that had seen a newer zxid (read_mode = local | sync | quorum)",
             ),
-            CheckDecl::sometimes(SYNCED_READ, "a read was served after a SYNC (reads = sync | quorum)"),
+            CheckDecl::sometimes(SYNCED_READ, "a read was served after a SYNC (read_mode = sync | quorum)"),
             CheckDecl::eventually(SINGLE_LEADER, "one leader broadcasting, with a quorum synchronised to its epoch"),
         ]
     }

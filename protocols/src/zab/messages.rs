@@ -81,14 +81,14 @@ pub enum Msg {
     /// The leader is alive; `committed`: how much of the history is committed.
     Ping { epoch: u64, committed: u64 },
     Pong { epoch: u64 },
-    /// Clients the ZooKeeper way (`reads` other than `log`): a follower forwards a client's
+    /// Clients the ZooKeeper way (`read_mode` other than `log`): a follower forwards a client's
     /// write to the leader (ZooKeeper's REQUEST).
     Request { epoch: u64, session: u64, seq: u64, op: crate::families::kv::KvOp },
     /// A follower's `sync` for a read, and the leader's answer once every transaction it had
     /// proposed by then (`upto`, a history length) has committed.
     Sync { epoch: u64, id: u64 },
     SyncOk { epoch: u64, id: u64, upto: u64 },
-    /// `reads = "quorum"`: does the follower still follow this leader in this epoch?
+    /// `read_mode = "quorum"`: does the follower still follow this leader in this epoch?
     Confirm { epoch: u64, round: u64 },
     Confirmed { epoch: u64, round: u64 },
 }

@@ -9,7 +9,7 @@
 //! - `sync.rs`: discovery (FOLLOWERINFO, NEWEPOCH, ACKEPOCH) and synchronization (DIFF /
 //!   TRUNC / SNAP, NEWLEADER, UPTODATE).
 //! - `broadcast.rs`: PROPOSAL, ACK, COMMIT, delivery, clients through the leader's log.
-//! - `reads.rs`: clients the ZooKeeper way (`reads = "local" | "sync" | "quorum"`): reads at
+//! - `reads.rs`: clients the ZooKeeper way (`read_mode = "local" | "sync" | "quorum"`): reads at
 //!   any server, writes forwarded, the last-zxid check, SYNC and its quorum-confirmed variant.
 //! - `messages.rs`, `invariants.rs`, `bugs.rs`.
 

@@ -24,7 +24,7 @@ pub struct ZabParams {
     /// How clients' reads are served: `log` (through the leader's log), `local` (ZooKeeper:
     /// any server, from its own state), `sync` (ZooKeeper's sync + read) or `quorum` (a sync
     /// the leader answers after a quorum confirms it leads). See `reads.rs`.
-    pub reads: super::Reads,
+    pub read_mode: super::Reads,
 }
 
 impl Default for ZabParams {
@@ -32,7 +32,7 @@ impl Default for ZabParams {
         ZabParams {
             tick: Dur(50 * NANOS_PER_MILLI),
             timeout: Dur(250 * NANOS_PER_MILLI),
-            reads: super::Reads::Log,
+            read_mode: super::Reads::Log,
         }
     }
 }
@@ -47,7 +47,7 @@ pub const PARAM_DOCS: &[sim::ParamDoc] = &[
         description: "silence after which a follower (from its leader) or a leader (from a quorum) goes back to election",
     },
     sim::ParamDoc {
-        name: "reads",
+        name: "read_mode",
         description: "\"log\" (default: reads through the leader's log, linearizable), \"local\" (ZooKeeper: clients stay with a server, which serves reads from its own state and forwards writes; sequentially consistent), \"sync\" (a leader-local sync before each read: still only sequential) or \"quorum\" (the leader answers the sync after a quorum confirms it leads: linearizable)",
     },
 ];
@@ -156,7 +156,7 @@ pub struct Zab {
     pub(super) syncs: crate::common::durability::SyncMarks,
     pub(super) pending: BTreeMap<u64, (ClientId, u64, u64)>,
     pub(super) pending_ops: BTreeMap<(u64, u64), u64>,
-    // Clients the ZooKeeper way (`reads` other than `log`; reads.rs).
+    // Clients the ZooKeeper way (`read_mode` other than `log`; reads.rs).
     /// Writes this server forwarded to the leader: (session, seq) → the client to answer.
     pub(super) forwarded: BTreeMap<(u64, u64), ClientId>,
     /// Reads waiting for their SYNC to come back, by sync id.

@@ -1,5 +1,5 @@
 //! Clients the ZooKeeper way (Hunt, Konar, Junqueira & Reed, "ZooKeeper: wait-free
-//! coordination for Internet-scale systems", USENIX ATC 2010), for `reads` other than `log`:
+//! coordination for Internet-scale systems", USENIX ATC 2010), for `read_mode` other than `log`:
 //!
 //! - a client stays with one server; **writes** are forwarded to the leader and answered by
 //!   that server once it has delivered them (§4: "write requests are forwarded to the
@@ -11,12 +11,12 @@
 //!   whose last-seen zxid is ahead of its own** until it has caught up (§4.3), so a client that
 //!   moves to another server never sees the state go back (the planted bug
 //!   `follower-read-without-zxid-check` leaves this out);
-//! - `reads = "sync"`: ZooKeeper's `sync` + read (§2.3, §4.4): the server asks the leader,
+//! - `read_mode = "sync"`: ZooKeeper's `sync` + read (§2.3, §4.4): the server asks the leader,
 //!   which answers after every transaction it has proposed so far has committed; FIFO links
 //!   bring the COMMITs first. The leader does not make sure it still leads (ZooKeeper relies on
 //!   timeouts there), so a deposed leader that has not noticed yet answers too: still only
 //!   sequentially consistent;
-//! - `reads = "quorum"`: the same, but the leader first hears from a quorum of its epoch
+//! - `read_mode = "quorum"`: the same, but the leader first hears from a quorum of its epoch
 //!   after the request arrived (a CONFIRM round: the "null transaction" of §4.4 without the
 //!   write), so no newer leader can have committed anything the read misses: linearizable.
 
@@ -26,7 +26,7 @@ use crate::families::kv::{KvOp, KvReply};
 use serde::{Deserialize, Serialize};
 use sim::{ClientId, Ctx, Key, NodeId, Outcome, RequestOf};
 
-/// How clients' reads are served (`[params] reads`).
+/// How clients' reads are served (`[params] read_mode`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reads {
@@ -75,7 +75,7 @@ impl Zab {
         }
     }
 
-    /// A client request when `reads` is not `log`.
+    /// A client request when `read_mode` is not `log`.
     pub(super) fn serve_client(&mut self, cx: &mut Ctx<Self>, req: RequestOf<Self>) {
         let serving = self.phase == Phase::Broadcast && (self.role == Role::Leading || self.synced);
         if !serving {
@@ -103,7 +103,7 @@ impl Zab {
                 seq: req.seq,
                 key,
             };
-            match self.p.reads {
+            match self.p.read_mode {
                 super::Reads::Local | super::Reads::Log => self.answer_read(cx, read),
                 super::Reads::Sync | super::Reads::Quorum => self.request_sync(cx, read),
             }
@@ -170,7 +170,7 @@ impl Zab {
         if self.role != Role::Leading || self.phase != Phase::Broadcast || e != self.epoch {
             return;
         }
-        let round = if self.p.reads == super::Reads::Quorum {
+        let round = if self.p.read_mode == super::Reads::Quorum {
             self.read_round += 1;
             let msg = Msg::Confirm {
                 epoch: self.epoch,
