@@ -3,9 +3,9 @@
 //! crash makes a new leader adopt what the old one got accepted.
 
 mod common;
-use common::dsim;
+use common::{check_status as status, dsim};
 use scenarios::runner::Scenario;
-use sim::{CheckStatus, RunReport};
+use sim::CheckStatus;
 
 fn bundled(path: &str) -> (&'static str, &'static str) {
     scenarios::bundled::find(path).unwrap_or_else(|| panic!("{path} is not bundled"))
@@ -16,14 +16,6 @@ fn variant(path: &str, from: &str, to: &str) -> Result<Box<dyn Scenario>, String
     let (p, text) = bundled(path);
     assert!(text.contains(from), "{p} has no `{from}`");
     scenarios::load::load_str(p, &text.replace(from, to)).map_err(|e| e.to_string())
-}
-
-fn status(r: &RunReport, check: &str) -> CheckStatus {
-    r.checks
-        .iter()
-        .find(|c| c.name == check)
-        .unwrap_or_else(|| panic!("no check {check}"))
-        .status
 }
 
 #[test]

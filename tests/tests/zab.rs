@@ -4,7 +4,7 @@
 //! the consistency model each read mode promises.
 
 mod common;
-use common::run_out;
+use common::{check_status as status, run_out};
 use sim::CheckStatus;
 
 #[test]
@@ -69,14 +69,6 @@ fn follower_reads(edit: &dyn Fn(&str) -> String) -> Vec<sim::RunReport> {
             s.run(sim::Outputs::default()).expect("runs")
         })
         .collect()
-}
-
-fn status(r: &sim::RunReport, check: &str) -> CheckStatus {
-    r.checks
-        .iter()
-        .find(|c| c.name == check)
-        .unwrap_or_else(|| panic!("{check} ran"))
-        .status
 }
 
 /// ZooKeeper's local reads: every run is sequentially consistent; a lagging follower answers

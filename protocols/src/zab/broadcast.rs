@@ -61,11 +61,7 @@ impl Zab {
         self.pending_ops.insert((session, seq), index);
         self.acks.insert(index, vec![false; self.n]);
         let msg = Msg::Proposal { epoch: self.epoch, txn };
-        for to in cx.peers() {
-            if self.forwarding[to.index()] {
-                cx.send(to, msg.clone());
-            }
-        }
+        self.to_followers(cx, msg);
         index
     }
 
@@ -126,11 +122,7 @@ impl Zab {
             moved = true;
             let zxid = self.history[index as usize - 1].zxid;
             let msg = Msg::Commit { epoch: self.epoch, zxid };
-            for to in cx.peers() {
-                if self.forwarding[to.index()] {
-                    cx.send(to, msg.clone());
-                }
-            }
+            self.to_followers(cx, msg);
         }
         if moved {
             self.deliver(cx);

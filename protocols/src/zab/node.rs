@@ -247,6 +247,15 @@ impl Zab {
         self.syncs.push(s, self.history.len() as u64);
     }
 
+    /// Leader: sends `msg` to every follower it forwards to (those it sent NEWLEADER).
+    pub(super) fn to_followers(&self, cx: &mut Ctx<Self>, msg: Msg) {
+        for to in cx.peers() {
+            if self.forwarding[to.index()] {
+                cx.send(to, msg.clone());
+            }
+        }
+    }
+
     pub(super) fn ensure_tick(&mut self, cx: &mut Ctx<Self>) {
         if self.tick_timer.is_none() {
             self.tick_timer = Some(cx.set_timer(self.p.tick.0, Timer::Tick));
@@ -422,11 +431,7 @@ impl Zab {
                             epoch: self.epoch,
                             committed: self.commit_point,
                         };
-                        for to in cx.peers() {
-                            if self.forwarding[to.index()] {
-                                cx.send(to, msg.clone());
-                            }
-                        }
+                        self.to_followers(cx, msg);
                     }
                 }
             }

@@ -176,11 +176,7 @@ impl Zab {
                 epoch: self.epoch,
                 round: self.read_round,
             };
-            for to in cx.peers() {
-                if self.forwarding[to.index()] {
-                    cx.send(to, msg.clone());
-                }
-            }
+            self.to_followers(cx, msg);
             self.read_round
         } else {
             0

@@ -258,11 +258,7 @@ impl Zab {
         }
         self.commit_point = upto;
         self.deliver(cx);
-        for to in cx.peers() {
-            if self.forwarding[to.index()] {
-                cx.send(to, Msg::Uptodate { epoch: self.epoch, upto });
-            }
-        }
+        self.to_followers(cx, Msg::Uptodate { epoch: self.epoch, upto });
     }
 
     /// Follower: the leader's history up to `upto` is committed; broadcast begins.

@@ -205,7 +205,7 @@ fn run<M: Model>(
     budget: &mut Budget<'_>,
     max_steps: u64,
 ) -> (Outcome, u64) {
-    run_with(model, ops, parts, strict, budget, max_steps, false)
+    run_with(model, ops, parts, strict, budget, max_steps, false, 0)
 }
 
 /// Orders to try candidates in, as restarts: by return (earliest deadline first), by
@@ -231,11 +231,7 @@ fn run_restarts<M: Model>(
     loop {
         for order in 0..ORDERS {
             let last = budget.remaining() <= slice;
-            let mut s = Search::new(model, ops, parts, strict);
-            s.order = order;
-            let before = budget.steps_used;
-            let out = s.search(budget, slice);
-            let used = budget.steps_used - before;
+            let (out, used) = run_with(model, ops, parts, strict, budget, slice, false, order);
             match out {
                 Outcome::Exhausted(Exhausted::Steps) if !last => {}
                 _ => return (out, used),
@@ -245,8 +241,9 @@ fn run_restarts<M: Model>(
     }
 }
 
-/// [`run`], optionally skipping optional ops that cannot matter (see [`Search::pointless`]);
-/// explanations use it, where most ops are relaxed.
+/// [`run`], optionally skipping optional ops that cannot matter (see [`Search::pointless`];
+/// explanations use it, where most ops are relaxed), with candidates in `order` (< [`ORDERS`]).
+#[allow(clippy::too_many_arguments)]
 fn run_with<M: Model>(
     model: &M,
     ops: &[Operation<M::Input, M::Output>],
@@ -255,8 +252,10 @@ fn run_with<M: Model>(
     budget: &mut Budget<'_>,
     max_steps: u64,
     filter: bool,
+    order: u8,
 ) -> (Outcome, u64) {
     let mut s = Search::new(model, ops, parts, strict);
+    s.order = order;
     if filter {
         s.init_filter();
     }
@@ -1009,40 +1008,38 @@ fn explain<M: Model>(
     let mut strict: Vec<bool> = (0..ops.len())
         .map(|i| strict[i] && in_prefix(i) && ops[i].ret <= prefix_end)
         .collect();
-    let count = strict.iter().filter(|&&s| s).count();
-    let mut minimal = false;
-    if options.explain && count > MAX_MINIMISE {
-        // Long prefix: look for a failing core among its last ops, the rest relaxed.
-        let mut by_ret: Vec<usize> = (0..ops.len()).filter(|&i| strict[i]).collect();
-        by_ret.sort_by_key(|&i| (std::cmp::Reverse(ops[i].ret), i));
+    // The prefix's strict ops, latest return first, and the last `w` of them as a mask.
+    let mut by_ret: Vec<usize> = (0..ops.len()).filter(|&i| strict[i]).collect();
+    by_ret.sort_by_key(|&i| (std::cmp::Reverse(ops[i].ret), i));
+    let last = |w: usize| {
+        let mut k = vec![false; ops.len()];
+        for &i in by_ret.iter().take(w) {
+            k[i] = true;
+        }
+        k
+    };
+    // A set to minimise: the whole prefix if short, else a failing set of its last ops (the
+    // rest relaxed), if one is found.
+    let mut core_found = options.explain && by_ret.len() <= MAX_MINIMISE;
+    if options.explain && !core_found {
         let mut w = WINDOW;
         while w <= MAX_MINIMISE && budget.remaining() > 0 {
-            let keep: Vec<bool> = {
-                let mut k = vec![false; ops.len()];
-                for &i in by_ret.iter().take(w) {
-                    k[i] = true;
-                }
-                k
-            };
-            if run_with(model, ops, &parts, &keep, budget, per_check, true).0 == Outcome::Inconsistent {
+            let keep = last(w);
+            if run_with(model, ops, &parts, &keep, budget, per_check, true, 0).0 == Outcome::Inconsistent {
                 strict = keep;
-                minimal = true;
+                core_found = true;
                 break;
             }
             w *= 2;
         }
-    } else if options.explain {
-        minimal = true;
     }
-    if minimal {
-        minimal = reduce(model, ops, &parts, &mut strict, per_check, budget, options);
+    let minimal = if core_found {
+        reduce(model, ops, &parts, &mut strict, per_check, budget, options)
     } else {
         // Too long to minimise: the last ops of the prefix, where it stopped being consistent.
-        let mut by_ret: Vec<usize> = (0..ops.len()).filter(|&i| strict[i]).collect();
-        by_ret.sort_by_key(|&i| (std::cmp::Reverse(ops[i].ret), i));
-        let keep: Vec<usize> = by_ret.into_iter().take(WINDOW).collect();
-        strict = (0..ops.len()).map(|i| keep.contains(&i)).collect();
-    }
+        strict = last(WINDOW);
+        false
+    };
     let mut set: Vec<usize> = (0..ops.len()).filter(|&i| strict[i]).collect();
     set.sort_by_key(|&i| (ops[i].call, i));
     ScFailure {
@@ -1135,7 +1132,7 @@ fn reduce<M: Model>(
                 strict[i] = false;
             }
             rechecks += 1;
-            let (out, _) = run_with(model, ops, parts, strict, budget, per_check, true);
+            let (out, _) = run_with(model, ops, parts, strict, budget, per_check, true, 0);
             if out == Outcome::Inconsistent {
                 order.drain(at..end);
                 changed = true;

@@ -94,3 +94,12 @@ pub fn run_out(name: &str, scenario: &str, extra: &[&str]) -> PathBuf {
     assert!(code == 0 || code == 1, "{err}");
     dir
 }
+
+/// The status of check `name` in a run's report (panics if the run has no such check).
+pub fn check_status(r: &sim::RunReport, name: &str) -> sim::CheckStatus {
+    r.checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check {name}"))
+        .status
+}
