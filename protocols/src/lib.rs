@@ -35,6 +35,7 @@ registry! {
     raft::Raft,
     paxos::Paxos,
     zab::Zab,
+    primary_backup::PrimaryBackup,
     broadcast::Node,
 }
 
