@@ -179,6 +179,12 @@ fn zab_bugs_are_found() {
 }
 
 #[test]
+fn primary_backup_bugs_are_found() {
+    every_bug_of("primary-backup");
+    found_in_another_shape("primary-backup", "primary-backup/fuzz-5");
+}
+
+#[test]
 fn broadcast_bugs_are_found() {
     every_bug_of("broadcast");
 }

@@ -10,12 +10,12 @@ pub const READ_FROM_BACKUP: &str = "read-from-backup";
 pub const BUGS: &[BugDecl] = &[
     BugDecl {
         name: NO_EPOCH_FENCING,
-        breaks: &["acked-writes-kept", "linearizable", "stale-read"],
+        breaks: &["acked-writes-kept", "linearizable", "stale-read", "view-complete"],
         description: "replicas take SNAPSHOTs, FORWARDs and ACKs at face value whatever view they name: a deposed primary that has not noticed (paused, or cut off from the view service) still gets its writes acknowledged and can overwrite the new primary's state — split brain",
     },
     BugDecl {
         name: ACK_BEFORE_BACKUP,
-        breaks: &["acked-writes-kept", "replicated-before-ack", "linearizable", "stale-read"],
+        breaks: &["acked-writes-kept", "linearizable", "stale-read"],
         description: "the primary answers a write once its own disk has it, before every backup of the view acknowledged it, so a failover loses acknowledged writes",
     },
     BugDecl {

@@ -85,6 +85,9 @@ pub enum Msg {
     Ack { view: u64, seq: u64 },
     /// Fencing: "I am in a newer view than yours".
     Nack { view: u64 },
+    /// A backup got a FORWARD of its view without that view's SNAPSHOT (it restarted since):
+    /// "send me the state".
+    NeedSnapshot { view: u64 },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -114,6 +117,7 @@ impl fmt::Debug for Msg {
             Msg::Forward { view, write } => write!(f, "FORWARD{{view {view}, #{}: {}}}", write.seq, write.op),
             Msg::Ack { view, seq } => write!(f, "ACK{{view {view}, #{seq}}}"),
             Msg::Nack { view } => write!(f, "NACK{{in view {view}}}"),
+            Msg::NeedSnapshot { view } => write!(f, "NEED-SNAPSHOT{{view {view}}}"),
         }
     }
 }

@@ -175,7 +175,9 @@ impl sim::Durable for PbDurable {
     }
 }
 
-/// A node: the view service or a replica.
+/// A node: the view service or a replica (one of each kind per node, so the size difference
+/// costs nothing worth a box).
+#[allow(clippy::large_enum_variant)]
 pub enum PrimaryBackup {
     Views(ViewService),
     Replica(Replica),

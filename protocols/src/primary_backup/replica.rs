@@ -69,6 +69,10 @@ pub struct Replica {
     /// Restarted and not yet in a view made since (the view service refreshes it).
     restarted: bool,
     boot_view: u64,
+    /// The view whose SNAPSHOT this replica installed since it booted, and the view it last
+    /// asked a SNAPSHOT for (once per view).
+    installed: u64,
+    asked: u64,
     role: Role,
     /// Primary: the view service saw it take this view up (R1).
     active: bool,
@@ -111,6 +115,8 @@ impl Replica {
             synced: d.synced,
             restarted: true,
             boot_view: d.view,
+            installed: 0,
+            asked: 0,
             role: Role::Idle,
             active: false,
             lease_until: 0,
@@ -225,6 +231,11 @@ impl Replica {
             Msg::Forward { view, write } => self.on_forward(cx, from, view, write),
             Msg::Ack { view, seq } => self.on_ack(cx, from, view, seq),
             Msg::Nack { view } => self.on_nack(cx, view),
+            Msg::NeedSnapshot { view } => {
+                if self.is_active_primary() && view == self.view.num && self.view.backups.contains(&from) {
+                    self.send_snapshot(cx, from);
+                }
+            }
             Msg::Ping { .. } => {}
         }
     }
@@ -503,6 +514,7 @@ impl Replica {
             }
         }
         self.role = Role::Backup;
+        self.installed = view;
         self.kv = kv;
         self.sessions = sessions;
         self.seq = seq;
@@ -532,8 +544,17 @@ impl Replica {
             // Bug: whoever sends it, wherever it goes (the ghost chain is padded to fit).
             let last = self.chain.last().copied().unwrap_or(0);
             self.chain.resize(w.seq.saturating_sub(1) as usize, last);
-        } else if self.role != Role::Backup || view != self.view.num || w.seq != self.seq + 1 {
-            return; // before this view's SNAPSHOT (a fresh one is on its way)
+        } else if self.role != Role::Backup || view != self.view.num {
+            return; // not (yet) in this view
+        } else if self.installed != view {
+            // R2: only on top of this view's SNAPSHOT (this replica restarted since).
+            if self.asked != view {
+                self.asked = view;
+                cx.send(from, Msg::NeedSnapshot { view });
+            }
+            return;
+        } else if w.seq != self.seq + 1 {
+            return; // a gap: the link broke, and a fresh SNAPSHOT is on its way
         }
         apply_write(&mut self.kv, &mut self.sessions, &mut self.chain, &w);
         self.seq = w.seq;
