@@ -124,7 +124,8 @@ pub fn fault_color(kind: &str) -> RGBColor {
 pub fn role_color(role: &str) -> RGBColor {
     match role {
         "leader" | "server" | "primary" | "head" | "controller" => RED_,
-        "candidate" | "looking" => ORANGE_,
+        "candidate" | "looking" | "idle" => ORANGE_,
+        "view-service" | "master" => BROWN_,
         "down" => RGBColor(215, 215, 215),
         "follower" | "standby" | "backup" => BLUE_,
         _ => GREEN_,
