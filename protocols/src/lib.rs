@@ -12,10 +12,12 @@ use sim::metrics::MetricDecl;
 use sim::{BugDecl, CheckDecl, ParamDoc, Protocol};
 
 /// The registry: one line per protocol, `folder::Type`. It declares the module and makes the
-/// protocol known by its `Protocol::NAME` to scenario files, `dsim list` and the tests.
+/// protocol known by its `Protocol::NAME` to scenario files, `dsim list` and the tests. A
+/// protocol whose name has a hyphen keeps its folder under that name (as its scenarios and docs
+/// page do) and says so with `#[path]`.
 macro_rules! registry {
-    ($($module:ident :: $ty:ident),* $(,)?) => {
-        $(pub mod $module;)*
+    ($($(#[$attr:meta])* $module:ident :: $ty:ident),* $(,)?) => {
+        $($(#[$attr])* pub mod $module;)*
 
         /// Every protocol's name, in `dsim list` order.
         pub const NAMES: &[&str] = &[$(<$module::$ty as Protocol>::NAME),*];
@@ -35,6 +37,7 @@ registry! {
     raft::Raft,
     paxos::Paxos,
     zab::Zab,
+    #[path = "primary-backup/mod.rs"]
     primary_backup::PrimaryBackup,
     broadcast::Node,
 }

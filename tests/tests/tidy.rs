@@ -120,6 +120,13 @@ fn every_protocol_folder_has_the_same_files() {
             continue;
         }
         folders += 1;
+        // Named as the protocol is, so that its scenarios, docs page and folder share one name.
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        assert!(
+            protocols::NAMES.contains(&name.as_ref()),
+            "protocols/src/{name}/ is not named after a registered protocol ({:?})",
+            protocols::NAMES
+        );
         let have: BTreeSet<String> = std::fs::read_dir(&p)
             .expect("list")
             .filter_map(|e| e.ok())
